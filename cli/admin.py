@@ -1,0 +1,64 @@
+"""What the CLI does against the servers: load worlds into each service's schema, issue keys, make topics.
+
+Each service owns its schema and its world loader; the CLI only calls them in turn (migrating first, so a
+world can be loaded before the services ever ran).
+"""
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+import board_router.world
+import board_sim.world
+import intake.world
+import notifier.world
+import validation.world
+from intake.keys import issue_key as issue_api_key
+from shared.boards import apply_overrides
+from shared.db import create_pool, migrate
+from shared.kafka import ensure_topics
+from shared.settings import Settings
+from shared.topics import all_topics, board_requests
+from shared.world import World
+
+Loader = Callable[[asyncpg.Pool, World], Awaitable[None]]
+
+# (schema, package with the migrations, its world loader)
+WORLD_LOADERS: list[tuple[str, str, Loader]] = [
+    ("intake", "intake", intake.world.load_world),
+    ("validation", "validation", validation.world.load_world),
+    ("router", "board_router", board_router.world.load_world),
+    ("board_sim", "board_sim", board_sim.world.load_world),
+    ("notifier", "notifier", notifier.world.load_world),
+]
+
+
+async def _pool(settings: Settings, schema: str, package: str) -> asyncpg.Pool:
+    pool = await create_pool(settings.database_url, settings.schema(schema), max_size=2)
+    await migrate(pool, settings.schema(schema), package)
+    return pool
+
+
+async def load_world(settings: Settings, world: World) -> None:
+    for schema, package, load in WORLD_LOADERS:
+        pool = await _pool(settings, schema, package)
+        try:
+            await load(pool, world)
+        finally:
+            await pool.close()
+    boards = apply_overrides(world.boards)
+    await ensure_topics(settings, [board_requests(b.code) for b in world.boards if boards[b.code].needs_board])
+
+
+async def issue_key(settings: Settings, role: str, provider_id: str | None = None) -> str:
+    pool = await _pool(settings, "intake", "intake")
+    try:
+        async with pool.acquire() as conn:
+            return await issue_api_key(conn, role, provider_id)
+    finally:
+        await pool.close()
+
+
+async def create_topics(settings: Settings) -> list[str]:
+    boards = [code for code, b in apply_overrides([]).items() if b.needs_board]
+    return await ensure_topics(settings, all_topics(boards))

@@ -1,0 +1,88 @@
+"""The `pars` command: world files, API keys, and (later) uploads, tails and replays."""
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pars_cli import admin
+from pars_cli.generate import generate_world
+from shared.logging import configure_logging
+from shared.settings import get_settings
+
+app = typer.Typer(help="PARS learner reporting: operator and provider tools.", no_args_is_help=True)
+world_app = typer.Typer(help="Reference data: providers, boards, activities, physicians.", no_args_is_help=True)
+provider_app = typer.Typer(help="Provider accounts.", no_args_is_help=True)
+operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
+app.add_typer(world_app, name="world")
+app.add_typer(provider_app, name="provider")
+app.add_typer(operator_app, name="operator")
+err = Console(stderr=True)
+
+
+@app.callback()
+def _logging() -> None:
+    # stdout carries only what a command answers (a key, a file name); logs go to stderr.
+    settings = get_settings()
+    configure_logging("cli", "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level,
+                      "console", stream=sys.stderr)
+
+
+@world_app.command("load")
+def world_load(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Load a world file into every service that needs it (adds and updates; never removes)."""
+    from shared.world import World
+
+    try:
+        world = World.read(file)
+    except ValueError as exc:
+        err.print(f"[red]{file}: not a valid world file[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+    asyncio.run(admin.load_world(get_settings(), world))
+    err.print(f"loaded {file}: {len(world.providers)} providers, {len(world.boards)} boards, "
+              f"{len(world.activities)} activities, {len(world.physicians)} physicians")
+
+
+@world_app.command("generate")
+def world_generate(
+    providers: Annotated[int, typer.Option(min=1)] = 3,
+    activities: Annotated[int, typer.Option(min=1)] = 12,
+    physicians: Annotated[int, typer.Option(min=1)] = 300,
+    seed: int = 1,
+    output: Annotated[Path, typer.Option("-o", "--output")] = Path("world.json"),
+) -> None:
+    """Write a generated world file; the same seed always writes the same file."""
+    world = generate_world(providers=providers, activities=activities, physicians=physicians, seed=seed)
+    output.write_text(world.model_dump_json(indent=1, exclude_none=True), encoding="utf-8")
+    err.print(f"wrote {output}")
+
+
+@provider_app.command("key")
+def provider_key(provider_id: str) -> None:
+    """Print a new API key for a provider (shown once; only its hash is kept)."""
+    try:
+        key = asyncio.run(admin.issue_key(get_settings(), "provider", provider_id))
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print(key)
+
+
+@operator_app.command("key")
+def operator_key() -> None:
+    """Print a new operator API key (shown once)."""
+    print(asyncio.run(admin.issue_key(get_settings(), "operator")))
+
+
+@app.command("topics")
+def topics() -> None:
+    """Create every topic of the registry that does not exist yet."""
+    created = asyncio.run(admin.create_topics(get_settings()))
+    err.print(f"{len(created)} topics created")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Board router: sends Submitted and Delete Submitted records to their boards and appends the verdicts."""

@@ -1,0 +1,53 @@
+"""Composition root of the board router."""
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from board_router.handlers import Router
+from shared.boards import shipped_boards
+from shared.consumer import subscribe_batches
+from shared.db import create_pool, migrate
+from shared.events import BoardVerdict, record_event_adapter
+from shared.kafka import ensure_topics, row_publisher
+from shared.outbox import Outbox, OutboxRelay
+from shared.service import Running, worker_app
+from shared.settings import Settings
+from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, board_requests, dead_letters
+
+SERVICE = "board-router"
+
+
+async def setup(settings: Settings, broker: KafkaBroker) -> Running:
+    schema = settings.schema("router")
+    pool = await create_pool(settings.database_url, schema, max_size=4)
+    await migrate(pool, schema, "board_router")
+    boards = [b.code for b in shipped_boards().values() if b.needs_board]
+    await ensure_topics(settings, [RECORD_EVENTS, BOARD_RESPONSES, dead_letters(SERVICE),
+                                   *(board_requests(b) for b in boards)])
+    outbox = Outbox(schema)
+    router = Router(pool, outbox, settings)
+    subscribe_batches(
+        broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
+        group=settings.group("pars.board-router.records"), decode=record_event_adapter.validate_json,
+        handle=router.on_record_events,
+    )
+    subscribe_batches(
+        broker, settings, service=SERVICE, topics=[settings.topic(BOARD_RESPONSES.name)],
+        group=settings.group("pars.board-router.verdicts"), decode=BoardVerdict.model_validate_json,
+        handle=router.on_verdicts,
+    )
+    retries = asyncio.create_task(router.ask_again_forever(), name="ask-boards-again")
+
+    async def stop_retries() -> None:
+        retries.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await retries
+
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))], on_stop=[stop_retries])
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    return worker_app(SERVICE, setup, settings)

@@ -1,0 +1,107 @@
+"""The router's three jobs: route new work to boards, turn verdicts into record events, ask again when late."""
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import asyncpg
+
+from board_router import storage
+from board_router.routing import answer_due, board_request, learner_key, verdict_event
+from shared.boards import Board, apply_overrides
+from shared.consumer import TRANSIENT, Delivery
+from shared.events import BoardVerdict, DeleteSubmitted, Envelope, LearnerRecord, RecordSubmitted
+from shared.inbox import fresh_only
+from shared.logging import get_logger
+from shared.outbox import Outbox, OutboxMessage, event_message
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS, board_requests
+
+log = get_logger(__name__)
+
+
+class Router:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, settings: Settings) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self._settings = settings
+
+    def _request_message(self, record: LearnerRecord, action: str, correlation_id: str) -> OutboxMessage:
+        request = board_request(record, action, correlation_id)
+        topic = self._settings.topic(board_requests(record.target.code).name)
+        return event_message(topic, request, learner_key(record))
+
+    async def _boards(self, conn: asyncpg.Connection) -> dict[str, Board]:
+        return apply_overrides(await storage.board_overrides(conn))
+
+    async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
+        work = [d.message for d in batch if isinstance(d.message, RecordSubmitted | DeleteSubmitted)]
+        if not work:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            work = await fresh_only(conn, work)
+            submitted = [e.record for e in work if isinstance(e, RecordSubmitted) and e.needs_board]
+            await storage.remember_records(conn, submitted)
+            known = {r.record_id: r for r in submitted}
+            deletes = [e for e in work if isinstance(e, DeleteSubmitted)]
+            known |= await storage.routed_records(conn, [e.record_id for e in deletes if e.record_id not in known])
+            boards, now = await self._boards(conn), datetime.now(UTC)
+            messages, opened = [], []
+            for event in work:
+                if isinstance(event, RecordSubmitted) and not event.needs_board:
+                    continue
+                action = "add" if isinstance(event, RecordSubmitted) else "delete"
+                record = known.get(event.record_id)
+                if record is None:
+                    raise LookupError(f"DeleteSubmitted for record {event.record_id} that was never routed")
+                board = boards.get(record.target.code)
+                if board is None:
+                    raise LookupError(f"no board {record.target.code!r} for record {record.record_id}")
+                messages.append(self._request_message(record, action, event.correlation_id))
+                opened.append((board_request(record, action, event.correlation_id),
+                               answer_due(board, self._settings.board_latency_scale, now)))
+            await storage.open_requests(conn, opened)
+            await self._outbox.enqueue(conn, messages)
+
+    async def on_verdicts(self, batch: list[Delivery[BoardVerdict]]) -> None:
+        verdicts = [d.message for d in batch]
+        async with self._pool.acquire() as conn, conn.transaction():
+            pending = await storage.unsettled(conn, (v.request_id for v in verdicts))
+            records = await storage.routed_records(conn, (v.record_id for v in verdicts if v.request_id in pending))
+            messages, settled = [], []
+            topic = self._settings.topic(RECORD_EVENTS.name)
+            for verdict in verdicts:
+                request = pending.pop(verdict.request_id, None)
+                if request is None:
+                    continue  # settled already: a duplicate, late or replayed verdict changes nothing
+                event = verdict_event(verdict, records[verdict.record_id], request["correlation_id"])
+                messages.append(event_message(topic, event, str(event.record_id)))
+                settled.append((verdict.request_id, verdict.event_id))
+            await storage.settle(conn, settled)
+            await self._outbox.enqueue(conn, messages)
+
+    async def ask_again(self, limit: int = 500) -> int:
+        """Re-send (same request id) every request whose board is past its answer time."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            late = await storage.overdue(conn, limit)
+            if not late:
+                return 0
+            records = await storage.routed_records(conn, (r["record_id"] for r in late))
+            boards, now = await self._boards(conn), datetime.now(UTC)
+            messages, due = [], []
+            for row in late:
+                record = records[row["record_id"]]
+                messages.append(self._request_message(record, row["action"], row["correlation_id"]))
+                board = boards[row["board"]]
+                due.append((row["request_id"], answer_due(board, self._settings.board_latency_scale, now)))
+            await storage.postpone(conn, due)
+            await self._outbox.enqueue(conn, messages)
+        log.info("asked boards again", requests=len(late))
+        return len(late)
+
+    async def ask_again_forever(self, every: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(*TRANSIENT):
+                await self.ask_again()
+

@@ -1,0 +1,57 @@
+"""Routing decisions, free of Kafka and SQL: what to ask a board, and what a verdict means for the record."""
+
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from shared.boards import Board
+from shared.events import (
+    BoardVerdict,
+    Envelope,
+    LearnerRecord,
+    ProcessBoardRequest,
+    RecordAccepted,
+    RecordDeleted,
+    RecordRejected,
+)
+
+# A board that has not answered within its latency and this grace is asked again.
+ANSWER_GRACE = timedelta(seconds=30)
+
+
+def request_id(record_id: UUID, action: str) -> UUID:
+    """The same record and action always make the same request id, so a board can recognise a retry."""
+    return uuid5(NAMESPACE_URL, f"pars:request:{record_id}:{action}")
+
+
+def learner_key(record: LearnerRecord) -> str:
+    """The request topic's key: the learner's board ID, or (boards that match without one) name and birthday."""
+    if record.learner_id:
+        return record.learner_id.strip()
+    return f"{record.last_name.strip().lower()}|{record.first_name.strip().lower()}|{record.dob or ''}"
+
+
+def answer_due(board: Board, latency_scale: float, now: datetime) -> datetime:
+    return now + timedelta(seconds=board.latency_seconds * latency_scale) + ANSWER_GRACE
+
+
+def board_request(record: LearnerRecord, action: str, correlation_id: str) -> ProcessBoardRequest:
+    return ProcessBoardRequest(
+        request_id=request_id(record.record_id, action), action=action, record=record,  # type: ignore[arg-type]
+        correlation_id=correlation_id, provider_id=record.provider_id, record_id=record.record_id,
+        submission_id=record.submission_id,
+    )
+
+
+def verdict_event(verdict: BoardVerdict, target: LearnerRecord, correlation_id: str) -> Envelope:
+    """The record event a verdict becomes; its id derives from the verdict's, so re-appending is a no-op."""
+    common = {
+        "event_id": uuid5(NAMESPACE_URL, f"pars:verdict:{verdict.event_id}"),
+        "record_id": verdict.record_id, "provider_id": verdict.provider_id, "correlation_id": correlation_id,
+        "submission_id": target.submission_id, "target": target.target, "response_id": verdict.event_id,
+    }
+    if verdict.action == "delete":
+        # A refused delete leaves the record as the board holds it: accepted.
+        return RecordDeleted(**common) if verdict.accepted else RecordAccepted(**common)
+    if verdict.accepted:
+        return RecordAccepted(**common)
+    return RecordRejected(errors=verdict.errors, **common)

@@ -1,0 +1,41 @@
+"""Composition root of the board simulator: one consumer group per board it serves."""
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from board_sim import storage
+from board_sim.handlers import BoardDesk
+from shared.boards import apply_overrides
+from shared.consumer import subscribe_batches
+from shared.db import create_pool, migrate
+from shared.events import ProcessBoardRequest
+from shared.kafka import ensure_topics, row_publisher
+from shared.outbox import Outbox, OutboxRelay
+from shared.service import Running, worker_app
+from shared.settings import Settings
+from shared.topics import BOARD_RESPONSES, board_requests, dead_letters
+
+SERVICE = "board-sim"
+
+
+async def setup(settings: Settings, broker: KafkaBroker) -> Running:
+    schema = settings.schema("board_sim")
+    pool = await create_pool(settings.database_url, schema, max_size=4)
+    await migrate(pool, schema, "board_sim")
+    async with pool.acquire() as conn:
+        boards = apply_overrides(await storage.board_overrides(conn))
+    wanted = [c.strip().upper() for c in settings.boards.split(",") if c.strip()]
+    served = wanted or sorted(code for code, b in boards.items() if b.kind == "moc" and b.needs_board)
+    await ensure_topics(settings, [BOARD_RESPONSES, dead_letters(SERVICE), *(board_requests(c) for c in served)])
+    outbox = Outbox(schema)
+    for code in served:
+        subscribe_batches(
+            broker, settings, service=SERVICE, topics=[settings.topic(board_requests(code).name)],
+            group=settings.group(f"pars.board-sim.{code}"), decode=ProcessBoardRequest.model_validate_json,
+            handle=BoardDesk(code, pool, outbox, settings).on_requests,
+        )
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))])
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    return worker_app(SERVICE, setup, settings)

@@ -1,0 +1,64 @@
+"""One board's desk: judges a batch of requests, remembers its answers, replies after the board's latency."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import NAMESPACE_URL, uuid5
+
+import asyncpg
+
+from board_sim import storage
+from board_sim.judging import judge
+from shared.boards import Board, apply_overrides
+from shared.consumer import Delivery
+from shared.events import BoardVerdict, ProcessBoardRequest
+from shared.logging import get_logger
+from shared.outbox import Outbox, event_message
+from shared.settings import Settings
+from shared.topics import BOARD_RESPONSES
+
+log = get_logger(__name__)
+
+
+class BoardDesk:
+    def __init__(self, code: str, pool: asyncpg.Pool, outbox: Outbox, settings: Settings) -> None:
+        self.code = code
+        self._pool = pool
+        self._outbox = outbox
+        self._settings = settings
+
+    async def _board(self, conn: asyncpg.Connection) -> Board:
+        return apply_overrides(await storage.board_overrides(conn))[self.code]
+
+    def _verdict(self, request: ProcessBoardRequest, board: Board, errors: list) -> BoardVerdict:
+        return BoardVerdict(
+            event_id=uuid5(NAMESPACE_URL, f"pars:board-verdict:{request.request_id}"),
+            request_id=request.request_id, board=board.code, action=request.action, accepted=not errors,
+            errors=errors, record_id=request.record_id, submission_id=request.submission_id,
+            provider_id=request.provider_id, correlation_id=request.correlation_id,
+        )
+
+    async def on_requests(self, batch: list[Delivery[ProcessBoardRequest]]) -> None:
+        requests = [d.message for d in batch]
+        async with self._pool.acquire() as conn, conn.transaction():
+            board = await self._board(conn)
+            given = await storage.answers(conn, (q.request_id for q in requests))
+            roster = await storage.diplomates(conn, self.code, (q.record.learner_id or "" for q in requests))
+            verdicts, new_verdicts, granted, withdrawn = [], [], [], []
+            for request in requests:
+                if request.request_id in given:  # asked again: the first answer may have been lost
+                    verdicts.append(given[request.request_id])
+                    continue
+                verdict = self._verdict(request, board, judge(request, board,
+                                                              roster.get(request.record.learner_id or "")))
+                given[request.request_id] = verdict
+                verdicts.append(verdict)
+                new_verdicts.append(verdict)
+                if verdict.accepted:
+                    (granted if request.action == "add" else withdrawn).append(request)
+            await storage.record_answers(conn, new_verdicts)
+            await storage.grant(conn, granted)
+            await storage.withdraw(conn, withdrawn)
+            answer_at = datetime.now(UTC) + timedelta(
+                seconds=board.latency_seconds * self._settings.board_latency_scale)
+            topic = self._settings.topic(BOARD_RESPONSES.name)
+            await self._outbox.enqueue(conn, [event_message(topic, v, str(v.record_id), answer_at) for v in verdicts])
+        log.info("board answered", board=self.code, requests=len(requests), new=len(new_verdicts))

@@ -1,0 +1,49 @@
+"""The board-sim schema: rosters, credit granted, answers given, board overrides."""
+
+from collections.abc import Iterable
+from uuid import UUID
+
+import asyncpg
+
+from board_sim.judging import Diplomate
+from shared.boards import BoardOverride
+from shared.events import BoardVerdict, ProcessBoardRequest
+
+
+async def board_overrides(conn: asyncpg.Connection) -> list[BoardOverride]:
+    return [BoardOverride.model_validate(r["data"]) for r in await conn.fetch("SELECT data FROM board_overrides")]
+
+
+async def answers(conn: asyncpg.Connection, request_ids: Iterable[UUID]) -> dict[UUID, BoardVerdict]:
+    rows = await conn.fetch("SELECT request_id, verdict FROM answers WHERE request_id = ANY($1::uuid[])",
+                            list(set(request_ids)))
+    return {r["request_id"]: BoardVerdict.model_validate(r["verdict"]) for r in rows}
+
+
+async def diplomates(conn: asyncpg.Connection, board: str, board_ids: Iterable[str]) -> dict[str, Diplomate]:
+    rows = await conn.fetch(
+        "SELECT board_id, first_name, last_name, dob FROM roster WHERE board = $1 AND board_id = ANY($2::text[])",
+        board, list(set(board_ids)),
+    )
+    return {r["board_id"]: Diplomate(r["board_id"], r["first_name"], r["last_name"], r["dob"]) for r in rows}
+
+
+async def record_answers(conn: asyncpg.Connection, verdicts: list[BoardVerdict]) -> None:
+    await conn.executemany(
+        "INSERT INTO answers (request_id, board, verdict) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        [(v.request_id, v.board, v.model_dump(mode="json")) for v in verdicts],
+    )
+
+
+async def grant(conn: asyncpg.Connection, granted: list[ProcessBoardRequest]) -> None:
+    await conn.executemany(
+        "INSERT INTO credits (credit_key, board, board_id, activity_id, completion_date, points, record_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (credit_key) DO NOTHING",
+        [(f"record:{q.record.record_id}", q.record.target.code, q.record.learner_id or "", q.record.activity_id,
+          q.record.completion_date, q.record.credits, q.record.record_id) for q in granted],
+    )
+
+
+async def withdraw(conn: asyncpg.Connection, deleted: list[ProcessBoardRequest]) -> None:
+    await conn.executemany("DELETE FROM credits WHERE credit_key = $1",
+                           [(f"record:{q.record.record_id}",) for q in deleted])

@@ -1,0 +1,34 @@
+"""Loads rosters, prior credits and board overrides from the world file into the board-sim schema."""
+
+import asyncpg
+
+from shared.world import World
+
+
+async def load_world(pool: asyncpg.Pool, world: World) -> None:
+    roster, prior = [], []
+    for p in world.physicians:
+        for cert in p.certifications:
+            names = cert.roster
+            roster.append((cert.board, cert.id, (names and names.first_name) or p.first_name,
+                           (names and names.last_name) or p.last_name, (names and names.dob) or p.dob))
+            for c in cert.prior_credits:
+                key = f"prior:{cert.board}:{cert.id}:{c.activity_id}:{c.completion_date.isoformat()}"
+                prior.append((key, cert.board, cert.id, c.activity_id, c.completion_date, c.points))
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            "INSERT INTO board_overrides (code, data) VALUES ($1, $2)"
+            " ON CONFLICT (code) DO UPDATE SET data = EXCLUDED.data",
+            [(b.code, b.model_dump(mode="json", exclude_none=True)) for b in world.boards],
+        )
+        await conn.executemany(
+            "INSERT INTO roster (board, board_id, first_name, last_name, dob) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (board, board_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
+            " last_name = EXCLUDED.last_name, dob = EXCLUDED.dob",
+            roster,
+        )
+        await conn.executemany(
+            "INSERT INTO credits (credit_key, board, board_id, activity_id, completion_date, points)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (credit_key) DO UPDATE SET points = EXCLUDED.points",
+            prior,
+        )

@@ -1,0 +1,79 @@
+"""Composition root of the intake API."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from intake.completions.router import router as completions_router
+from intake.errors import install_error_handlers
+from intake.records.router import router as records_router
+from intake.waiters import Waiters
+from shared.consumer import records_of
+from shared.db import create_pool, migrate, quote_schema
+from shared.events import record_event_adapter
+from shared.kafka import ensure_topics, make_broker
+from shared.logging import configure_logging, get_logger
+from shared.service import add_health_routes
+from shared.settings import Settings, get_settings
+from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
+
+SERVICE = "intake"
+OUTCOME_EVENTS = {b"RecordSubmitted", b"RecordRejectedByPars"}
+
+
+def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
+    # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
+    @broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
+                       auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST)
+    async def on_outcomes(msg: KafkaMessage) -> None:
+        if not waiters.waiting:
+            return
+        for record in records_of(msg):
+            if dict(record.headers or ()).get("event_type") in OUTCOME_EVENTS:
+                waiters.offer(record_event_adapter.validate_json(record.value))
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    broker = make_broker(settings, SERVICE)
+    waiters = Waiters()
+    subscribe_waiters(broker, settings, waiters)
+    log = get_logger(SERVICE)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(SERVICE, settings.log_level, settings.log_format)
+        schema = settings.schema("intake")
+        pool = await create_pool(settings.database_url, schema, max_size=10)
+        await migrate(pool, schema, "intake")
+        await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
+        await broker.start()
+        app.state.pool = pool
+        log.info("intake listening", host=settings.api_host, port=settings.api_port)
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await pool.close()
+
+    app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.broker = broker
+    app.state.waiters = waiters
+    app.state.projection_schema = quote_schema(settings.schema("projection"))
+
+    async def ready() -> bool:
+        try:
+            return await broker.ping(timeout=2.0) and await app.state.pool.fetchval("SELECT 1") == 1
+        except Exception:
+            return False
+
+    add_health_routes(app, SERVICE, ready)
+    install_error_handlers(app)
+    app.include_router(completions_router)
+    app.include_router(records_router)
+    return app

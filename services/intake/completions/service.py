@@ -1,0 +1,55 @@
+"""Turns one completion into one reported record per target, and publishes them to pars.submissions."""
+
+import asyncio
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from faststream.kafka import KafkaBroker
+
+from intake.completions.schemas import Completion
+from shared.events import ReportedRecord, SubmitRecord, Target
+from shared.settings import Settings
+from shared.topics import SUBMISSIONS
+
+
+def _text(value: Decimal | str | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def split_into_records(completion: Completion, provider_id: str, submission_id: UUID) -> list[ReportedRecord]:
+    credit_id = completion.credit_id or f"ccid:pars-{provider_id}:{submission_id}"
+    common = {
+        "submission_id": submission_id, "provider_id": provider_id, "channel": "api", "action": completion.action,
+        "credit_id": credit_id, "activity_id": completion.activity_id, "first_name": completion.first_name,
+        "last_name": completion.last_name, "dob": completion.dob, "npi": completion.npi,
+        "medical_school": completion.medical_school, "completion_date": completion.completion_date,
+    }
+    records = []
+    if completion.cme is not None:
+        records.append(ReportedRecord(
+            record_id=uuid4(), target=Target(kind="state", code=(completion.cme.state or "").strip().upper()),
+            learner_id=completion.cme.license_id or completion.npi, credits=_text(completion.cme.credits), **common))
+    for moc in completion.moc:
+        records.append(ReportedRecord(
+            record_id=uuid4(), target=Target(kind="moc", code=moc.board.strip().upper()), learner_id=moc.board_id,
+            credits=_text(moc.credits),
+            credit_types={name: _text(v) or "" for name, v in moc.credit_types.items()}, **common))
+    for rems in completion.rems or []:
+        records.append(ReportedRecord(
+            record_id=uuid4(), target=Target(kind="rems", code=rems.program.strip().upper()),
+            learner_id=rems.learner_id, credits=_text(completion.cme.credits) if completion.cme else "0", **common))
+    return records
+
+
+async def publish_records(broker: KafkaBroker, settings: Settings, records: list[ReportedRecord],
+                          correlation_id: str) -> None:
+    """Answer only once Kafka holds every record (acks=all): a 202 means nothing is lost."""
+    topic = settings.topic(SUBMISSIONS.name)
+    pending = []
+    for record in records:
+        command = SubmitRecord(record=record, correlation_id=correlation_id, provider_id=record.provider_id,
+                               record_id=record.record_id, submission_id=record.submission_id)
+        pending.append(await broker.publish(
+            command.to_bytes(), topic, key=f"{record.provider_id}:{record.credit_id}".encode(),
+            headers={"event_type": command.event_type, "correlation_id": correlation_id}, no_confirm=True))
+    await asyncio.gather(*pending)

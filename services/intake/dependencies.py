@@ -1,0 +1,43 @@
+"""Request dependencies: the caller's identity, the pool, the broker."""
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from faststream.kafka import KafkaBroker
+
+from intake.errors import ApiError
+from intake.keys import Principal, authenticate
+
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def get_broker(request: Request) -> KafkaBroker:
+    return request.app.state.broker
+
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+Broker = Annotated[KafkaBroker, Depends(get_broker)]
+
+
+async def current_principal(request: Request, pool: Pool) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise ApiError(401, "unauthorized", "Send an API key as 'Authorization: Bearer KEY'.")
+    principal = await authenticate(pool, key.strip())
+    if principal is None:
+        raise ApiError(401, "unauthorized", "The API key is not valid.")
+    return principal
+
+
+async def current_provider(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.provider_id is None:
+        raise ApiError(403, "forbidden", "This call needs a provider's API key.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentProvider = Annotated[Principal, Depends(current_provider)]

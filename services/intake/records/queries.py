@@ -1,0 +1,73 @@
+"""Reads of the projection (the projector's schema, read-only here): record lists and timelines."""
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from intake.keys import Principal
+
+SORTS = {
+    "board": "board", "name": "lower(last_name), lower(first_name)", "completion": "completion_date",
+    "submission": "submitted_at", "status": "status",
+}
+COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id, completion_date,"
+           " submitted_at, credits, credit_types, status, errors")
+
+
+def _order_by(sort: str) -> str:
+    descending = sort.startswith("-")
+    key = SORTS.get(sort.lstrip("-"), "submitted_at")
+    direction = " DESC" if descending else ""
+    return ", ".join(f"{part}{direction}" for part in key.split(", ")) + ", record_id"
+
+
+def record_filters(principal: Principal, *, activity_id: str | None, status: str | None, board: str | None,
+                   name: str | None, learner_id: str | None, completed_from: date | None,
+                   completed_to: date | None) -> tuple[str, list[Any]]:
+    clauses, args = ["NOT deleted"], []
+
+    def add(sql: str, value: Any) -> None:  # every ? in `sql` is this one value
+        args.append(value)
+        clauses.append(sql.replace("?", f"${len(args)}"))
+
+    if not principal.is_operator:
+        add("provider_id = ?", principal.provider_id)
+    if activity_id:
+        add("activity_id = ?", activity_id)
+    if status:
+        add("status = ?", status)
+    if board:
+        add("board = ?", board.upper())
+    if name:
+        add("(lower(last_name) LIKE ? OR lower(first_name) LIKE ?)", f"%{name.lower()}%")
+    if learner_id:
+        add("learner_id = ?", learner_id)
+    if completed_from:
+        add("completion_date >= ?", completed_from)
+    if completed_to:
+        add("completion_date <= ?", completed_to)
+    return " AND ".join(clauses), args
+
+
+async def list_records(pool: asyncpg.Pool, schema: str, where: str, args: list[Any], *, sort: str, page: int,
+                       per_page: int) -> tuple[int, list[asyncpg.Record]]:
+    total = await pool.fetchval(f"SELECT count(*) FROM {schema}.records WHERE {where}", *args)
+    rows = await pool.fetch(
+        f"SELECT {COLUMNS} FROM {schema}.records WHERE {where} ORDER BY {_order_by(sort)}"
+        f" LIMIT {per_page} OFFSET {(page - 1) * per_page}", *args)
+    return total, rows
+
+
+async def get_record(pool: asyncpg.Pool, schema: str, principal: Principal, record_id: UUID) -> asyncpg.Record | None:
+    row = await pool.fetchrow(f"SELECT provider_id, {COLUMNS} FROM {schema}.records"
+                              " WHERE record_id = $1 AND NOT deleted", record_id)
+    if row is None or (not principal.is_operator and row["provider_id"] != principal.provider_id):
+        return None  # another provider's record does not exist for this one
+    return row
+
+
+async def history(pool: asyncpg.Pool, schema: str, record_id: UUID) -> list[asyncpg.Record]:
+    return await pool.fetch(f"SELECT event_id, event_type, occurred_at, payload FROM {schema}.record_events"
+                            " WHERE record_id = $1 ORDER BY seq", record_id)

@@ -1,0 +1,1 @@
+"""Notifier: collects rejections per provider for the digest e-mails."""

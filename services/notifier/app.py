@@ -1,0 +1,32 @@
+"""Composition root of the notifier."""
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from notifier.handlers import RejectionCollector
+from shared.consumer import subscribe_batches
+from shared.db import create_pool, migrate
+from shared.events import record_event_adapter
+from shared.kafka import ensure_topics
+from shared.service import Running, worker_app
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS, dead_letters
+
+SERVICE = "notifier"
+
+
+async def setup(settings: Settings, broker: KafkaBroker) -> Running:
+    schema = settings.schema("notifier")
+    pool = await create_pool(settings.database_url, schema, max_size=4)
+    await migrate(pool, schema, "notifier")
+    await ensure_topics(settings, [RECORD_EVENTS, dead_letters(SERVICE)])
+    subscribe_batches(
+        broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
+        group=settings.group("pars.notifier"), decode=record_event_adapter.validate_json,
+        handle=RejectionCollector(pool).on_record_events,
+    )
+    return Running(pools=[pool])
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    return worker_app(SERVICE, setup, settings)

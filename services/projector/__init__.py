@@ -1,0 +1,1 @@
+"""Projector: folds pars.record-events into each record's current status and timeline."""

@@ -1,0 +1,29 @@
+"""Applies a batch of record events in one transaction: timeline first (the dedupe), then current rows."""
+
+import asyncpg
+
+from projector import storage
+from projector.folding import fold
+from shared.consumer import Delivery
+from shared.events import Envelope
+from shared.inbox import keep_fresh
+
+
+class Projector:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
+        events = [d.message for d in batch if d.message.record_id is not None]
+        if not events:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh = await storage.append_timeline(conn, events)
+            todo = keep_fresh(events, fresh)
+            rows = await storage.load_rows(conn, (e.record_id for e in todo))
+            changed = {}
+            for event in todo:
+                row = fold(rows.get(event.record_id), event)  # type: ignore[arg-type]
+                if row is not None and row is not rows.get(event.record_id):
+                    rows[row.record_id] = changed[row.record_id] = row
+            await storage.save_rows(conn, changed.values())

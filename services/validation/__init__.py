@@ -1,0 +1,1 @@
+"""Validation: checks each submitted learner record against the PARS rules and decides its first state."""

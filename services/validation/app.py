@@ -1,0 +1,34 @@
+"""Composition root of the validation service."""
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from shared.consumer import subscribe_batches
+from shared.db import create_pool, migrate
+from shared.events import SubmitRecord
+from shared.kafka import ensure_topics, row_publisher
+from shared.outbox import Outbox, OutboxRelay
+from shared.service import Running, worker_app
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
+from validation.handlers import SubmissionHandler
+
+SERVICE = "validation"
+
+
+async def setup(settings: Settings, broker: KafkaBroker) -> Running:
+    schema = settings.schema("validation")
+    pool = await create_pool(settings.database_url, schema, max_size=4)
+    await migrate(pool, schema, "validation")
+    await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
+    outbox = Outbox(schema)
+    subscribe_batches(
+        broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
+        group=settings.group("pars.validation"), decode=SubmitRecord.model_validate_json,
+        handle=SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name)),
+    )
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))])
+
+
+def build(settings: Settings | None = None) -> FastAPI:
+    return worker_app(SERVICE, setup, settings)

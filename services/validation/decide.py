@@ -1,0 +1,68 @@
+"""From a checked record to the events that record's life starts with."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from shared.events import (
+    DeleteSubmitted,
+    Envelope,
+    LearnerRecord,
+    RecordAccepted,
+    RecordDeleted,
+    RecordRejectedByPars,
+    RecordSubmitted,
+    SubmitRecord,
+)
+from validation.dates import parse_completion_date
+from validation.rules import Context, check, is_delete
+
+
+@dataclass(frozen=True)
+class Decision:
+    events: list[Envelope]
+    keep: LearnerRecord | None = None  # becomes the live record for its credit ID
+    release: LearnerRecord | None = None  # no longer holds its credit ID
+
+
+def kept_record(command: SubmitRecord, ctx: Context) -> LearnerRecord:
+    r = command.record
+    assert r.completion_date and r.credits and r.activity_id and r.first_name and r.last_name
+    completed = parse_completion_date(r.completion_date)
+    assert completed is not None
+    return LearnerRecord(
+        record_id=r.record_id, submission_id=r.submission_id, provider_id=r.provider_id, channel=r.channel,
+        credit_id=r.credit_id or str(r.record_id), activity_id=r.activity_id.strip(),
+        first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=r.dob, npi=r.npi,
+        completion_date=completed, target=r.target, learner_id=r.learner_id,
+        credits=Decimal(r.credits.strip()),
+        credit_types={name: Decimal(v) for name, v in r.credit_types.items()},
+        activity_max_credits=_maximum(ctx, r.target.kind), batch_id=r.batch_id, row_number=r.row_number,
+    )
+
+
+def _maximum(ctx: Context, kind: str) -> Decimal | None:
+    if ctx.activity is None:
+        return None
+    return ctx.activity.moc_credits if kind == "moc" else ctx.activity.cme_credits
+
+
+def decide(command: SubmitRecord, ctx: Context) -> Decision:
+    r = command.record
+    envelope = {"correlation_id": command.correlation_id, "provider_id": r.provider_id,
+                "submission_id": r.submission_id}
+    errors = check(r, ctx)
+    if errors:
+        return Decision([RecordRejectedByPars(record_id=r.record_id, record=r, errors=errors, **envelope)])
+    needs_board = ctx.board is not None and ctx.board.needs_board
+    if is_delete(r):
+        live = ctx.live
+        assert live is not None
+        event: Envelope = (DeleteSubmitted if needs_board else RecordDeleted)(
+            record_id=live.record_id, target=live.target, **envelope)
+        return Decision([event], release=live)
+    record = kept_record(command, ctx)
+    events: list[Envelope] = [RecordSubmitted(record_id=r.record_id, record=record, needs_board=needs_board,
+                                              **envelope)]
+    if not needs_board:
+        events.append(RecordAccepted(record_id=r.record_id, target=r.target, **envelope))
+    return Decision(events, keep=record)

@@ -1,0 +1,71 @@
+"""The board catalogue shipped with PARS, with world-file overrides on top.
+
+Facts come from the PARS guide and ACCME's pages (../shared/pars/boards.md in the kit); where a fact is
+unknown the catalogue chooses something plausible and says so in `catalogue/boards.json`.
+"""
+
+import json
+from functools import lru_cache
+from importlib.resources import files
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Board(BaseModel):
+    code: str
+    kind: Literal["moc", "state", "rems"]
+    name: str
+    credit_types: list[str] = Field(default_factory=list)
+    requires_board_id: bool = True
+    requires_dob: bool = True
+    # realtime: roster checked while PARS validates; async: the board answers later; none: PARS accepts alone
+    processing: Literal["realtime", "async", "none"] = "async"
+    latency_seconds: float = 86400.0
+    one_completion_per_day: bool = False
+    report_deadline: str = "03-31"
+    delete_deadline: str = "12-31"
+
+    @property
+    def needs_board(self) -> bool:
+        return self.processing != "none"
+
+
+class BoardOverride(BaseModel):
+    """A world file's board entry: a new board, or fields that replace the catalogue's."""
+
+    code: str
+    kind: Literal["moc", "state", "rems"] | None = None
+    name: str | None = None
+    credit_types: list[str] | None = None
+    requires_board_id: bool | None = None
+    requires_dob: bool | None = None
+    processing: Literal["realtime", "async", "none"] | None = None
+    latency_seconds: float | None = None
+    one_completion_per_day: bool | None = None
+    report_deadline: str | None = None
+    delete_deadline: str | None = None
+
+
+@lru_cache
+def shipped_boards() -> dict[str, Board]:
+    data = json.loads(files("shared").joinpath("catalogue/boards.json").read_text(encoding="utf-8"))
+    return {b["code"]: Board(**b) for b in data["boards"]}
+
+
+def apply_overrides(overrides: list[BoardOverride]) -> dict[str, Board]:
+    boards = dict(shipped_boards())
+    for override in overrides:
+        fields = override.model_dump(exclude_none=True)
+        base = boards.get(override.code)
+        if base is None:
+            fields.setdefault("kind", "moc")
+            fields.setdefault("name", override.code)
+            boards[override.code] = Board(**fields)
+        else:
+            boards[override.code] = base.model_copy(update=fields)
+    return boards
+
+
+def moc_board_codes() -> list[str]:
+    return sorted(code for code, b in shipped_boards().items() if b.kind == "moc")

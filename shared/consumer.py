@@ -1,0 +1,124 @@
+"""Batch consumption with bounded retries and a dead-letter topic.
+
+The handler gets a whole batch and must apply it in one transaction (all or nothing). A batch that keeps
+failing is split into single messages; one that still fails goes to `pars.dlq.<service>` with the error
+and its source in headers. Only then is the offset committed: nothing is lost, nothing spins forever.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import Counter
+
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.topics import dead_letters
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+RETRY_DELAYS = (0.2, 1.0, 3.0)
+# Failures of the infrastructure, not of the message: the batch is redelivered later, never dead-lettered.
+TRANSIENT = (
+    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
+    KafkaConnectionError, KafkaTimeoutError,
+)
+TRANSIENT_PAUSE = 2.0
+
+consumed = Counter("pars_messages_consumed_total", "Messages handled", ["service", "topic"])
+dead_lettered = Counter("pars_messages_dead_lettered_total", "Messages sent to a dead-letter topic",
+                        ["service", "topic"])
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[T]):
+    message: T
+    record: Any  # aiokafka ConsumerRecord: topic, partition, offset, key, headers
+
+
+def records_of(msg: Any) -> list[ConsumerRecord]:
+    raw = msg.raw_message
+    return list(raw) if isinstance(raw, list | tuple) else [raw]
+
+
+def subscribe_batches(
+    broker: KafkaBroker,
+    settings: Settings,
+    *,
+    service: str,
+    topics: Sequence[str],
+    group: str,
+    decode: Callable[[bytes], T],
+    handle: Callable[[list[Delivery[T]]], Awaitable[None]],
+    max_records: int = 500,
+) -> None:
+    dlq_topic = settings.topic(dead_letters(service).name)
+
+    async def dead_letter(record: ConsumerRecord, error: BaseException) -> None:
+        headers = {
+            "dlq.error": f"{type(error).__name__}: {error}"[:1000],
+            "dlq.service": service,
+            "dlq.source.topic": record.topic,
+            "dlq.source.partition": str(record.partition),
+            "dlq.source.offset": str(record.offset),
+            "dlq.failed_at": datetime.now(UTC).isoformat(),
+        }
+        await broker.publish(record.value or b"", dlq_topic, key=record.key, headers=headers)
+        dead_lettered.labels(service, record.topic).inc()
+        log.error("message dead-lettered", source_topic=record.topic, partition=record.partition,
+                  offset=record.offset, error=headers["dlq.error"])
+
+    async def with_retries(batch: list[Delivery[T]]) -> BaseException | None:
+        for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                await handle(batch)
+                return None
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                log.warning("handler failed", attempt=attempt + 1, size=len(batch), error=repr(exc))
+                last = exc
+        return last
+
+    @broker.subscriber(
+        *topics, group_id=group, batch=True, max_records=max_records, auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK, max_poll_interval_ms=300_000,
+    )
+    async def on_batch(msg: KafkaMessage) -> None:
+        deliveries: list[Delivery[T]] = []
+        for record in records_of(msg):
+            try:
+                deliveries.append(Delivery(decode(record.value), record))
+            except Exception as exc:  # not one of our messages: no retry can fix it
+                await dead_letter(record, exc)
+        if not deliveries:
+            return
+        try:
+            error = await with_retries(deliveries)
+            if error is not None and len(deliveries) > 1:
+                for delivery in deliveries:  # isolate the poison message; the others still get applied
+                    single_error = await with_retries([delivery])
+                    if single_error is not None:
+                        await dead_letter(delivery.record, single_error)
+            elif error is not None:
+                await dead_letter(deliveries[0].record, error)
+        except TRANSIENT as exc:
+            # Rewind to the batch's first offsets; idempotent handlers make the redelivery harmless.
+            log.warning("infrastructure unavailable; batch will be redelivered", error=repr(exc))
+            await asyncio.sleep(TRANSIENT_PAUSE)
+            await msg.nack()
+            return
+        for topic in {d.record.topic for d in deliveries}:
+            consumed.labels(service, topic).inc(sum(1 for d in deliveries if d.record.topic == topic))

@@ -1,0 +1,75 @@
+"""PostgreSQL helpers: a pool per service schema, and versioned migrations run at start-up."""
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+import asyncpg
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+_SAFE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def quote_schema(schema: str) -> str:
+    if not _SAFE_SCHEMA.match(schema):
+        raise ValueError(f"not a safe schema name: {schema!r}")
+    return f'"{schema}"'
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_size: int = 5) -> asyncpg.Pool:
+    """A pool whose connections see `schema` first, so service SQL names its tables without a schema."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema(schema)}")
+    except asyncpg.UniqueViolationError:
+        pass  # another process created it at the same moment
+    finally:
+        await conn.close()
+    return await asyncpg.create_pool(
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings={"search_path": schema, "application_name": schema},
+    )
+
+
+@asynccontextmanager
+async def in_schema(pool: asyncpg.Pool, schema: str) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction whose unqualified table names resolve in `schema` (for processes owning several)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"SET LOCAL search_path TO {quote_schema(schema)}")
+        yield conn
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, package: str) -> list[str]:
+    """Apply the shared migrations, then `package`'s own `migrations/*.sql`, each once, in name order."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema(schema)}")
+        await conn.execute(f"SET LOCAL search_path TO {quote_schema(schema)}")
+        # Several instances of a service start together: one migrates, the others wait and find it done.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        done = []
+        for owner in ("shared", package):
+            folder = files(owner).joinpath("migrations")
+            for path in sorted(folder.iterdir(), key=lambda p: p.name):
+                version = f"{owner}:{path.name}"
+                if not path.name.endswith(".sql") or version in applied:
+                    continue
+                await conn.execute(path.read_text(encoding="utf-8"))
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+                done.append(version)
+    if done:
+        log.info("schema migrated", schema=schema, versions=done)
+    return done

@@ -1,0 +1,61 @@
+"""Kafka helpers: the broker every service uses, topic creation, and raw publishing for outbox and DLQ."""
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from shared.logging import get_logger
+from shared.outbox import OutboxRow, PublishRows
+from shared.settings import Settings
+from shared.topics import TopicSpec
+
+log = get_logger(__name__)
+
+
+def make_broker(settings: Settings, service: str) -> KafkaBroker:
+    # ACK: offsets are committed after the handler returns, never before (FastStream's default is ACK_FIRST).
+    # Idempotent producer: retries never duplicate or reorder a partition's messages.
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"pars-{service}",
+        ack_policy=AckPolicy.ACK,
+        enable_idempotence=True,
+        linger_ms=5,
+        allow_auto_create_topics=False,
+        graceful_timeout=20.0,
+        logger=None,
+    )
+
+
+def row_publisher(broker: KafkaBroker) -> PublishRows:
+    async def publish(rows: Sequence[OutboxRow]) -> None:
+        # Queue every send first, then wait for all acks: one round of batches, order kept per partition.
+        pending = [
+            await broker.publish(row.value, row.topic, key=row.key, headers=row.headers, no_confirm=True)
+            for row in rows
+        ]
+        await asyncio.gather(*pending)
+
+    return publish
+
+
+async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create the topics that do not exist yet, with their registry partition counts."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = {settings.topic(s.name): s for s in specs}
+        missing = [NewTopic(name, s.partitions, 1) for name, s in wanted.items() if name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created by another process meanwhile
+                await admin.create_topics(missing)
+            log.info("topics created", topics=[t.name for t in missing])
+        return [t.name for t in missing]
+    finally:
+        await admin.close()

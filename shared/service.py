@@ -1,0 +1,114 @@
+"""What every service process shares: health and metrics routes, and running under uvicorn.
+
+Each service is a FastAPI app whose lifespan starts its broker, pools and relays; uvicorn turns SIGTERM
+and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight work finishes, relays drain).
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.kafka import make_broker
+from shared.logging import configure_logging, get_logger
+from shared.outbox import OutboxRelay
+from shared.settings import Settings, get_settings
+
+HEALTH_PORT_OFFSETS = {"validation": 1, "board-router": 2, "board-sim": 3, "projector": 4, "notifier": 5}
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+def add_health_routes(app: FastAPI, service: str, ready: ReadyCheck) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        ok = await ready()
+        return JSONResponse({"ready": ok, "service": service}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def health_port(settings: Settings, service: str) -> int:
+    if settings.health_port is not None:
+        return settings.health_port
+    return settings.health_port_base + HEALTH_PORT_OFFSETS[service]
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=25)
+
+
+@dataclass
+class Running:
+    """What a service's setup started, for the shared lifespan to watch and stop."""
+
+    pools: list[asyncpg.Pool] = field(default_factory=list)
+    relays: list[OutboxRelay] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+Setup = Callable[[Settings, KafkaBroker], Awaitable[Running]]
+
+
+def worker_app(service: str, setup: Setup, settings: Settings | None = None) -> FastAPI:
+    """A worker service: `setup` opens its pools, migrates, registers its subscribers and relays.
+
+    Shutdown order keeps every message: consumers stop first (in-flight batches finish and commit), then
+    the outbox relays drain, then the broker and pools close.
+    """
+    settings = settings or get_settings()
+    broker = make_broker(settings, service)
+    running = Running()
+    log = get_logger(service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(service, settings.log_level, settings.log_format)
+        nonlocal running
+        running = await setup(settings, broker)
+        await broker.start()
+        for relay in running.relays:
+            await relay.start()
+        log.info("service started", kafka=settings.kafka_bootstrap_servers, namespace=settings.namespace)
+        try:
+            yield
+        finally:
+            log.info("service stopping")
+            for subscriber in broker.subscribers:
+                await subscriber.stop()
+            for relay in running.relays:
+                await relay.stop()
+            for stop in running.on_stop:
+                await stop()
+            await broker.stop()
+            for pool in running.pools:
+                await pool.close()
+            log.info("service stopped")
+
+    async def ready() -> bool:
+        try:
+            if not await broker.ping(timeout=2.0):
+                return False
+            for pool in running.pools:
+                await pool.fetchval("SELECT 1")
+            return bool(running.pools) or not running.relays
+        except Exception:
+            return False
+
+    app = FastAPI(title=f"pars {service}", lifespan=lifespan)
+    app.state.broker = broker
+    add_health_routes(app, service, ready)
+    return app

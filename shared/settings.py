@@ -1,0 +1,51 @@
+"""Settings shared by every process, read from `PARS_*` environment variables."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARS_", extra="ignore")
+
+    # Defaults point at the servers deploy/local/infra.sh starts.
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/pars"
+    # Prefix for every topic, consumer group and schema, so test runs and stacks never mix.
+    namespace: str = ""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    # Where each worker service answers /healthz, /readyz and /metrics: base + a fixed offset per service.
+    health_port_base: int = 8100
+    health_port: int | None = None  # set when several instances of one service share a host
+
+    smtp_host: str | None = None
+    smtp_port: int = 2525
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    mail_from: str = "PARS <pars-noreply@accme.example>"
+
+    board_latency_scale: float = 1.0
+    digest_seconds: float = 86400.0
+    # Boards the board-sim process serves; empty means every board of the catalogue.
+    boards: str = ""
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    def topic(self, name: str) -> str:
+        return f"{self.namespace}.{name}" if self.namespace else name
+
+    def schema(self, name: str) -> str:
+        return f"{self.namespace}_{name}".lower() if self.namespace else name
+
+    def group(self, name: str) -> str:
+        return self.topic(name)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

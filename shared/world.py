@@ -1,0 +1,75 @@
+"""The world file: reference data that PARS and the boards hold (CONTRACT.md section 2)."""
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from shared.boards import BoardOverride
+
+
+class Provider(BaseModel):
+    id: str = Field(pattern=r"^\d{7}$")
+    name: str
+    email: str
+
+
+class Activity(BaseModel):
+    id: str = Field(pattern=r"^\d{9}$")
+    provider_id: str
+    title: str
+    format: str = "Live Course"
+    internal_id: str | None = None
+    start_date: date
+    end_date: date
+    credit_claim_date: date | None = None
+    cme_credits: Decimal | None = None
+    moc_credits: Decimal | None = None
+    moc: dict[str, list[str]] = Field(default_factory=dict)  # board code -> credit types offered
+    rems: list[str] = Field(default_factory=list)
+
+
+class License(BaseModel):
+    state: str
+    id: str
+
+
+class RosterName(BaseModel):
+    first_name: str | None = None
+    last_name: str | None = None
+    dob: str | None = None
+
+
+class PriorCredit(BaseModel):
+    activity_id: str
+    completion_date: date
+    points: Decimal
+
+
+class Certification(BaseModel):
+    board: str
+    id: str
+    roster: RosterName | None = None
+    prior_credits: list[PriorCredit] = Field(default_factory=list)
+
+
+class Physician(BaseModel):
+    first_name: str
+    last_name: str
+    dob: str = Field(pattern=r"^\d{2}/\d{2}$")
+    npi: str | None = None
+    medical_school: str | None = None
+    licenses: list[License] = Field(default_factory=list)
+    certifications: list[Certification] = Field(default_factory=list)
+
+
+class World(BaseModel):
+    providers: list[Provider] = Field(default_factory=list)
+    boards: list[BoardOverride] = Field(default_factory=list)
+    activities: list[Activity] = Field(default_factory=list)
+    physicians: list[Physician] = Field(default_factory=list)
+
+    @classmethod
+    def read(cls, path: Path) -> "World":
+        return cls.model_validate_json(path.read_bytes())
