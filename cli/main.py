@@ -20,6 +20,8 @@ operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 app.add_typer(world_app, name="world")
 app.add_typer(provider_app, name="provider")
 app.add_typer(operator_app, name="operator")
+stack_app = typer.Typer(help="The whole stack on this machine.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
 err = Console(stderr=True)
 
 
@@ -82,6 +84,14 @@ def topics() -> None:
     """Create every topic of the registry that does not exist yet."""
     created = asyncio.run(admin.create_topics(get_settings()))
     err.print(f"{len(created)} topics created")
+
+
+@stack_app.command("run")
+def stack_run(demo: Annotated[bool, typer.Option(help="Load the demo world and print a demo key.")] = True) -> None:
+    """Start servers (unless PARS_* point elsewhere), topics, demo world, SMTP sink and every service."""
+    from pars_cli.stack import run_stack
+
+    run_stack(get_settings(), load_demo=demo)
 
 
 if __name__ == "__main__":

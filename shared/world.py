@@ -4,9 +4,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, PlainSerializer
 
 from shared.boards import BoardOverride
+
+
+# Credits are multiples of 0.25, exact in a float: written as JSON numbers, as the contract shows them.
+Credits = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class Provider(BaseModel):
@@ -24,8 +30,8 @@ class Activity(BaseModel):
     start_date: date
     end_date: date
     credit_claim_date: date | None = None
-    cme_credits: Decimal | None = None
-    moc_credits: Decimal | None = None
+    cme_credits: Credits | None = None
+    moc_credits: Credits | None = None
     moc: dict[str, list[str]] = Field(default_factory=dict)  # board code -> credit types offered
     rems: list[str] = Field(default_factory=list)
 
@@ -44,7 +50,7 @@ class RosterName(BaseModel):
 class PriorCredit(BaseModel):
     activity_id: str
     completion_date: date
-    points: Decimal
+    points: Credits
 
 
 class Certification(BaseModel):

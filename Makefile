@@ -1,0 +1,40 @@
+# The two commands of the README. Everything they need is installed here, from the project's own files.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install infra-start infra-stop bench
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock >$(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; exit 1; }
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . >>$(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole stack on local defaults, the demo world loaded; Ctrl-C stops all it started.
+# Boards answer at once unless PARS_BOARD_LATENCY_SCALE says otherwise (1 = their configured latency).
+run: install
+	@PARS_BOARD_LATENCY_SCALE=$${PARS_BOARD_LATENCY_SCALE:-0} $(BIN)/pars stack run
+
+# The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set).
+test: install
+	@$(BIN)/ruff check .
+	@$(BIN)/python -m pytest
+
+lint: install
+	@$(BIN)/ruff check .
+
+infra-start: install
+	@bash deploy/local/infra.sh start
+
+infra-stop:
+	@bash deploy/local/infra.sh stop
+
+bench: install
+	@$(BIN)/python -m bench

@@ -1,0 +1,190 @@
+"""Runs the whole stack locally: servers (unless given), topics, demo world, SMTP sink, every service.
+
+`make run` calls `pars stack run`. Services run in their own sessions, so a Ctrl-C reaches only this
+supervisor, which stops them in order (intake first, so nothing new comes in) and then stops exactly the
+servers it started.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.service import HEALTH_PORT_OFFSETS
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = REPO / "deploy" / "local" / "infra.sh"
+SERVICES = {  # service name -> python module
+    "intake": "intake", "validation": "validation", "board-router": "board_router", "board-sim": "board_sim",
+    "projector": "projector", "notifier": "notifier",
+}
+
+
+def local_dir() -> Path:
+    return Path(os.environ.get("PARS_LOCAL_DIR", REPO / ".local"))
+
+
+def start_servers() -> list[str]:
+    """Start local Kafka/PostgreSQL unless PARS_* points elsewhere; answer which ones this call started."""
+    out = subprocess.run(["bash", str(INFRA), "start"], check=True, capture_output=True, text=True)
+    sys.stderr.write(out.stdout)
+    return [line.split(":", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith("started:")]
+
+
+def stop_servers(started: list[str]) -> None:
+    if started:
+        subprocess.run(["bash", str(INFRA), "stop", *started], check=False)
+
+
+def health_url(settings: Settings, service: str) -> str:
+    port = settings.api_port if service == "intake" else settings.health_port_base + HEALTH_PORT_OFFSETS[service]
+    return f"http://{settings.api_host}:{port}"
+
+
+@dataclass
+class ServiceProcess:
+    """One service as a child process with its own session, logging to a file."""
+
+    service: str
+    env: dict[str, str]
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{self.service}.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", SERVICES[self.service]], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, cwd=REPO)
+        log.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, sig: signal.Signals) -> None:
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        self.signal(signal.SIGTERM)
+        return self.wait(timeout)
+
+
+def wait_ready(settings: Settings, processes: list[ServiceProcess], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {p.service for p in processes}
+    while pending:
+        for p in processes:
+            if p.service in pending and not p.alive:
+                raise RuntimeError(f"{p.service} exited during start-up; see {p.log_dir / (p.service + '.log')}")
+        for service in list(pending):
+            try:
+                if httpx.get(health_url(settings, service) + "/readyz", timeout=1.0).status_code == 200:
+                    pending.discard(service)
+            except httpx.HTTPError:
+                pass
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+        time.sleep(0.3)
+
+
+def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
+                   services: list[str] | None = None) -> list[ServiceProcess]:
+    processes = [ServiceProcess(s, env, log_dir) for s in (services or list(SERVICES))]
+    for p in processes:
+        p.start()
+    wait_ready(settings, processes)
+    return processes
+
+
+def stop_services(processes: list[ServiceProcess]) -> None:
+    # Intake first: no new work comes in while the workers finish theirs.
+    for p in processes:
+        if p.service == "intake":
+            p.stop()
+    for p in processes:
+        p.signal(signal.SIGTERM)
+    for p in processes:
+        p.wait(30.0)
+
+
+def start_smtp_sink(host: str, port: int, mail_dir: Path, log_dir: Path) -> subprocess.Popen[bytes]:
+    """A local SMTP server keeping every mail in a Maildir under `mail_dir`."""
+    mail_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / "smtp-sink.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{host}:{port}", "-c", "aiosmtpd.handlers.Mailbox",
+         str(mail_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
+    """Everything `make run` promises, until Ctrl-C or SIGTERM; then stop all that was started."""
+    import asyncio
+
+    from pars_cli import admin
+    from pars_cli.generate import demo_world
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    logs, processes, smtp = local_dir() / "logs", [], None
+    started = start_servers()
+    try:
+        asyncio.run(admin.create_topics(settings))
+        env = dict(os.environ)
+        if not settings.smtp_host:
+            smtp = start_smtp_sink("127.0.0.1", settings.smtp_port, local_dir() / "mail", logs)
+            env["PARS_SMTP_HOST"] = "127.0.0.1"
+        keys = []
+        if load_demo:
+            world = demo_world()
+            path = local_dir() / "demo-world.json"
+            path.write_text(world.model_dump_json(indent=1, exclude_none=True), encoding="utf-8")
+            asyncio.run(admin.load_world(settings, world))
+            provider = world.providers[0]
+            keys.append((f"provider {provider.id} ({provider.name})",
+                         asyncio.run(admin.issue_key(settings, "provider", provider.id))))
+        keys.append(("operator", asyncio.run(admin.issue_key(settings, "operator"))))
+        processes = start_services(settings, env, logs)
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        print(f"\nPARS is running.\n  API:        {api}/v1   (docs at {api}/docs)")
+        for who, key in keys:
+            print(f"  {who} key: {key}")
+        if load_demo:
+            print(f"  demo world: {local_dir() / 'demo-world.json'}")
+        print(f"  mail:       {local_dir() / 'mail'}" if smtp else f"  mail:       SMTP {settings.smtp_host}")
+        print(f"  logs:       {logs}/\nPress Ctrl-C to stop everything.", flush=True)
+        while all(p.alive for p in processes):
+            time.sleep(0.5)
+        dead = [p.service for p in processes if not p.alive]
+        print(f"\nservice exited unexpectedly: {', '.join(dead)} (see {logs}); stopping", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping...", file=sys.stderr, flush=True)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        stop_services(processes)
+        if smtp is not None:
+            smtp.terminate()
+            smtp.wait(10)
+        stop_servers(started)
+        print("stopped.", file=sys.stderr)
