@@ -1,0 +1,85 @@
+"""A whole stack of the six services, as processes, in a namespace of its own, on the session's servers."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pars_cli.stack import ServiceProcess, start_services, stop_services, wait_ready
+from shared.settings import Settings
+from tests.support import free_port, free_port_block, unique_namespace
+
+PARS = str(Path(sys.executable).parent / "pars")
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    env: dict[str, str]
+    processes: dict[str, ServiceProcess]
+    log_dir: Path
+
+    @property
+    def api(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    def pars(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the `pars` command as a user would, against this stack."""
+        return subprocess.run([PARS, *args], env=self.env, capture_output=True, text=True, timeout=120)
+
+    def log(self, service: str) -> str:
+        return (self.log_dir / f"{service}.log").read_text(encoding="utf-8", errors="replace")
+
+    def restart(self, service: str) -> None:
+        process = self.processes[service]
+        process.start()
+        wait_ready(self.settings, [process])
+
+    def client(self, key: str) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+    def wait_for(self, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.3) -> Any:
+        """Poll `check` until it answers something truthy; fail with its last answer after `timeout`."""
+        deadline, last = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(every)
+        raise AssertionError(f"condition not met within {timeout} s; last answer: {last!r}")
+
+
+def _start_stack(servers: dict[str, str], log_dir: Path) -> Stack:
+    env = {**os.environ, **servers, "PARS_NAMESPACE": unique_namespace("e2e"), "PARS_API_HOST": "127.0.0.1",
+           "PARS_API_PORT": str(free_port()), "PARS_HEALTH_PORT_BASE": str(free_port_block(6)),
+           "PARS_BOARD_LATENCY_SCALE": "0", "PARS_SMTP_HOST": "127.0.0.1", "PARS_SMTP_PORT": str(free_port()),
+           "PARS_LOG_LEVEL": "INFO"}
+    env.pop("PARS_HEALTH_PORT", None)
+    settings = Settings(_env_file=None, **{k[5:].lower(): v for k, v in env.items()
+                                           if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
+    subprocess.run([PARS, "topics"], env=env, check=True, capture_output=True, timeout=120)
+    processes = start_services(settings, env, log_dir)
+    return Stack(settings, env, {p.service: p for p in processes}, log_dir)
+
+
+@pytest.fixture(scope="module")
+def stack(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = _start_stack(servers, tmp_path_factory.mktemp("stack-logs"))
+    yield running
+    stop_services(list(running.processes.values()))
+
+
+@pytest.fixture
+def fresh_stack(servers: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
+    """A stack of this test's own, for tests that kill or restart services."""
+    running = _start_stack(servers, tmp_path / "logs")
+    yield running
+    stop_services(list(running.processes.values()))
+
