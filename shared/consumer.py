@@ -61,6 +61,7 @@ def subscribe_batches(
     decode: Callable[[bytes], T],
     handle: Callable[[list[Delivery[T]]], Awaitable[None]],
     max_records: int = 500,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
 ) -> None:
     dlq_topic = settings.topic(dead_letters(service).name)
 
@@ -79,7 +80,7 @@ def subscribe_batches(
                   offset=record.offset, error=headers["dlq.error"])
 
     async def with_retries(batch: list[Delivery[T]]) -> BaseException | None:
-        for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
+        for attempt, delay in enumerate((0.0, *retry_delays)):
             if delay:
                 await asyncio.sleep(delay)
             try:

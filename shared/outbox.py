@@ -69,8 +69,11 @@ class OutboxRelay:
 
     async def start(self) -> None:
         self._listener = await self._pool.acquire()
-        await self._listener.add_listener(self._outbox.channel, lambda *_: self._wake.set())
+        await self._listener.add_listener(self._outbox.channel, self._on_notify)
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._outbox.schema}")
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -79,7 +82,7 @@ class OutboxRelay:
             await self._task
         if self._listener:
             with contextlib.suppress(Exception):
-                await self._listener.remove_listener(self._outbox.channel, lambda *_: None)
+                await self._listener.remove_listener(self._outbox.channel, self._on_notify)
             await self._pool.release(self._listener)
 
     async def _run(self) -> None:

@@ -3,13 +3,11 @@
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-
 from typing import Annotated
 
 from pydantic import BaseModel, Field, PlainSerializer
 
 from shared.boards import BoardOverride
-
 
 # Credits are multiples of 0.25, exact in a float: written as JSON numbers, as the contract shows them.
 Credits = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
@@ -72,8 +72,9 @@ def record(**changes: object) -> ReportedRecord:
     return ReportedRecord(**(fields | changes))
 
 
-def context(board: str = "ABOHNS", **changes: object) -> Context:
-    return replace(Context(activity=activity(), board=shipped_boards()[board], today=TODAY), **changes)
+def context(code: str = "ABOHNS", **changes: object) -> Context:
+    """The Context of a valid record for board `code`; `changes` replace its fields (board=None for none)."""
+    return replace(Context(activity=activity(), board=shipped_boards()[code], today=TODAY), **changes)
 
 
 def live_record(**changes: object) -> LearnerRecord:
@@ -157,8 +158,10 @@ def test_each_failing_rule_raises_its_code_with_the_pars_message(
 
 
 def test_713_when_the_board_is_of_another_kind_than_the_target() -> None:
-    # A state target resolved to a MOC board's entry (or the reverse) is not a registration PARS knows.
-    assert codes(record(target=Target(kind="moc", code="CA")), context(board="CA")) == [("713", MESSAGES["713"])]
+    # A REMS target resolved to a state board's entry is not a registration PARS knows.
+    assert codes(record(target=Target(kind="rems", code="CA")), context("CA")) == [("713", MESSAGES["713"])]
+    # A MOC target named after a state is not a registered MOC board of the activity either.
+    assert [e.code for e in check(record(target=Target(kind="moc", code="CA")), context("CA"))] == ["670", "713"]
 
 
 def test_several_failures_are_reported_together_in_code_order() -> None:
@@ -192,7 +195,7 @@ def test_dob_is_required_only_where_the_board_requires_it(board: str, requires_d
     assert shipped_boards()[board].requires_dob is requires_dob
     no_dob = record(dob=None, target=Target(kind="moc", code=board))
     expected = [("624", MESSAGES["624"])] if requires_dob else []
-    assert codes(no_dob, context(board=board)) == expected
+    assert codes(no_dob, context(board)) == expected
 
 
 @pytest.mark.parametrize(("board", "requires_board_id"), [("ABS", False), ("ABOHNS", True)])
@@ -200,7 +203,7 @@ def test_board_id_is_required_only_where_the_board_requires_it(board: str, requi
     assert shipped_boards()[board].requires_board_id is requires_board_id
     no_id = record(learner_id=None, target=Target(kind="moc", code=board))
     expected = [("621", MESSAGES["621"])] if requires_board_id else []
-    assert codes(no_id, context(board=board)) == expected
+    assert codes(no_id, context(board)) == expected
 
 
 def test_an_unknown_board_requires_both_board_id_and_dob() -> None:
@@ -220,7 +223,7 @@ def test_credits_in_quarter_points_are_valid(credits: str) -> None:
 
 def test_a_state_target_is_not_checked_against_moc_registrations() -> None:
     cme = record(target=Target(kind="state", code="CA"), learner_id="A12345")
-    assert check(cme, context(board="CA", activity=activity(moc={}))) == []
+    assert check(cme, context("CA", activity=activity(moc={}))) == []
 
 
 # individual rules -----------------------------------------------------------------------------------
@@ -334,7 +337,7 @@ def test_decide_submits_a_moc_record_for_the_board() -> None:
 
 def test_decide_accepts_a_state_record_at_once() -> None:
     cme = record(target=Target(kind="state", code="CA"), learner_id="A12345", credits="8", credit_types={})
-    decision = decide(submit(cme), context(board="CA"))
+    decision = decide(submit(cme), context("CA"))
     submitted, accepted = decision.events
     assert isinstance(submitted, RecordSubmitted) and submitted.needs_board is False
     assert isinstance(accepted, RecordAccepted)
@@ -366,7 +369,7 @@ def test_decide_submits_a_delete_of_the_live_record() -> None:
 def test_decide_deletes_a_state_record_without_a_board() -> None:
     live = live_record(target=Target(kind="state", code="CA"))
     delete = record(action="Delete", target=Target(kind="state", code="CA"))
-    decision = decide(submit(delete), context(board="CA", live=live))
+    decision = decide(submit(delete), context("CA", live=live))
     [event] = decision.events
     assert isinstance(event, RecordDeleted)
     assert event.record_id == live.record_id
@@ -422,6 +425,13 @@ def test_a_kept_record_is_stored_under_the_key_it_is_looked_up_by(credit_id: str
     assert live_key(r.provider_id, r.credit_id, r.target.code) == (kept.provider_id, kept.credit_id, kept.target.code)
 
 
-def test_uuid_fields_are_uuids() -> None:
-    # Sanity for the fixtures above: ids are real UUIDs, so events compare by value.
-    assert isinstance(record().record_id, UUID)
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="error-codes.tsv raises 671 for a completion date 'outside the activity window', but "
+    "rules.completion_date_valid only checks that the date parses and is not in the future: a completion "
+    "months after the activity's end and credit claim date passes",
+)
+def test_a_completion_after_the_activity_window_raises_671() -> None:
+    late = record(completion_date="2022-06-01")  # activity ended 2021-11-15, credit claimed until 2021-12-31
+    assert codes(late, context(today=date(2022, 7, 1))) == [("671", MESSAGES["671"])]

@@ -1,0 +1,167 @@
+"""The delivery machinery against the real Kafka and PostgreSQL: migrations, outbox relay, retries, DLQ."""
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.consumer import Delivery, subscribe_batches
+from shared.db import create_pool, migrate
+from shared.kafka import ensure_topics, make_broker, row_publisher
+from shared.outbox import Outbox, OutboxMessage, OutboxRelay
+from shared.settings import Settings
+from shared.topics import TopicSpec, dead_letters
+
+pytestmark = pytest.mark.integration
+
+
+async def read_topic(settings: Settings, topic: str, count: int, timeout: float = 20.0) -> list:  # noqa: ASYNC109
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    got: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(got) < count and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                got.extend(records)
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def test_migrations_apply_once_even_when_instances_start_together(settings: Settings) -> None:
+    schema = settings.schema("validation")
+    pools = [await create_pool(settings.database_url, schema) for _ in range(3)]
+    try:
+        applied = await asyncio.gather(*(migrate(p, schema, "validation") for p in pools))
+        assert sorted(len(a) for a in applied) == [0, 0, 2]
+        assert await migrate(pools[0], schema, "validation") == []
+        assert await pools[0].fetchval("SELECT count(*) FROM schema_migrations") == 2
+    finally:
+        for p in pools:
+            await p.close()
+
+
+async def test_outbox_relay_publishes_each_key_in_order_then_empties(settings: Settings) -> None:
+    schema, topic = settings.schema("outboxtest"), settings.topic("outbox-test")
+    await ensure_topics(settings, [TopicSpec("outbox-test", "k", TopicSpec, ())])
+    pool = await create_pool(settings.database_url, schema)
+    await migrate(pool, schema, "projector")
+    broker = make_broker(settings, "test")
+    await broker.start()
+    outbox = Outbox(schema)
+    relay = OutboxRelay(pool, outbox, row_publisher(broker), batch_size=150)
+    try:
+        messages = [OutboxMessage(topic, json.dumps({"k": i % 7, "n": i}).encode(), f"key{i % 7}".encode())
+                    for i in range(500)]
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, messages)
+        await relay.start()
+        records = await read_topic(settings, topic, 500)
+        assert len(records) == 500
+        for key in range(7):
+            ns = [json.loads(r.value)["n"] for r in records if r.key == f"key{key}".encode()]
+            assert ns == sorted(ns) and len(ns) == len(range(key, 500, 7))
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await relay.stop()
+        await broker.stop()
+        await pool.close()
+
+
+async def test_outbox_holds_a_message_until_its_time(settings: Settings) -> None:
+    schema, topic = settings.schema("outboxlater"), settings.topic("outbox-later")
+    await ensure_topics(settings, [TopicSpec("outbox-later", "k", TopicSpec, (), partitions=1)])
+    pool = await create_pool(settings.database_url, schema)
+    await migrate(pool, schema, "projector")
+    broker = make_broker(settings, "test")
+    await broker.start()
+    outbox = Outbox(schema)
+    relay = OutboxRelay(pool, outbox, row_publisher(broker))
+    await relay.start()
+    try:
+        due = datetime.now(UTC) + timedelta(seconds=2)
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [OutboxMessage(topic, b"later", b"k", not_before=due)])
+        assert await read_topic(settings, topic, 1, timeout=1.0) == []
+        [record] = await read_topic(settings, topic, 1, timeout=10.0)
+        assert record.value == b"later" and record.timestamp / 1000 >= due.timestamp() - 0.05
+    finally:
+        await relay.stop()
+        await broker.stop()
+        await pool.close()
+
+
+async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_rest_are_applied(settings: Settings) -> None:
+    source = settings.topic("dlq-source")
+    await ensure_topics(settings, [TopicSpec("dlq-source", "k", TopicSpec, (), partitions=1),
+                                   dead_letters("tester")])
+    handled: list[str] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        if any(d.message["n"] == "poison" for d in batch):
+            raise ValueError("cannot apply this one")
+        handled.extend(d.message["n"] for d in batch)
+
+    broker = make_broker(settings, "tester")
+    group = settings.group("dlq-test")
+    subscribe_batches(broker, settings, service="tester", topics=[source], group=group, decode=json.loads,
+                      handle=handle, retry_delays=(0.05, 0.05))
+    await broker.start()
+    try:
+        for value in ([{"n": "a"}, {"n": "b"}, {"n": "poison"}, {"n": "c"}]):
+            await broker.publish(json.dumps(value).encode(), source, key=b"k")
+        await broker.publish(b"\xff not json", source, key=b"k")
+        await broker.publish(json.dumps({"n": "d"}).encode(), source, key=b"k")
+
+        dead = await read_topic(settings, settings.topic(dead_letters("tester").name), 2)
+        assert len(dead) == 2
+        headers = [dict(r.headers) for r in dead]
+        assert {h["dlq.source.topic"] for h in headers} == {source.encode()}
+        assert sorted(int(h["dlq.source.offset"]) for h in headers) == [2, 4]
+        assert any(b"cannot apply this one" in h["dlq.error"] for h in headers)
+        assert {r.value for r in dead} == {b'{"n": "poison"}', b"\xff not json"}
+        for _ in range(50):
+            if sorted(handled) == ["a", "b", "c", "d"]:
+                break
+            await asyncio.sleep(0.1)
+        assert sorted(handled) == ["a", "b", "c", "d"]
+    finally:
+        await broker.stop()
+    # Offsets were committed past everything, the dead letters included: nothing spins, nothing is lost.
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
+    await consumer.start()
+    try:
+        assert await consumer.committed(TopicPartition(source, 0)) == 6
+    finally:
+        await consumer.stop()
+
+
+async def test_an_unavailable_database_redelivers_instead_of_dead_lettering(settings: Settings) -> None:
+    source = settings.topic("transient-source")
+    await ensure_topics(settings, [TopicSpec("transient-source", "k", TopicSpec, (), partitions=1),
+                                   dead_letters("flaky")])
+    attempts: list[str] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        attempts.append(batch[0].message["n"])
+        if len(attempts) < 3:
+            raise ConnectionRefusedError("database is restarting")
+
+    broker = make_broker(settings, "flaky")
+    subscribe_batches(broker, settings, service="flaky", topics=[source], group=settings.group("flaky"),
+                      decode=json.loads, handle=handle)
+    await broker.start()
+    try:
+        await broker.publish(json.dumps({"n": "x"}).encode(), source, key=b"k")
+        for _ in range(150):
+            if len(attempts) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        assert attempts == ["x", "x", "x"]
+        assert await read_topic(settings, settings.topic(dead_letters("flaky").name), 1, timeout=1.5) == []
+    finally:
+        await broker.stop()
