@@ -1,5 +1,6 @@
 """A record's projected row as a fold over its events."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -148,7 +149,7 @@ def test_rejected_by_pars_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("make", [accepted, lambda m: rejected(m, "661"), delete_submitted, deleted])
-def test_applying_the_same_event_twice_is_a_no_op(make) -> None:  # type: ignore[no-untyped-def]
+def test_applying_the_same_event_twice_is_a_no_op(make: Callable[[int], Envelope]) -> None:
     row = fold(None, submitted())
     event = make(5)
     once = fold(row, event)

@@ -1,0 +1,56 @@
+"""`pars stack run` (what `make run` calls): starts everything, prints a working key, Ctrl-C stops it all."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import PARS
+from tests.support import free_port, free_port_block, unique_namespace
+
+pytestmark = pytest.mark.e2e
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    api_port, health_base, smtp_port = free_port(), free_port_block(6), free_port()
+    env = {**os.environ, **servers, "PARS_NAMESPACE": unique_namespace("run"), "PARS_API_PORT": str(api_port),
+           "PARS_HEALTH_PORT_BASE": str(health_base), "PARS_SMTP_PORT": str(smtp_port),
+           "PARS_LOCAL_DIR": str(tmp_path), "PARS_BOARD_LATENCY_SCALE": "0"}
+    env.pop("PARS_SMTP_HOST", None)  # so it starts its own SMTP sink
+    run = subprocess.Popen([PARS, "stack", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, start_new_session=True)
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = run.stdout.readline() if run.stdout else ""
+            if not line and run.poll() is not None:
+                break
+            output.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        text = "".join(output)
+        assert "Press Ctrl-C" in text, text
+        key = next(line.split("key:")[1].strip() for line in output if line.strip().startswith("provider"))
+        answer = httpx.get(f"http://127.0.0.1:{api_port}/v1/records", headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 200 and answer.json()["total"] == 0
+        assert (tmp_path / "demo-world.json").exists()
+        assert listening(smtp_port) and all(listening(health_base + i) for i in range(1, 6))
+    finally:
+        run.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code = run.wait(90)
+    assert code == 0, "".join(output) + (run.stdout.read() if run.stdout else "")
+    ports = [api_port, smtp_port, *(health_base + i for i in range(1, 6))]
+    assert [p for p in ports if listening(p)] == []
