@@ -114,15 +114,12 @@ def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
     return processes
 
 
-def stop_services(processes: list[ServiceProcess]) -> None:
-    # Intake first: no new work comes in while the workers finish theirs.
-    for p in processes:
-        if p.service == "intake":
-            p.stop()
+def stop_services(processes: list[ServiceProcess]) -> dict[str, int | None]:
+    """SIGTERM, intake first (no new work comes in while the workers finish theirs); answer exit codes."""
+    codes = {p.service: p.stop() for p in processes if p.service == "intake"}
     for p in processes:
         p.signal(signal.SIGTERM)
-    for p in processes:
-        p.wait(30.0)
+    return codes | {p.service: p.wait(30.0) for p in processes if p.service != "intake"}
 
 
 def start_smtp_sink(host: str, port: int, mail_dir: Path, log_dir: Path) -> subprocess.Popen[bytes]:

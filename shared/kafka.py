@@ -44,6 +44,17 @@ def row_publisher(broker: KafkaBroker) -> PublishRows:
     return publish
 
 
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], within: float = 15.0) -> None:
+    """New topics take a moment to elect partition leaders; consumers that start earlier log errors."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(topics)
+        if all(t.get("error_code", 0) == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+               for t in described):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet, with their registry partition counts."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-admin")
@@ -55,6 +66,7 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created by another process meanwhile
                 await admin.create_topics(missing)
+            await _wait_for_leaders(admin, [t.name for t in missing])
             log.info("topics created", topics=[t.name for t in missing])
         return [t.name for t in missing]
     finally:

@@ -4,7 +4,8 @@ Each service is a FastAPI app whose lifespan starts its broker, pools and relays
 and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight work finishes, relays drain).
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -46,9 +47,27 @@ def health_port(settings: Settings, service: str) -> int:
     return settings.health_port_base + HEALTH_PORT_OFFSETS[service]
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process ends 'killed'; a stop that was
+    asked for and done cleanly should exit 0, which supervisors read as success."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+        self._captured_signals: list[int] = []
+        inner = super().capture_signals()
+
+        @contextlib.contextmanager
+        def without_reraise() -> Iterator[None]:
+            with inner:
+                yield
+                self._captured_signals.clear()
+
+        return without_reraise()
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=25)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=25)
+    _Server(config).run()
 
 
 @dataclass

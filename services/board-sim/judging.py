@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from shared.boards import Board
 from shared.codes import ParsError, pars_error
+from shared.dates import parse_month_day
 from shared.events import ProcessBoardRequest
 from shared.names import same_name
 
@@ -24,7 +25,8 @@ def judge(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | Non
     if diplomate is None:
         return [pars_error("661")]
     codes = []
-    if board.requires_dob and record.dob and diplomate.dob and record.dob != diplomate.dob:
+    reported, on_roster = parse_month_day(record.dob), parse_month_day(diplomate.dob)
+    if board.requires_dob and record.dob and diplomate.dob and reported != on_roster:
         codes.append("664")
     if not (same_name(record.first_name, diplomate.first_name) and same_name(record.last_name, diplomate.last_name)):
         codes.append("665")

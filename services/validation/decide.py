@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.dates import normalize_month_day, parse_completion_date
 from shared.events import (
     DeleteSubmitted,
     Envelope,
@@ -13,8 +14,7 @@ from shared.events import (
     RecordSubmitted,
     SubmitRecord,
 )
-from validation.dates import parse_completion_date
-from validation.rules import Context, check, is_delete
+from validation.rules import Context, check, credit_key, is_delete
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ def kept_record(command: SubmitRecord, ctx: Context) -> LearnerRecord:
     assert completed is not None
     return LearnerRecord(
         record_id=r.record_id, submission_id=r.submission_id, provider_id=r.provider_id, channel=r.channel,
-        credit_id=r.credit_id or str(r.record_id), activity_id=r.activity_id.strip(),
-        first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=r.dob, npi=r.npi,
+        credit_id=credit_key(r), activity_id=r.activity_id.strip(),
+        first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=normalize_month_day(r.dob), npi=r.npi,
         completion_date=completed, target=r.target, learner_id=r.learner_id,
         credits=Decimal(r.credits.strip()),
         credit_types={name: Decimal(v) for name, v in r.credit_types.items()},

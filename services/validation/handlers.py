@@ -7,13 +7,13 @@ import asyncpg
 
 from shared.boards import apply_overrides
 from shared.consumer import Delivery
-from shared.events import LearnerRecord, SubmitRecord
+from shared.events import LearnerRecord, ReportedRecord, SubmitRecord
 from shared.inbox import fresh_only
 from shared.logging import bind_correlation, get_logger
 from shared.outbox import Outbox, OutboxMessage, event_message
 from validation import storage
 from validation.decide import decide
-from validation.rules import Context
+from validation.rules import Context, credit_key
 from validation.storage import LiveKey
 
 log = get_logger(__name__)
@@ -24,8 +24,8 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-def live_key(provider_id: str, credit_id: str | None, target_code: str) -> LiveKey:
-    return (provider_id, (credit_id or "").strip(), target_code)
+def live_key(r: ReportedRecord) -> LiveKey:
+    return (r.provider_id, credit_key(r), r.target.code)
 
 
 class SubmissionHandler:
@@ -44,7 +44,7 @@ class SubmissionHandler:
                 return
             boards = apply_overrides(await storage.board_overrides(conn))
             activities = await storage.activities(conn, [(c.record.activity_id or "").strip() for c in todo])
-            keys = [live_key(c.record.provider_id, c.record.credit_id, c.record.target.code) for c in todo]
+            keys = [live_key(c.record) for c in todo]
             before = await storage.live_records(conn, keys)
             live: dict[LiveKey, LearnerRecord] = dict(before)
             messages: list[OutboxMessage] = []

@@ -10,9 +10,9 @@ from decimal import Decimal, InvalidOperation
 
 from shared.boards import Board
 from shared.codes import ParsError, pars_error
+from shared.dates import parse_completion_date
 from shared.events import LearnerRecord, ReportedRecord
 from shared.world import Activity
-from validation.dates import parse_completion_date
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ Rule = Callable[[ReportedRecord, Context], list[str]]
 
 def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
+
+
+def credit_key(r: ReportedRecord) -> str:
+    """The credit ID a record is kept under; a record reported without one cannot collide with another."""
+    return (r.credit_id or "").strip() or str(r.record_id)
 
 
 def record_action(r: ReportedRecord, _: Context) -> list[str]:
@@ -89,19 +94,32 @@ def completion_date_valid(r: ReportedRecord, ctx: Context) -> list[str]:
     completed = parse_completion_date(r.completion_date)
     if completed is None or completed > ctx.today:
         return ["671"]
-    return []
-
-
-def credits_valid(r: ReportedRecord, _: Context) -> list[str]:
-    if _blank(r.credits):
+    activity = ctx.activity
+    if activity is None:
         return []
+    if completed < activity.start_date:
+        return ["672"]
+    last_day = activity.end_date
+    if r.target.kind == "moc" and activity.credit_claim_date is not None:
+        last_day = max(last_day, activity.credit_claim_date)  # MOC credit may be claimed until this date
+    return ["671"] if completed > last_day else []
+
+
+def _credit_codes(text: str) -> list[str]:
     try:
-        credits = Decimal(r.credits.strip())
+        credits = Decimal(text.strip())
     except InvalidOperation:
         return ["673"]
     if not credits.is_finite() or credits < 0:
         return ["673"]
     return [] if (credits * 4) % 1 == 0 else ["675"]
+
+
+def credits_valid(r: ReportedRecord, _: Context) -> list[str]:
+    codes = [] if _blank(r.credits) else _credit_codes(r.credits or "")
+    for points in r.credit_types.values():  # each credit type's points are MOC points too
+        codes += _credit_codes(points)
+    return codes
 
 
 ADD_RULES: tuple[Rule, ...] = (record_action, credit_id_state, required_fields, board_known, activity_known,

@@ -305,7 +305,7 @@ def test_the_world_refuses_malformed_ids_and_dates_of_birth(section: str, field:
 @pytest.fixture
 def log_buffer() -> Iterator[io.StringIO]:
     root = logging.getLogger()
-    handlers = list(root.handlers)
+    handlers, level = list(root.handlers), root.level
     buf = io.StringIO()
     configure_logging("t", stream=buf)
     yield buf
@@ -313,6 +313,7 @@ def log_buffer() -> Iterator[io.StringIO]:
     structlog.reset_defaults()
     for handler in set(root.handlers) - set(handlers):  # configure_logging's basicConfig handler
         root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def test_logging_redacts_personal_data_and_keys(log_buffer: io.StringIO) -> None:

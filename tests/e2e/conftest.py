@@ -73,7 +73,8 @@ def _start_stack(servers: dict[str, str], log_dir: Path) -> Stack:
 def stack(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = _start_stack(servers, tmp_path_factory.mktemp("stack-logs"))
     yield running
-    stop_services(list(running.processes.values()))
+    # SIGTERM is a graceful stop: every service finishes its work and exits cleanly.
+    assert stop_services(list(running.processes.values())) == dict.fromkeys(running.processes, 0)
 
 
 @pytest.fixture

@@ -90,12 +90,6 @@ def test_a_dob_missing_on_either_side_is_not_a_mismatch(reported: str | None, on
     assert judge(request(dob=reported), ABOHNS, diplomate) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="judge compares DOB strings as written, while 664 is about a differing month/day: '1/5' and "
-    "'01/05' are the same birthday, and nothing upstream (intake's API, validation's decide) normalises a "
-    "reported DOB to MM/DD, so the record is rejected with 664",
-)
 def test_the_same_month_and_day_written_differently_is_not_664() -> None:
     diplomate = Diplomate("19927", "Harper", "Benton", "01/05")
     assert judge(request(dob="1/5"), ABOHNS, diplomate) == []

@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 
 from shared.boards import shipped_boards
+from shared.dates import parse_completion_date
 from shared.events import (
     DeleteSubmitted,
     LearnerRecord,
@@ -21,7 +22,6 @@ from shared.events import (
 )
 from shared.world import Activity
 from validation import rules
-from validation.dates import parse_completion_date
 from validation.decide import decide
 from validation.rules import Context, check
 
@@ -213,7 +213,22 @@ def test_an_unknown_board_requires_both_board_id_and_dob() -> None:
 
 @pytest.mark.parametrize("completed", ["2022-01-10", "2022-01-09", "2021-11-02"])
 def test_a_completion_today_or_earlier_is_valid(completed: str) -> None:
-    assert check(record(completion_date=completed), context()) == []
+    open_window = activity(end_date=date(2022, 3, 1), credit_claim_date=date(2022, 3, 1))
+    assert check(record(completion_date=completed), context(activity=open_window)) == []
+
+
+@pytest.mark.parametrize(
+    ("completed", "kind", "expected"),
+    [("2021-10-14", "moc", ["672"]), ("2021-10-15", "moc", []), ("2021-11-15", "moc", []),
+     ("2021-12-31", "moc", []), ("2022-01-01", "moc", ["671"]), ("2021-11-16", "state", ["671"])],
+)
+def test_the_completion_date_must_fall_in_the_activity_window(completed: str, kind: str, expected: list) -> None:
+    # The activity runs 2021-10-15 .. 2021-11-15; MOC credit may be claimed until 2021-12-31.
+    target = Target(kind=kind, code="ABOHNS" if kind == "moc" else "CA")
+    board = shipped_boards()[target.code]
+    found = rules.completion_date_valid(record(completion_date=completed, target=target),
+                                        context(board=board, today=date(2022, 7, 1)))
+    assert found == expected
 
 
 @pytest.mark.parametrize("credits", ["0", "0.25", "0.5", "6", "6.75", " 6.00 ", "1e1"])
@@ -392,15 +407,9 @@ def test_decide_rejects_an_add_over_a_live_record_with_603() -> None:
     assert decision.keep is None
 
 
-# known bugs -------------------------------------------------------------------------------------------
+# found in review, fixed -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decide.kept_record runs Decimal(v) on every credit_types value, which no rule checks: a blank or "
-    "non-numeric per-credit-type value (intake turns a JSON null into '') raises decimal.InvalidOperation, "
-    "failing the whole validation batch instead of rejecting the record with a PARS code",
-)
 @pytest.mark.parametrize("value", ["", "abc"])
 def test_a_bad_credit_type_value_is_rejected_not_a_crash(value: str) -> None:
     bad = record(credit_types={"Self-Assessment": value})
@@ -408,13 +417,6 @@ def test_a_bad_credit_type_value_is_rejected_not_a_crash(value: str) -> None:
     assert isinstance(decision.events[0], RecordRejectedByPars)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validation.handlers.live_key strips the credit ID (and maps None to '') while decide.kept_record "
-    "keeps it unstripped (and None becomes str(record_id)): the live record is stored under another key than "
-    "it is looked up by, so a second ' c1 ' Add misses 603 and then violates live_records' primary key, and "
-    "two Adds without a credit ID in one batch collide on ''",
-)
 @pytest.mark.parametrize("credit_id", [" c1 ", None])
 def test_a_kept_record_is_stored_under_the_key_it_is_looked_up_by(credit_id: str | None) -> None:
     from validation.handlers import live_key
@@ -422,16 +424,10 @@ def test_a_kept_record_is_stored_under_the_key_it_is_looked_up_by(credit_id: str
     r = record(credit_id=credit_id)
     kept = decide(submit(r), context()).keep
     assert kept is not None
-    assert live_key(r.provider_id, r.credit_id, r.target.code) == (kept.provider_id, kept.credit_id, kept.target.code)
+    assert live_key(r) == (kept.provider_id, kept.credit_id, kept.target.code)
 
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="error-codes.tsv raises 671 for a completion date 'outside the activity window', but "
-    "rules.completion_date_valid only checks that the date parses and is not in the future: a completion "
-    "months after the activity's end and credit claim date passes",
-)
 def test_a_completion_after_the_activity_window_raises_671() -> None:
     late = record(completion_date="2022-06-01")  # activity ended 2021-11-15, credit claimed until 2021-12-31
     assert codes(late, context(today=date(2022, 7, 1))) == [("671", MESSAGES["671"])]
