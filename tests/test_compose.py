@@ -91,7 +91,7 @@ def command(service: Mapping[str, Any]) -> list[str]:
 @cache
 def service_packages() -> list[str]:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return [p for p in pyproject["tool"]["setuptools"]["packages"] if p not in NOT_SERVICES]
+    return [p for p in pyproject["tool"]["setuptools"]["packages"] if p not in NOT_SERVICES and "." not in p]
 
 
 def compose_service_running(package: str) -> tuple[str, dict[str, Any]]:
