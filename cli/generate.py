@@ -484,6 +484,13 @@ _DEMO_PHYSICIAN = {
 }
 
 
+# The demo's board entries show world-file overrides: quicker boards than the catalogue's day.
+_DEMO_BOARDS = (
+    {"code": "ABOHNS", "latency_seconds": 3600},
+    {"code": "ABA", "latency_seconds": 600, "requires_dob": False},
+)
+
+
 def demo_world(seed: int = 1) -> World:
     """generate_world(providers=3, activities=12, physicians=300, seed=seed) plus the PARS guide's examples.
 
@@ -503,4 +510,5 @@ def demo_world(seed: int = 1) -> World:
         data["providers"].insert(0, dict(_DEMO_PROVIDER))
         data["activities"].insert(0, dict(_DEMO_ACTIVITY))
         data["physicians"].insert(0, dict(_DEMO_PHYSICIAN))
+        data["boards"] = [dict(b) for b in _DEMO_BOARDS]
         return World.model_validate(data)
