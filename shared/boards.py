@@ -17,6 +17,8 @@ class Board(BaseModel):
     kind: Literal["moc", "state", "rems"]
     name: str
     credit_types: list[str] = Field(default_factory=list)
+    # Names the templates use for a credit type ("ABPath MOC Part II" reports Lifelong Learning).
+    credit_type_aliases: dict[str, str] = Field(default_factory=dict)
     requires_board_id: bool = True
     requires_dob: bool = True
     # realtime: roster checked while PARS validates; async: the board answers later; none: PARS accepts alone
@@ -30,6 +32,17 @@ class Board(BaseModel):
     def needs_board(self) -> bool:
         return self.processing != "none"
 
+    def credit_type(self, name: str) -> str | None:
+        """The board's own name for a reported credit type (case and spacing forgiven), or None."""
+        wanted = " ".join(name.split()).casefold()
+        for known in self.credit_types:
+            if known.casefold() == wanted:
+                return known
+        for alias, known in self.credit_type_aliases.items():
+            if alias.casefold() == wanted:
+                return known
+        return None
+
 
 class BoardOverride(BaseModel):
     """A world file's board entry: a new board, or fields that replace the catalogue's."""
@@ -38,6 +51,7 @@ class BoardOverride(BaseModel):
     kind: Literal["moc", "state", "rems"] | None = None
     name: str | None = None
     credit_types: list[str] | None = None
+    credit_type_aliases: dict[str, str] | None = None
     requires_board_id: bool | None = None
     requires_dob: bool | None = None
     processing: Literal["realtime", "async", "none"] | None = None
