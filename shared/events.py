@@ -44,6 +44,24 @@ class Envelope(BaseModel):
         return self.model_dump_json().encode()
 
 
+class CreditTypeClaim(BaseModel):
+    """One credit type of a record (an XML CreditCertificate, a template certification column), as reported."""
+
+    name: str
+    points: str | None = None  # None: the record's total applies
+
+
+class RemsFields(BaseModel):
+    """What a REMS record carries besides the completion (boards.md); it leaves PARS de-identified."""
+
+    profession: str | None = None
+    time_in_practice: str | None = None
+    practice_state: str | None = None
+    practice_area: str | None = None
+    dea_registration: str | None = None
+    surgical_procedures: bool | None = None
+
+
 class ReportedRecord(BaseModel):
     """One learner record for one target, as the provider reported it: text kept raw for validation to judge."""
 
@@ -51,6 +69,8 @@ class ReportedRecord(BaseModel):
     submission_id: UUID
     provider_id: str
     channel: Literal["api", "batch", "ws"] = "api"
+    # XML and web-service records must carry their credit ID (650); the API and templates may omit it.
+    credit_id_required: bool = False
     action: str | None = "Add"
     credit_id: str | None = None
     activity_id: str | None = None
@@ -61,9 +81,12 @@ class ReportedRecord(BaseModel):
     medical_school: str | None = None
     completion_date: str | None = None
     target: Target
-    learner_id: str | None = None  # the board ID for MOC, the licence ID for CME
+    learner_id: str | None = None  # the board ID for MOC, the licence ID (or NPI) for CME, local ID for REMS
+    learner_id_type: str | None = None  # Template B's Learner ID Type, when the file has it
+    registration: str | None = None  # Template B's Activity Registration (board or collaboration code)
     credits: str | None = None
-    credit_types: dict[str, str] = Field(default_factory=dict)
+    credit_types: list[CreditTypeClaim] = Field(default_factory=list)
+    rems: RemsFields | None = None
     batch_id: UUID | None = None
     row_number: int | None = None
 

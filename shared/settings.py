@@ -1,5 +1,6 @@
 """Settings shared by every process, read from `PARS_*` environment variables."""
 
+from datetime import date
 from functools import lru_cache
 
 from pydantic import Field
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
     mail_from: str = "PARS <pars-noreply@accme.example>"
+
+    # The date PARS takes as today (deadlines, future dates); unset means the real date. For demos and tests.
+    today: date | None = None
 
     board_latency_scale: float = 1.0
     digest_seconds: float = 86400.0

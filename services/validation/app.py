@@ -5,13 +5,13 @@ from faststream.kafka import KafkaBroker
 
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import SubmitRecord
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import Running, worker_app
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
-from validation.handlers import SubmissionHandler
+from validation.handlers import SubmissionHandler, utc_today
+from validation.submissions import decode_submission
 
 SERVICE = "validation"
 
@@ -24,8 +24,9 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     outbox = Outbox(schema)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
-        group=settings.group("pars.validation"), decode=SubmitRecord.model_validate_json,
-        handle=SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name)),
+        group=settings.group("pars.validation"), decode=decode_submission,
+        handle=SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
+                                 today=lambda: settings.today or utc_today()),
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))])
 

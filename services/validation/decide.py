@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.codes import pars_error
 from shared.dates import normalize_month_day, parse_completion_date
 from shared.events import (
     DeleteSubmitted,
@@ -12,9 +13,11 @@ from shared.events import (
     RecordDeleted,
     RecordRejectedByPars,
     RecordSubmitted,
+    ReportedRecord,
     SubmitRecord,
 )
 from validation.rules import Context, check, credit_key, is_delete
+from validation.rules.credits import points
 
 
 @dataclass(frozen=True)
@@ -24,18 +27,33 @@ class Decision:
     release: LearnerRecord | None = None  # no longer holds its credit ID
 
 
+def _learner_id(r: ReportedRecord, ctx: Context) -> str | None:
+    """The reported ID; for a board that matches without one (ABS), the ID the directory found."""
+    if r.learner_id and r.learner_id.strip():
+        return r.learner_id.strip()
+    if r.target.kind == "moc" and ctx.match is not None and ctx.match.learner is not None:
+        return next((cid for board, cid in ctx.match.learner.certifications if board == r.target.code), None)
+    return r.npi
+
+
 def kept_record(command: SubmitRecord, ctx: Context) -> LearnerRecord:
+    """The record as PARS keeps it; called only once every rule passed, so each value parses."""
     r = command.record
-    assert r.completion_date and r.credits and r.activity_id and r.first_name and r.last_name
+    assert r.activity_id and r.first_name and r.last_name and r.completion_date
     completed = parse_completion_date(r.completion_date)
     assert completed is not None
+    total = points(r.credits) or Decimal(0)
+    board = ctx.board
+    credit_types = {
+        (board.credit_type(c.name) if board else None) or c.name: points(c.points) if c.points else total
+        for c in r.credit_types
+    }
     return LearnerRecord(
         record_id=r.record_id, submission_id=r.submission_id, provider_id=r.provider_id, channel=r.channel,
         credit_id=credit_key(r), activity_id=r.activity_id.strip(),
         first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=normalize_month_day(r.dob), npi=r.npi,
-        completion_date=completed, target=r.target, learner_id=r.learner_id,
-        credits=Decimal(r.credits.strip()),
-        credit_types={name: Decimal(v) for name, v in r.credit_types.items()},
+        completion_date=completed, target=r.target, learner_id=_learner_id(r, ctx), credits=total,
+        credit_types={name: value or Decimal(0) for name, value in credit_types.items()},
         activity_max_credits=_maximum(ctx, r.target.kind), batch_id=r.batch_id, row_number=r.row_number,
     )
 
@@ -66,3 +84,11 @@ def decide(command: SubmitRecord, ctx: Context) -> Decision:
     if not needs_board:
         events.append(RecordAccepted(record_id=r.record_id, target=r.target, **envelope))
     return Decision(events, keep=record)
+
+
+def unexpected_failure(command: SubmitRecord) -> Decision:
+    """A record PARS could not process (unreadable, or a failure no rule foresaw): rejected with 999."""
+    r = command.record
+    return Decision([RecordRejectedByPars(
+        record_id=r.record_id, record=r, errors=[pars_error("999")], correlation_id=command.correlation_id,
+        provider_id=r.provider_id, submission_id=r.submission_id)])

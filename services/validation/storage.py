@@ -1,4 +1,4 @@
-"""The validation schema: activities, board overrides, the physician directory, live credit IDs."""
+"""The validation schema: activities, board overrides, the physician directory, rosters, live credit IDs."""
 
 from collections.abc import Iterable
 
@@ -6,7 +6,10 @@ import asyncpg
 
 from shared.boards import BoardOverride
 from shared.events import LearnerRecord
-from shared.world import Activity
+from shared.states import state_code
+from shared.world import Activity, Physician
+from validation.matching import DirectoryEntry
+from validation.rules import RosterEntry
 
 LiveKey = tuple[str, str, str]  # provider ID, credit ID, target code
 
@@ -44,3 +47,41 @@ async def replace_live(conn: asyncpg.Connection, released: list[LiveKey], kept: 
             " VALUES ($1, $2, $3, $4, $5)",
             [(r.provider_id, r.credit_id, r.target.code, r.record_id, r.model_dump(mode="json")) for r in kept],
         )
+
+
+async def roster_entries(conn: asyncpg.Connection,
+                         keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]:
+    keys = list(set(keys))
+    rows = await conn.fetch(
+        "SELECT r.board, r.board_id, r.first_name, r.last_name, r.dob FROM roster r"
+        " JOIN unnest($1::text[], $2::text[]) AS k(b, i) ON r.board = k.b AND r.board_id = k.i",
+        [k[0] for k in keys], [k[1] for k in keys],
+    )
+    return {(r["board"], r["board_id"]): RosterEntry(r["board_id"], r["first_name"], r["last_name"], r["dob"])
+            for r in rows}
+
+
+def _entry(data: dict) -> DirectoryEntry:
+    p = Physician.model_validate(data)
+    return DirectoryEntry(
+        first_name=p.first_name, last_name=p.last_name, dob=p.dob, npi=p.npi, medical_school=p.medical_school,
+        licenses=tuple((state_code(lic.state) or lic.state.upper(), lic.id) for lic in p.licenses),
+        certifications=tuple((c.board.upper(), c.id) for c in p.certifications),
+    )
+
+
+async def directory_candidates(conn: asyncpg.Connection, *, licenses: Iterable[tuple[str, str]],
+                               npis: Iterable[str], names: Iterable[tuple[str, str]]) -> list[DirectoryEntry]:
+    """Every directory entry that any of the batch's licences, NPIs or (last, first) name keys points at."""
+    licenses, names = list(set(licenses)), list(set(names))
+    rows = await conn.fetch(
+        "SELECT p.data FROM physicians p WHERE p.physician_key IN ("
+        " SELECT l.physician_key FROM physician_licenses l"
+        "  JOIN unnest($1::text[], $2::text[]) AS k(s, i) ON l.state = k.s AND l.license_key = k.i"
+        " UNION SELECT physician_key FROM physicians WHERE npi = ANY($3::text[])"
+        " UNION SELECT n.physician_key FROM physicians n"
+        "  JOIN unnest($4::text[], $5::text[]) AS k(l, f) ON n.last_key = k.l AND n.first_key = k.f)",
+        [k[0] for k in licenses], [k[1] for k in licenses], list(set(npis)),
+        [k[0] for k in names], [k[1] for k in names],
+    )
+    return [_entry(r["data"]) for r in rows]

@@ -7,8 +7,9 @@ from uuid import UUID, uuid4
 from faststream.kafka import KafkaBroker
 
 from intake.completions.schemas import Completion
-from shared.events import ReportedRecord, SubmitRecord, Target
+from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, SubmitRecord, Target
 from shared.settings import Settings
+from shared.states import state_code
 from shared.topics import SUBMISSIONS
 
 
@@ -27,17 +28,20 @@ def split_into_records(completion: Completion, provider_id: str, submission_id: 
     records = []
     if completion.cme is not None:
         records.append(ReportedRecord(
-            record_id=uuid4(), target=Target(kind="state", code=(completion.cme.state or "").strip().upper()),
+            record_id=uuid4(), target=Target(kind="state", code=state_code(completion.cme.state) or
+                                             (completion.cme.state or "").strip().upper()),
             learner_id=completion.cme.license_id or completion.npi, credits=_text(completion.cme.credits), **common))
     for moc in completion.moc:
         records.append(ReportedRecord(
             record_id=uuid4(), target=Target(kind="moc", code=moc.board.strip().upper()), learner_id=moc.board_id,
             credits=_text(moc.credits),
-            credit_types={name: _text(v) or "" for name, v in moc.credit_types.items()}, **common))
+            credit_types=[CreditTypeClaim(name=name, points=_text(v)) for name, v in moc.credit_types.items()],
+            **common))
     for rems in completion.rems or []:
         records.append(ReportedRecord(
             record_id=uuid4(), target=Target(kind="rems", code=rems.program.strip().upper()),
-            learner_id=rems.learner_id, credits=_text(completion.cme.credits) if completion.cme else "0", **common))
+            learner_id=rems.learner_id, credits=_text(completion.cme.credits) if completion.cme else None,
+            rems=RemsFields(**rems.model_dump(exclude={"program", "learner_id"})), **common))
     return records
 
 

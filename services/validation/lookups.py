@@ -1,0 +1,74 @@
+"""Everything a batch of records needs from the validation schema, fetched in a few round trips."""
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.boards import Board, apply_overrides
+from shared.events import LearnerRecord, ReportedRecord
+from shared.names import name_key
+from shared.npi import is_valid_npi
+from shared.states import state_code
+from shared.world import Activity
+from validation import storage
+from validation.matching import DirectoryEntry, LearnerQuery, MatchResult, match_learner
+from validation.rules import RosterEntry, credit_key, needs_directory_match
+from validation.storage import LiveKey
+from validation.world import license_key
+
+
+def live_key(r: ReportedRecord) -> LiveKey:
+    return (r.provider_id, credit_key(r), r.target.code)
+
+
+def learner_query(r: ReportedRecord) -> LearnerQuery:
+    common = {"first_name": r.first_name, "last_name": r.last_name, "dob": r.dob, "npi": r.npi,
+              "medical_school": r.medical_school}
+    if r.target.kind == "state":
+        return LearnerQuery(state=r.target.code, license_id=r.learner_id, **common)
+    return LearnerQuery(board=r.target.code, **common)  # a board that matches without an ID
+
+
+@dataclass
+class BatchLookups:
+    boards: dict[str, Board]
+    activities: dict[str, Activity]
+    live: dict[LiveKey, LearnerRecord]
+    roster: dict[tuple[str, str], RosterEntry]
+    directory: list[DirectoryEntry]
+
+    def activity_for(self, r: ReportedRecord) -> Activity | None:
+        activity = self.activities.get((r.activity_id or "").strip())
+        # Another provider's activity does not exist for this one.
+        return activity if activity is not None and activity.provider_id == r.provider_id else None
+
+    def diplomate_for(self, r: ReportedRecord) -> RosterEntry | None:
+        return self.roster.get((r.target.code, (r.learner_id or "").strip()))
+
+    def match_for(self, r: ReportedRecord) -> MatchResult | None:
+        board = self.boards.get(r.target.code)
+        if board is None or not needs_directory_match(r, board.requires_board_id):
+            return None
+        candidates = self.directory
+        if r.target.kind == "moc":  # only the board's own diplomates
+            candidates = [e for e in candidates if any(b == r.target.code for b, _ in e.certifications)]
+        return match_learner(learner_query(r), candidates)
+
+
+async def fetch(conn: asyncpg.Connection, records: list[ReportedRecord]) -> BatchLookups:
+    boards = apply_overrides(await storage.board_overrides(conn))
+    activities = await storage.activities(conn, [(r.activity_id or "").strip() for r in records])
+    live = await storage.live_records(conn, [live_key(r) for r in records])
+    realtime = [(r.target.code, (r.learner_id or "").strip()) for r in records
+                if r.target.code in boards and boards[r.target.code].processing == "realtime" and r.learner_id]
+    roster = await storage.roster_entries(conn, realtime) if realtime else {}
+    matched = [r for r in records if r.target.code in boards
+               and needs_directory_match(r, boards[r.target.code].requires_board_id)]
+    directory: list[DirectoryEntry] = []
+    if matched:
+        licenses = [(state_code(r.target.code) or r.target.code, license_key(r.learner_id or ""))
+                    for r in matched if r.target.kind == "state" and r.learner_id]
+        npis = [n.strip() for r in matched for n in (r.npi, r.learner_id) if n and is_valid_npi(n.strip())]
+        names = [(name_key(r.last_name), name_key(r.first_name)) for r in matched if r.first_name and r.last_name]
+        directory = await storage.directory_candidates(conn, licenses=licenses, npis=npis, names=names)
+    return BatchLookups(boards, activities, live, roster, directory)

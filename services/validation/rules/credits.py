@@ -1,0 +1,73 @@
+"""Rules about credits: points present and valid, within the activity's maximum, credit types offered."""
+
+from decimal import Decimal, InvalidOperation
+
+from shared.codes import ParsError, pars_error
+from validation.rules.context import Context, ReportedRecord, blank
+
+# Credit types with a code of their own when the activity does not offer them.
+NOT_OFFERED = {"Patient Safety": "680", "Practice Assessment": "681"}
+MAX_POINTS = Decimal(1000)  # no activity offers more; larger numbers are typing errors
+
+
+def points(text: str | None) -> Decimal | None:
+    """Reported points as a number, or None when they are not a valid non-negative number."""
+    try:
+        value = Decimal((text or "").strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and Decimal(0) <= value <= MAX_POINTS else None
+
+
+def _point_codes(text: str) -> list[str]:
+    value = points(text)
+    if value is None:
+        return ["673"]
+    return [] if (value * 4) % 1 == 0 else ["675"]
+
+
+def credits_valid(r: ReportedRecord, _: Context) -> list[str]:
+    codes = []
+    if blank(r.credits):
+        if r.target.kind != "rems":  # a REMS record reports the completion, not credit
+            codes.append("632")
+    else:
+        codes += _point_codes(r.credits or "")
+    for claim in r.credit_types:  # each credit type's points are points too
+        if claim.points is not None and claim.points.strip():
+            codes += _point_codes(claim.points)
+    return codes
+
+
+def credits_within_maximum(r: ReportedRecord, ctx: Context) -> list[str]:
+    activity = ctx.activity
+    if activity is None:
+        return []
+    maximum = activity.moc_credits if r.target.kind == "moc" else activity.cme_credits
+    if maximum is None:
+        return []
+    reported = [points(r.credits), *(points(c.points) for c in r.credit_types if c.points)]
+    return ["674"] if any(value is not None and value > maximum for value in reported) else []
+
+
+def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]:
+    if r.target.kind != "moc":
+        return []
+    if not r.credit_types:
+        return ["677"]
+    board, activity = ctx.board, ctx.activity
+    codes: list[str | ParsError] = []
+    seen: set[str] = set()
+    for claim in r.credit_types:
+        canonical = board.credit_type(claim.name) if board is not None else None
+        key = canonical or " ".join(claim.name.split()).casefold()
+        if key in seen:
+            codes.append(pars_error("678", certificate=claim.name.strip()))
+        seen.add(key)
+        if board is None:
+            continue
+        if canonical is None:
+            codes.append("676")
+        elif activity is not None and r.target.code in activity.moc and canonical not in activity.moc[r.target.code]:
+            codes.append(NOT_OFFERED.get(canonical, "676"))
+    return codes
