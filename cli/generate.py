@@ -470,7 +470,7 @@ _DEMO_BOARDS = (
 )
 
 
-def demo_world(seed: int = 1) -> World:
+def demo_world(seed: int = 1, today: date | None = None) -> World:
     """generate_world(providers=3, activities=12, physicians=300, seed=seed) plus the PARS guide's examples.
 
     The guide's provider, activity and physician come first in their lists; the generated entries steer
@@ -487,7 +487,11 @@ def demo_world(seed: int = 1) -> World:
     with _gc_paused():
         data = _generate(3, 12, 300, seed, reserved)
         data["providers"].insert(0, dict(_DEMO_PROVIDER))
-        data["activities"].insert(0, dict(_DEMO_ACTIVITY))
+        guide_activity = dict(_DEMO_ACTIVITY)
+        if today is not None:  # a live demo: the guide's activity runs around today, so its records are timely
+            guide_activity |= {"start_date": today - timedelta(days=60), "end_date": today + timedelta(days=60),
+                               "credit_claim_date": today + timedelta(days=90)}
+        data["activities"].insert(0, guide_activity)
         data["physicians"].insert(0, dict(_DEMO_PHYSICIAN))
         data["boards"] = [dict(b) for b in _DEMO_BOARDS]
         return World.model_validate(data)

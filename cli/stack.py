@@ -10,12 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from shared.service import HEALTH_PORT_OFFSETS
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,8 +43,7 @@ def stop_servers(started: list[str]) -> None:
 
 
 def health_url(settings: Settings, service: str) -> str:
-    port = settings.api_port if service == "intake" else settings.health_port_base + HEALTH_PORT_OFFSETS[service]
-    return f"http://{settings.api_host}:{port}"
+    return f"http://{settings.api_host}:{settings.service_port(service)}"
 
 
 @dataclass
@@ -154,7 +153,7 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
             env["PARS_SMTP_HOST"] = "127.0.0.1"
         keys = []
         if load_demo:
-            world = demo_world()
+            world = demo_world(today=settings.today or datetime.now(UTC).date())
             path = local_dir() / "demo-world.json"
             path.write_text(world.model_dump_json(indent=1, exclude_none=True), encoding="utf-8")
             asyncio.run(admin.load_world(settings, world))

@@ -5,13 +5,14 @@ and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight 
 """
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,8 +21,6 @@ from shared.kafka import make_broker
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
-
-HEALTH_PORT_OFFSETS = {"validation": 1, "board-router": 2, "board-sim": 3, "projector": 4, "notifier": 5}
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 
@@ -42,9 +41,7 @@ def add_health_routes(app: FastAPI, service: str, ready: ReadyCheck) -> None:
 
 
 def health_port(settings: Settings, service: str) -> int:
-    if settings.health_port is not None:
-        return settings.health_port
-    return settings.health_port_base + HEALTH_PORT_OFFSETS[service]
+    return settings.health_port if settings.health_port is not None else settings.service_port(service)
 
 
 class _Server(uvicorn.Server):
@@ -77,12 +74,14 @@ class Running:
     pools: list[asyncpg.Pool] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # set on app.state, for the service's own routes
 
 
 Setup = Callable[[Settings, KafkaBroker], Awaitable[Running]]
 
 
-def worker_app(service: str, setup: Setup, settings: Settings | None = None) -> FastAPI:
+def worker_app(service: str, setup: Setup, settings: Settings | None = None,
+               routers: Sequence[APIRouter] = ()) -> FastAPI:
     """A worker service: `setup` opens its pools, migrates, registers its subscribers and relays.
 
     Shutdown order keeps every message: consumers stop first (in-flight batches finish and commit), then
@@ -98,6 +97,8 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None) -> 
         configure_logging(service, settings.log_level, settings.log_format)
         nonlocal running
         running = await setup(settings, broker)
+        for name, value in running.state.items():
+            setattr(app.state, name, value)
         await broker.start()
         for relay in running.relays:
             await relay.start()
@@ -130,4 +131,6 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None) -> 
     app = FastAPI(title=f"pars {service}", lifespan=lifespan)
     app.state.broker = broker
     add_health_routes(app, service, ready)
+    for router in routers:
+        app.include_router(router)
     return app

@@ -6,6 +6,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+HEALTH_PORT_OFFSETS = {"validation": 1, "board-router": 2, "board-sim": 3, "projector": 4, "notifier": 5}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARS_", extra="ignore")
@@ -21,6 +23,8 @@ class Settings(BaseSettings):
     # Where each worker service answers /healthz, /readyz and /metrics: base + a fixed offset per service.
     health_port_base: int = 8100
     health_port: int | None = None  # set when several instances of one service share a host
+    # Where intake reaches the validation service's own routes (activities, learner matching).
+    validation_url: str | None = None
 
     smtp_host: str | None = None
     smtp_port: int = 2525
@@ -48,6 +52,13 @@ class Settings(BaseSettings):
 
     def group(self, name: str) -> str:
         return self.topic(name)
+
+    def service_port(self, service: str) -> int:
+        """The port a service answers HTTP on when run with these settings' defaults."""
+        return self.api_port if service == "intake" else self.health_port_base + HEALTH_PORT_OFFSETS[service]
+
+    def validation_base_url(self) -> str:
+        return self.validation_url or f"http://{self.api_host}:{self.service_port('validation')}"
 
 
 @lru_cache

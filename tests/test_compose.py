@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.service import HEALTH_PORT_OFFSETS, health_port
-from shared.settings import Settings
+from shared.service import health_port
+from shared.settings import HEALTH_PORT_OFFSETS, Settings
 from shared.topics import RECORD_PARTITIONS, SERVICES
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,13 +3,16 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from intake.activities.router import router as activities_router
 from intake.completions.router import router as completions_router
 from intake.errors import install_error_handlers
+from intake.learners.router import router as learners_router
 from intake.records.router import router as records_router
 from intake.waiters import Waiters
 from shared.consumer import records_of
@@ -53,10 +56,12 @@ def build(settings: Settings | None = None) -> FastAPI:
         await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
         await broker.start()
         app.state.pool = pool
+        app.state.validation_client = httpx.AsyncClient(base_url=settings.validation_base_url(), timeout=10.0)
         log.info("intake listening", host=settings.api_host, port=settings.api_port)
         try:
             yield
         finally:
+            await app.state.validation_client.aclose()
             await broker.stop()
             await pool.close()
 
@@ -76,4 +81,6 @@ def build(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(completions_router)
     app.include_router(records_router)
+    app.include_router(activities_router)
+    app.include_router(learners_router)
     return app

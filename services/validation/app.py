@@ -10,6 +10,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.service import Running, worker_app
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
+from validation import api
 from validation.handlers import SubmissionHandler, utc_today
 from validation.submissions import decode_submission
 
@@ -28,8 +29,9 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
         handle=SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
                                  today=lambda: settings.today or utc_today()),
     )
-    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))])
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
+                   state={"validation_pool": pool})
 
 
 def build(settings: Settings | None = None) -> FastAPI:
-    return worker_app(SERVICE, setup, settings)
+    return worker_app(SERVICE, setup, settings, routers=[api.router])

@@ -81,7 +81,7 @@ def _text(value: object) -> str | None:
     return value or None
 
 
-def _id_key(value: object) -> str | None:
+def id_key(value: object) -> str | None:
     """Licence and board ids: case, spaces, dots and dashes forgiven ('MD.205357' == 'md205357')."""
     text = _text(value)
     if text is None:
@@ -124,11 +124,11 @@ def _pairs(items: object) -> list[tuple[str, str]]:
 
 
 def _entry_licences(entry: DirectoryEntry) -> list[tuple[str | None, str | None]]:
-    return [(state_code(state), _id_key(licence)) for state, licence in _pairs(entry.licenses)]
+    return [(state_code(state), id_key(licence)) for state, licence in _pairs(entry.licenses)]
 
 
 def _entry_certifications(entry: DirectoryEntry) -> list[tuple[str | None, str | None]]:
-    return [(_board_key(board), _id_key(board_id)) for board, board_id in _pairs(entry.certifications)]
+    return [(_board_key(board), id_key(board_id)) for board, board_id in _pairs(entry.certifications)]
 
 
 # --- the query, read once -------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def _read(query: LearnerQuery) -> _Query:
             npi = npi_text
             supplied.add("npi")
         else:
-            notes.append("the NPI given is not a valid NPI (10 digits with a check digit) and was ignored")
+            notes.append("the NPI given fails the NPI check digit and was ignored")
 
     licence = npi_or_licence = None
     licence_text = _text(getattr(query, "license_id", None))
@@ -196,7 +196,7 @@ def _read(query: LearnerQuery) -> _Query:
             npi_or_licence = as_npi
             supplied.add("npi")
         else:
-            licence = _id_key(licence_text)
+            licence = id_key(licence_text)
         if licence or npi_or_licence:
             supplied.add("license_id")
 
@@ -206,7 +206,7 @@ def _read(query: LearnerQuery) -> _Query:
     board = _board_key(getattr(query, "board", None))
     if board:
         supplied.add("board")
-    board_id = _id_key(getattr(query, "board_id", None))
+    board_id = id_key(getattr(query, "board_id", None))
     if board_id:
         supplied.add("board_id")
 
@@ -242,7 +242,7 @@ def _npi_identifier(npi: str) -> _Identifier:
 
 
 def _npi_or_licence_identifier(state: str | None, value: str) -> _Identifier:
-    licence_check = _licence_identifier(state, _id_key(value) or value)
+    licence_check = _licence_identifier(state, id_key(value) or value)
 
     def check(entry: DirectoryEntry) -> str | None:
         own = _entry_npi(entry)
@@ -382,7 +382,9 @@ def match_learner(query: LearnerQuery, directory: Iterable[DirectoryEntry]) -> M
         if known:
             candidates = [e for e in known if _person_agrees(e, q)]
             candidates = _tie_break(candidates, q, school=True)
-            return _result(candidates, q, f"by {labels}, name and date of birth")
+            checked = [labels] + (["name"] if q.first or q.last else []) + (["date of birth"] if q.dob else [])
+            how = "by " + (", ".join(checked[:-1]) + " and " + checked[-1] if len(checked) > 1 else labels)
+            return _result(candidates, q, how)
         if any("match" in v for v in verdicts):
             return _result([], q, f"the {labels} given")
         if not (q.school and q.first and q.last):
@@ -427,7 +429,7 @@ def learner_fields(entry: DirectoryEntry, query: LearnerQuery) -> dict[str, str 
     if q.board:
         cert = next((item for item in certifications if _board_key(item[0]) == q.board), None)
     elif q.board_id:
-        cert = next((item for item in certifications if _id_key(item[1]) == q.board_id), None)
+        cert = next((item for item in certifications if id_key(item[1]) == q.board_id), None)
     else:
         cert = None
     if cert is not None:

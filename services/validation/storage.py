@@ -70,18 +70,28 @@ def _entry(data: dict) -> DirectoryEntry:
     )
 
 
-async def directory_candidates(conn: asyncpg.Connection, *, licenses: Iterable[tuple[str, str]],
-                               npis: Iterable[str], names: Iterable[tuple[str, str]]) -> list[DirectoryEntry]:
-    """Every directory entry that any of the batch's licences, NPIs or (last, first) name keys points at."""
-    licenses, names = list(set(licenses)), list(set(names))
+async def directory_candidates(conn: asyncpg.Connection | asyncpg.Pool, *, licenses: Iterable[tuple[str, str]] = (),
+                               npis: Iterable[str] = (), names: Iterable[tuple[str, str]] = (),
+                               certifications: Iterable[tuple[str, str]] = ()) -> list[DirectoryEntry]:
+    """Every directory entry that any of these licences, NPIs, (last, first) name keys or board IDs points at."""
+    licenses, names, certifications = list(set(licenses)), list(set(names)), list(set(certifications))
     rows = await conn.fetch(
         "SELECT p.data FROM physicians p WHERE p.physician_key IN ("
         " SELECT l.physician_key FROM physician_licenses l"
         "  JOIN unnest($1::text[], $2::text[]) AS k(s, i) ON l.state = k.s AND l.license_key = k.i"
         " UNION SELECT physician_key FROM physicians WHERE npi = ANY($3::text[])"
         " UNION SELECT n.physician_key FROM physicians n"
-        "  JOIN unnest($4::text[], $5::text[]) AS k(l, f) ON n.last_key = k.l AND n.first_key = k.f)",
+        "  JOIN unnest($4::text[], $5::text[]) AS k(l, f) ON n.last_key = k.l AND n.first_key = k.f"
+        " UNION SELECT c.physician_key FROM physician_certifications c"
+        "  JOIN unnest($6::text[], $7::text[]) AS k(b, i) ON c.board = k.b AND c.board_id = k.i)",
         [k[0] for k in licenses], [k[1] for k in licenses], list(set(npis)),
-        [k[0] for k in names], [k[1] for k in names],
+        [k[0] for k in names], [k[1] for k in names], [k[0] for k in certifications], [k[1] for k in certifications],
     )
     return [_entry(r["data"]) for r in rows]
+
+
+async def save_activity(conn: asyncpg.Connection, activity: Activity) -> None:
+    await conn.execute(
+        "INSERT INTO activities (id, provider_id, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET"
+        " provider_id = EXCLUDED.provider_id, data = EXCLUDED.data, updated_at = now()",
+        activity.id, activity.provider_id, activity.model_dump(mode="json"))

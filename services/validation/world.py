@@ -1,20 +1,18 @@
 """Loads the world file's activities, board overrides, physician directory and rosters into the validation schema."""
 
 import hashlib
-import re
 
 import asyncpg
 
 from shared.names import name_key
 from shared.states import state_code
 from shared.world import Physician, World
-
-_LICENSE_NOISE = re.compile(r"[\s.\-]")
+from validation.matching import id_key
 
 
 def license_key(license_id: str) -> str:
-    """Licence IDs compare without case, spaces, dots or dashes ('MD.205357' is 'md205357')."""
-    return _LICENSE_NOISE.sub("", license_id).upper()
+    """Licence IDs are stored and looked up the way matching compares them ('MD.205357' is 'md205357')."""
+    return id_key(license_id) or ""
 
 
 def physician_key(p: Physician) -> str:

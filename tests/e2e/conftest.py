@@ -17,6 +17,8 @@ from shared.settings import Settings
 from tests.support import free_port, free_port_block, unique_namespace
 
 PARS = str(Path(sys.executable).parent / "pars")
+# The e2e worlds are the PARS guide's, with 2021 activities: PARS's clock is set inside their reporting year.
+TODAY = "2021-12-01"
 
 
 @dataclass
@@ -60,7 +62,7 @@ def _start_stack(servers: dict[str, str], log_dir: Path) -> Stack:
     env = {**os.environ, **servers, "PARS_NAMESPACE": unique_namespace("e2e"), "PARS_API_HOST": "127.0.0.1",
            "PARS_API_PORT": str(free_port()), "PARS_HEALTH_PORT_BASE": str(free_port_block(6)),
            "PARS_BOARD_LATENCY_SCALE": "0", "PARS_SMTP_HOST": "127.0.0.1", "PARS_SMTP_PORT": str(free_port()),
-           "PARS_LOG_LEVEL": "INFO"}
+           "PARS_LOG_LEVEL": "INFO", "PARS_TODAY": TODAY}
     env.pop("PARS_HEALTH_PORT", None)
     settings = Settings(_env_file=None, **{k[5:].lower(): v for k, v in env.items()
                                            if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})

@@ -99,10 +99,11 @@ def test_unknown_board_id_is_rejected_with_661(stack: Stack, keys: dict[str, str
     ("changes", "codes"),
     [
         ({"activity_id": "999999999"}, ["690"]),
-        ({"moc": [{"board": "ABA", "board_id": "1", "credits": 1, "credit_types": {}}]}, ["670"]),
+        ({"moc": [{"board": "ABA", "board_id": "1", "credits": 1,
+                   "credit_types": {"MOCA (Lifelong Learning)": 1}}]}, ["670"]),
         ({"activity_id": None}, ["630"]),
         ({"completion_date": None}, ["631"]),
-        ({"moc": [{"board": "ABOHNS", "board_id": "19927", "credit_types": {}}]}, ["632"]),
+        ({"moc": [{"board": "ABOHNS", "board_id": "19927", "credit_types": {"Self-Assessment": 8}}]}, ["632"]),
     ],
 )
 def test_pars_rejects_at_once_with_the_exact_code(stack: Stack, keys: dict[str, str], changes: dict,

@@ -1,0 +1,17 @@
+"""POST /v1/learners/match: live learner matching against the physician directory."""
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+
+from intake.dependencies import CurrentPrincipal
+from intake.validation_client import Validation, forward
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/learners/match")
+async def match_learner(_: CurrentPrincipal, validation: Validation,
+                        body: dict[str, Any] = Body(...)) -> JSONResponse:
+    return await forward(validation, "POST", "/internal/learners/match", json=body)
