@@ -10,8 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx

@@ -5,6 +5,12 @@ from datetime import date, datetime
 
 _FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
 _MONTH_DAY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), start=1)}
+# What Excel shows after turning a typed MM/DD into a date: "Jun-70" (June 1970: the day is lost, the 1st is
+# kept) and "1-Oct" (October 1 of some year).
+_EXCEL_MONTH_YEAR = re.compile(r"^\s*([A-Za-z]{3})[A-Za-z]*-(\d{2}|\d{4})\s*$")
+_EXCEL_DAY_MONTH = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})[A-Za-z]*\s*$")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02/29 is a real birthday
 
 
@@ -19,11 +25,16 @@ def parse_completion_date(text: str) -> date | None:
 
 
 def parse_month_day(text: str | None) -> tuple[int, int] | None:
-    """A date of birth as PARS keeps it, month and day: '11/11', '1/5'; anything else is None."""
-    match = _MONTH_DAY.match(text or "")
-    if match is None:
+    """A date of birth as PARS keeps it, month and day: '11/11', '1/5', and Excel's 'Jun-70' and '1-Oct'."""
+    text = text or ""
+    if match := _MONTH_DAY.match(text):
+        month, day = int(match[1]), int(match[2])
+    elif (match := _EXCEL_MONTH_YEAR.match(text)) and match[1].lower() in _MONTHS:
+        month, day = _MONTHS[match[1].lower()], 1
+    elif (match := _EXCEL_DAY_MONTH.match(text)) and match[2].lower() in _MONTHS:
+        month, day = _MONTHS[match[2].lower()], int(match[1])
+    else:
         return None
-    month, day = int(match[1]), int(match[2])
     if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
         return None
     return month, day

@@ -153,12 +153,14 @@ class RecordRejected(Envelope):
 class DeleteSubmitted(Envelope):
     event_type: Literal["DeleteSubmitted"] = "DeleteSubmitted"
     target: Target
+    reported_as: UUID | None = None  # the record ID the Delete itself was reported under (its caller waits on it)
 
 
 class RecordDeleted(Envelope):
     event_type: Literal["RecordDeleted"] = "RecordDeleted"
     target: Target
     response_id: UUID | None = None
+    reported_as: UUID | None = None  # for a Delete PARS applied at once: the record ID it was reported under
 
 
 RecordEvent = Annotated[

@@ -25,7 +25,7 @@ from shared.settings import Settings, get_settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
 
 SERVICE = "intake"
-OUTCOME_EVENTS = {b"RecordSubmitted", b"RecordRejectedByPars"}
+OUTCOME_EVENTS = {b"RecordSubmitted", b"RecordRejectedByPars", b"DeleteSubmitted", b"RecordDeleted"}
 
 
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:

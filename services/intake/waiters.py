@@ -8,7 +8,7 @@ import asyncio
 from uuid import UUID
 
 from intake.completions.schemas import RecordAnswer
-from shared.events import Envelope, RecordRejectedByPars, RecordSubmitted
+from shared.events import DeleteSubmitted, Envelope, RecordDeleted, RecordRejectedByPars, RecordSubmitted
 
 
 def outcome(event: Envelope) -> RecordAnswer | None:
@@ -18,7 +18,15 @@ def outcome(event: Envelope) -> RecordAnswer | None:
     if isinstance(event, RecordSubmitted):
         return RecordAnswer(record_id=event.record.record_id, target=event.record.target.code,
                             status="Submitted" if event.needs_board else "Accepted")
+    if isinstance(event, DeleteSubmitted | RecordDeleted) and event.reported_as is not None:
+        return RecordAnswer(record_id=event.reported_as, target=event.target.code,
+                            status="Delete Submitted" if isinstance(event, DeleteSubmitted) else "Deleted")
     return None
+
+
+def waited_on(event: Envelope) -> UUID | None:
+    """The record ID a caller waits on for this event: a Delete's own, not the record it deletes."""
+    return getattr(event, "reported_as", None) or event.record_id
 
 
 class Waiters:
@@ -40,9 +48,10 @@ class Waiters:
             self._futures.pop(record_id, None)
 
     def offer(self, event: Envelope) -> None:
-        if event.record_id is None or event.record_id not in self._futures:
+        record_id = waited_on(event)
+        if record_id is None or record_id not in self._futures:
             return
         answer = outcome(event)
-        future = self._futures[event.record_id]
+        future = self._futures[record_id]
         if answer is not None and not future.done():
             future.set_result(answer)

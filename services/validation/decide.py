@@ -76,7 +76,7 @@ def decide(command: SubmitRecord, ctx: Context) -> Decision:
         live = ctx.live
         assert live is not None
         event: Envelope = (DeleteSubmitted if needs_board else RecordDeleted)(
-            record_id=live.record_id, target=live.target, **envelope)
+            record_id=live.record_id, target=live.target, reported_as=r.record_id, **envelope)
         return Decision([event], release=live)
     record = kept_record(command, ctx)
     events: list[Envelope] = [RecordSubmitted(record_id=r.record_id, record=record, needs_board=needs_board,

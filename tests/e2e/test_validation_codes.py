@@ -134,7 +134,7 @@ async def publish_and_await(stack: Stack, command: bytes, record_id: uuid.UUID, 
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
                         event = json.loads(record.value)
-                        if event.get("record_id") == str(record_id):
+                        if str(record_id) in (event.get("record_id"), event.get("reported_as")):
                             return event
     finally:
         await producer.stop()
