@@ -17,6 +17,7 @@ from shared.events import (
     SubmitRecord,
 )
 from validation.rules import Context, check, credit_key, is_delete
+from validation.rules.context import blank
 from validation.rules.credits import points
 
 
@@ -45,7 +46,7 @@ def kept_record(command: SubmitRecord, ctx: Context) -> LearnerRecord:
     total = points(r.credits) or Decimal(0)
     board = ctx.board
     credit_types = {
-        (board.credit_type(c.name) if board else None) or c.name: points(c.points) if c.points else total
+        (board.credit_type(c.name) if board else None) or c.name: points(c.points) if not blank(c.points) else total
         for c in r.credit_types
     }
     return LearnerRecord(

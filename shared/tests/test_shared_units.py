@@ -16,6 +16,7 @@ import structlog
 from shared.boards import BoardOverride, apply_overrides, shipped_boards
 from shared.codes import catalogue, pars_error
 from shared.events import (
+    CreditTypeClaim,
     DeleteSubmitted,
     Envelope,
     LearnerRecord,
@@ -102,7 +103,8 @@ LEARNER_RECORD = LearnerRecord(
     activity_max_credits=Decimal(8),
 )
 REPORTED = ReportedRecord(record_id=RECORD_ID, submission_id=COMMON["submission_id"], provider_id="0008001",
-                          target=TARGET, credits="abc", credit_types={"Self-Assessment": "5"})
+                          target=TARGET, credits="abc",
+                          credit_types=[CreditTypeClaim(name="Self-Assessment", points="5")])
 
 RECORD_EVENTS_OF_EVERY_TYPE: list[Envelope] = [
     RecordRejectedByPars(record=REPORTED, errors=[pars_error("673"), pars_error("690")], **COMMON),

@@ -38,7 +38,7 @@ def test_the_contract_example_gives_one_record_per_target() -> None:
     assert (state.learner_id, state.credits) == ("MD.205357", "8")
     assert moc.target == Target(kind="moc", code="ABOHNS")
     assert (moc.learner_id, moc.credits) == ("19927", "8")
-    assert moc.credit_types == {"Self-Assessment": "8", "Patient Safety": "1"}
+    assert [(c.name, c.points) for c in moc.credit_types] == [("Self-Assessment", "8"), ("Patient Safety", "1")]
     for record in (state, moc):
         assert record.credit_id == "ccid-1"
         assert (record.submission_id, record.provider_id, record.channel) == (SUBMISSION, PROVIDER, "api")
@@ -72,9 +72,10 @@ def test_a_generated_credit_id_is_shared_by_every_record() -> None:
     assert {r.credit_id for r in records} == {f"ccid:pars-{PROVIDER}:{SUBMISSION}"}
 
 
-def test_rems_alone_reports_zero_credits() -> None:
-    [rems] = split({"rems": [{"program": "OPIOID"}]})
-    assert (rems.target, rems.credits) == (Target(kind="rems", code="OPIOID"), "0")
+def test_rems_alone_reports_no_credits() -> None:
+    # A REMS record reports the completion; validation asks no points of it.
+    [rems] = split({"rems": [{"program": "OPIOID", "profession": "Nurse"}]})
+    assert (rems.target, rems.credits, rems.rems.profession) == (Target(kind="rems", code="OPIOID"), None, "Nurse")
 
 
 def test_the_licence_falls_back_to_the_npi() -> None:
@@ -91,7 +92,7 @@ def test_credits_are_kept_as_text_for_validation_to_judge(credits: object, text:
             "moc": [{"board": "ABOHNS", "credits": credits, "credit_types": {"Self-Assessment": credits}}]}
     state, moc = split(body)
     assert state.credits == moc.credits == text
-    assert moc.credit_types == {"Self-Assessment": text or ""}
+    assert [(c.name, c.points) for c in moc.credit_types] == [("Self-Assessment", text)]
 
 
 def test_a_state_left_out_gives_an_empty_state_code() -> None:

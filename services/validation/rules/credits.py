@@ -34,8 +34,8 @@ def credits_valid(r: ReportedRecord, _: Context) -> list[str]:
     else:
         codes += _point_codes(r.credits or "")
     for claim in r.credit_types:  # each credit type's points are points too
-        if claim.points is not None and claim.points.strip():
-            codes += _point_codes(claim.points)
+        if not blank(claim.points):
+            codes += _point_codes(claim.points or "")
     return codes
 
 
@@ -46,7 +46,7 @@ def credits_within_maximum(r: ReportedRecord, ctx: Context) -> list[str]:
     maximum = activity.moc_credits if r.target.kind == "moc" else activity.cme_credits
     if maximum is None:
         return []
-    reported = [points(r.credits), *(points(c.points) for c in r.credit_types if c.points)]
+    reported = [points(r.credits), *(points(c.points) for c in r.credit_types if not blank(c.points))]
     return ["674"] if any(value is not None and value > maximum for value in reported) else []
 
 

@@ -47,7 +47,8 @@ def realtime_roster(r: ReportedRecord, ctx: Context) -> list[str]:
     codes = []
     if not blank(r.dob) and entry.dob and parse_month_day(r.dob) != parse_month_day(entry.dob):
         codes.append("664")
-    if not (same_name(r.first_name, entry.first_name) and same_name(r.last_name, entry.last_name)):
+    names_given = not blank(r.first_name) and not blank(r.last_name)  # a missing name is 622/623, not 665
+    if names_given and not (same_name(r.first_name, entry.first_name) and same_name(r.last_name, entry.last_name)):
         codes.append("665")
     return codes
 
