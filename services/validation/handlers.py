@@ -56,6 +56,7 @@ class SubmissionHandler:
             kept = [rec for k, rec in live.items() if k not in before or before[k].record_id != rec.record_id]
             await storage.replace_live(conn, released, kept)
             await self._outbox.enqueue(conn, messages)
+        log.info("batch validated", records=len(todo), events=len(messages))
 
     def _decide(self, command: SubmitRecord, found: lookups.BatchLookups, live: dict[LiveKey, LearnerRecord],
                 today: date) -> Decision:

@@ -73,7 +73,7 @@ def test_validation_killed_mid_stream_loses_and_duplicates_nothing(fresh_stack: 
             assert history[0] == "RecordSubmitted" and len(history) == 2, history
     # The kill really landed mid-stream: the first process validated records, and so did the second.
     runs = stack.log("validation").split('"event": "service started"')
-    assert len(runs) == 3 and all('"record validated"' in run for run in runs[1:])
+    assert len(runs) == 3 and all('"batch validated"' in run for run in runs[1:])
     rejected_by_pars = [rid for i, rid in answers.items() if i % 10 == 0]
     with stack.client(key) as api:
         assert all(api.get(f"/v1/records/{rid}").status_code == 404 for rid in rejected_by_pars[:10])
