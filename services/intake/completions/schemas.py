@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
+from shared.events import RemsFields
+
 Number = Decimal | str | None
 
 
@@ -25,15 +27,9 @@ class MocClaim(BaseModel):
     credit_types: dict[str, Number] = Field(default_factory=dict)
 
 
-class RemsClaim(BaseModel):
+class RemsClaim(RemsFields):
     program: str = Field(min_length=1)
-    learner_id: str | None = None
-    profession: str | None = None
-    time_in_practice: str | None = None
-    practice_state: str | None = None
-    practice_area: str | None = None
-    dea_registration: str | None = None
-    surgical_procedures: bool | None = None
+    learner_id: str | None = None  # the provider's own learner ID
 
 
 class Completion(BaseModel):
