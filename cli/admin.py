@@ -62,3 +62,15 @@ async def issue_key(settings: Settings, role: str, provider_id: str | None = Non
 async def create_topics(settings: Settings) -> list[str]:
     boards = [code for code, b in apply_overrides([]).items() if b.needs_board]
     return await ensure_topics(settings, all_topics(boards))
+
+
+async def sent_mail(settings: Settings, limit: int = 50) -> list[asyncpg.Record]:
+    """The newest digests, sent or still waiting, with their provider and counts."""
+    pool = await _pool(settings, "notifier", "notifier")
+    try:
+        return await pool.fetch(
+            "SELECT d.window_start, d.window_end, d.provider_id, p.email, d.status, d.rejections, d.attempts,"
+            " d.sent_at, d.last_error, d.digest_id FROM digests d JOIN providers p ON p.id = d.provider_id"
+            " ORDER BY d.window_start DESC, d.provider_id LIMIT $1", limit)
+    finally:
+        await pool.close()

@@ -20,6 +20,8 @@ operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 app.add_typer(world_app, name="world")
 app.add_typer(provider_app, name="provider")
 app.add_typer(operator_app, name="operator")
+mail_app = typer.Typer(help="The rejection digests e-mailed to providers.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 stack_app = typer.Typer(help="The whole stack on this machine.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 err = Console(stderr=True)
@@ -84,6 +86,24 @@ def topics() -> None:
     """Create every topic of the registry that does not exist yet."""
     created = asyncio.run(admin.create_topics(get_settings()))
     err.print(f"{len(created)} topics created")
+
+
+@mail_app.command("list")
+def mail_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+    """Show the newest digests: window, provider, status, how many rejections, when sent."""
+    from rich.table import Table
+
+    from notifier.digests import message_id
+
+    rows = asyncio.run(admin.sent_mail(get_settings(), limit))
+    table = Table("window (UTC)", "provider", "to", "status", "rejections", "attempts", "sent at", "message id")
+    for r in rows:
+        status = r["status"] if not r["last_error"] else f"{r['status']} ({r['last_error'][:40]})"
+        table.add_row(f"{r['window_start']:%Y-%m-%d %H:%M:%S}", r["provider_id"], r["email"], status,
+                      str(r["rejections"]), str(r["attempts"]),
+                      f"{r['sent_at']:%Y-%m-%d %H:%M:%S}" if r["sent_at"] else "-",
+                      message_id(r["digest_id"]))
+    Console().print(table)
 
 
 @stack_app.command("run")

@@ -96,6 +96,8 @@ def subscribe_batches(
     @broker.subscriber(
         *topics, group_id=group, batch=True, max_records=max_records, auto_offset_reset="earliest",
         ack_policy=AckPolicy.ACK, max_poll_interval_ms=300_000,
+        # A killed member's partitions move on after 6 s (the broker's minimum), not the default 10 s.
+        session_timeout_ms=6_000, heartbeat_interval_ms=2_000,
     )
     async def on_batch(msg: KafkaMessage) -> None:
         deliveries: list[Delivery[T]] = []

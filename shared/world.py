@@ -17,6 +17,8 @@ class Provider(BaseModel):
     id: str = Field(pattern=r"^\d{7}$")
     name: str
     email: str
+    # Also e-mail the rejections PARS itself gave to batch and web-service records (board ones always are).
+    digest_pars_rejections: bool = False
 
 
 class Activity(BaseModel):

@@ -3,7 +3,9 @@
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from notifier import mailer
 from notifier.handlers import RejectionCollector
+from notifier.sender import DigestSender
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import record_event_adapter
@@ -25,7 +27,9 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
         group=settings.group("pars.notifier"), decode=record_event_adapter.validate_json,
         handle=RejectionCollector(pool).on_record_events,
     )
-    return Running(pools=[pool])
+    sender = DigestSender(pool, settings, lambda message: mailer.send(settings, message))
+    sender.start()
+    return Running(pools=[pool], on_stop=[sender.stop])
 
 
 def build(settings: Settings | None = None) -> FastAPI:

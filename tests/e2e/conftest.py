@@ -58,11 +58,11 @@ class Stack:
         raise AssertionError(f"condition not met within {timeout} s; last answer: {last!r}")
 
 
-def _start_stack(servers: dict[str, str], log_dir: Path) -> Stack:
+def start_stack(servers: dict[str, str], log_dir: Path, **extra_env: str) -> Stack:
     env = {**os.environ, **servers, "PARS_NAMESPACE": unique_namespace("e2e"), "PARS_API_HOST": "127.0.0.1",
            "PARS_API_PORT": str(free_port()), "PARS_HEALTH_PORT_BASE": str(free_port_block(6)),
            "PARS_BOARD_LATENCY_SCALE": "0", "PARS_SMTP_HOST": "127.0.0.1", "PARS_SMTP_PORT": str(free_port()),
-           "PARS_LOG_LEVEL": "INFO", "PARS_TODAY": TODAY}
+           "PARS_LOG_LEVEL": "INFO", "PARS_TODAY": TODAY, **extra_env}
     env.pop("PARS_HEALTH_PORT", None)
     settings = Settings(_env_file=None, **{k[5:].lower(): v for k, v in env.items()
                                            if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
@@ -73,7 +73,7 @@ def _start_stack(servers: dict[str, str], log_dir: Path) -> Stack:
 
 @pytest.fixture(scope="module")
 def stack(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = _start_stack(servers, tmp_path_factory.mktemp("stack-logs"))
+    running = start_stack(servers, tmp_path_factory.mktemp("stack-logs"))
     yield running
     # SIGTERM is a graceful stop: every service finishes its work and exits cleanly.
     assert stop_services(list(running.processes.values())) == dict.fromkeys(running.processes, 0)
@@ -82,7 +82,7 @@ def stack(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture
 def fresh_stack(servers: dict[str, str], tmp_path: Path) -> Iterator[Stack]:
     """A stack of this test's own, for tests that kill or restart services."""
-    running = _start_stack(servers, tmp_path / "logs")
+    running = start_stack(servers, tmp_path / "logs")
     yield running
     stop_services(list(running.processes.values()))
 
