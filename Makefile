@@ -18,9 +18,11 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 # The whole stack on local defaults, the demo world loaded; Ctrl-C stops all it started.
-# Boards answer at once unless PARS_BOARD_LATENCY_SCALE says otherwise (1 = their configured latency).
+# Boards answer at once unless PARS_BOARD_LATENCY_SCALE says otherwise (1 = their configured latency), and
+# rejection digests go out every minute unless PARS_DIGEST_SECONDS says otherwise (a day in production).
 run: install
-	@PARS_BOARD_LATENCY_SCALE=$${PARS_BOARD_LATENCY_SCALE:-0} $(BIN)/pars stack run
+	@PARS_BOARD_LATENCY_SCALE=$${PARS_BOARD_LATENCY_SCALE:-0} PARS_DIGEST_SECONDS=$${PARS_DIGEST_SECONDS:-60} \
+	  $(BIN)/pars stack run
 
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set).
 test: install

@@ -4,6 +4,7 @@ The SMTP server is aiosmtpd, run by the test. Mail clients show one message per 
 resent after a crash (same Message-ID) counts once, as it would for the provider.
 """
 
+import asyncio
 import json
 import random
 import re
@@ -18,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.e2e.conftest import Stack, start_stack, stop_services
+from tests.e2e.test_validation_codes import publish_and_await, submit_command
 from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
@@ -60,7 +62,9 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 def world(providers: list[str]) -> dict:
     return {
-        "providers": [{"id": p, "name": f"Provider {p}", "email": f"cme@{p}.example"} for p in providers],
+        # 0008002 also asked for the rejections PARS itself gives its batch and web-service records.
+        "providers": [{"id": p, "name": f"Provider {p}", "email": f"cme@{p}.example",
+                       "digest_pars_rejections": p == "0008002"} for p in providers],
         "activities": [{"id": f"21{p}", "provider_id": p, "title": f"Course of {p}", "start_date": "2021-10-15",
                         "end_date": "2021-11-15", "moc_credits": 8, "moc": {"ABOHNS": ["Self-Assessment"]}}
                        for p in providers],
@@ -89,6 +93,14 @@ def submit(stack: Stack, key: str, provider: str, board_id: str) -> str:
     return answer.json()["records"][0]["record_id"]
 
 
+async def batch_record_rejected_by_pars(stack: Stack, provider: str) -> str:
+    command, record = submit_command(stack, channel="batch", provider_id=provider, activity_id="999999999")
+    command = command.model_copy(update={"provider_id": provider})
+    event = await publish_and_await(stack, command.to_bytes(), record.record_id, provider.encode())
+    assert [e["code"] for e in event["errors"]] == ["690"]
+    return str(record.record_id)
+
+
 def linked_records(message: EmailMessage) -> list[str]:
     return RECORD_LINK.findall(message.get_body(("plain",)).get_content())
 
@@ -105,6 +117,10 @@ def test_each_provider_gets_one_digest_with_exactly_its_rejections(servers: dict
                     "0008002": [submit(stack, keys["0008002"], "0008002", f"8{i}") for i in range(2)],
                     "0008003": [submit(stack, keys["0008003"], "0008003", "77")]}
         accepted = submit(stack, keys["0008001"], "0008001", "19927")
+        for provider in ("0008001", "0008002"):  # a batch record PARS rejects (690)
+            rejected_by_pars = asyncio.run(batch_record_rejected_by_pars(stack, provider))
+            if provider == "0008002":
+                rejected[provider].append(rejected_by_pars)
 
         def delivered() -> dict[str, EmailMessage] | None:
             mails = {m["To"]: m for m in box.by_message_id().values()}
@@ -117,7 +133,8 @@ def test_each_provider_gets_one_digest_with_exactly_its_rejections(servers: dict
             mail = mails[f"cme@{provider}.example"]
             assert sorted(linked_records(mail)) == sorted(rejected[provider])
             text = mail.get_body(("plain",)).get_content()
-            assert text.count(f"661 {MSG_661}") == len(rejected[provider])
+            assert text.count(f"661 {MSG_661}") == (2 if provider == "0008002" else 3)
+            assert ("690 ACCME activity ID does not exist" in text) is (provider == "0008002")
             assert f"Activity 21{provider} Course of {provider}" in text
         assert accepted not in linked_records(mails["cme@0008001.example"])
 
