@@ -122,8 +122,9 @@ def stop_services(processes: list[ServiceProcess]) -> dict[str, int | None]:
 
 
 def start_smtp_sink(host: str, port: int, mail_dir: Path, log_dir: Path) -> subprocess.Popen[bytes]:
-    """A local SMTP server keeping every mail in a Maildir under `mail_dir`."""
-    mail_dir.mkdir(parents=True, exist_ok=True)
+    """A local SMTP server keeping every mail in a Maildir under `mail_dir` (new mail in `mail_dir/new`)."""
+    for folder in ("cur", "new", "tmp"):  # Maildir only lays these out itself in a folder that did not exist
+        (mail_dir / folder).mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     log = (log_dir / "smtp-sink.log").open("ab")
     return subprocess.Popen(
@@ -168,7 +169,8 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
             print(f"  {who} key: {key}")
         if load_demo:
             print(f"  demo world: {local_dir() / 'demo-world.json'}")
-        print(f"  mail:       {local_dir() / 'mail'}" if smtp else f"  mail:       SMTP {settings.smtp_host}")
+        print(f"  mail:       {local_dir() / 'mail' / 'new'}  (pars mail list)" if smtp
+              else f"  mail:       SMTP {settings.smtp_host}")
         print(f"  logs:       {logs}/\nPress Ctrl-C to stop everything.", flush=True)
         while all(p.alive for p in processes):
             time.sleep(0.5)

@@ -1,5 +1,6 @@
 """`pars stack run` (what `make run` calls): starts everything, prints a working key, Ctrl-C stops it all."""
 
+import json
 import os
 import signal
 import socket
@@ -27,7 +28,7 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
     api_port, health_base, smtp_port = free_port(), free_port_block(6), free_port()
     env = {**os.environ, **servers, "PARS_NAMESPACE": unique_namespace("run"), "PARS_API_PORT": str(api_port),
            "PARS_HEALTH_PORT_BASE": str(health_base), "PARS_SMTP_PORT": str(smtp_port),
-           "PARS_LOCAL_DIR": str(tmp_path), "PARS_BOARD_LATENCY_SCALE": "0"}
+           "PARS_LOCAL_DIR": str(tmp_path), "PARS_BOARD_LATENCY_SCALE": "0", "PARS_DIGEST_SECONDS": "2"}
     env.pop("PARS_SMTP_HOST", None)  # so it starts its own SMTP sink
     run = subprocess.Popen([PARS, "stack", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, start_new_session=True)
@@ -44,9 +45,22 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
         text = "".join(output)
         assert "Press Ctrl-C" in text, text
         key = next(line.split("key:")[1].strip() for line in output if line.strip().startswith("provider"))
-        answer = httpx.get(f"http://127.0.0.1:{api_port}/v1/records", headers={"Authorization": f"Bearer {key}"})
+        api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}/v1", headers={"Authorization": f"Bearer {key}"})
+        answer = api.get("/records")
         assert answer.status_code == 200 and answer.json()["total"] == 0
         assert (tmp_path / "demo-world.json").exists()
+        # The README's tour with an unknown board ID: the board rejects it and the digest lands in the sink.
+        demo = json.loads((tmp_path / "demo-world.json").read_text())["activities"][0]
+        rejected = api.post("/completions", json={
+            "activity_id": demo["id"], "first_name": "Harper", "last_name": "Benton", "dob": "11/11",
+            "completion_date": demo["start_date"],
+            "moc": [{"board": "ABOHNS", "board_id": "4242", "credits": 1, "credit_types": {"Self-Assessment": 1}}]})
+        record_id = rejected.json()["records"][0]["record_id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                record_id in p.read_text(errors="replace") for p in (tmp_path / "mail" / "new").glob("*")):
+            time.sleep(0.5)
+        assert any(record_id in p.read_text(errors="replace") for p in (tmp_path / "mail" / "new").glob("*"))
         assert listening(smtp_port) and all(listening(health_base + i) for i in range(1, 6))
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends
