@@ -1,7 +1,6 @@
 """The router's three jobs: route new work to boards, turn verdicts into record events, ask again when late."""
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 
 import asyncpg
@@ -102,6 +101,10 @@ class Router:
     async def ask_again_forever(self, every: float = 5.0) -> None:
         while True:
             await asyncio.sleep(every)
-            with contextlib.suppress(*TRANSIENT):
+            try:
                 await self.ask_again()
+            except TRANSIENT as exc:
+                log.warning("asking boards again failed; next round retries", error=repr(exc))
+            except Exception:  # keep asking: a bug in one round must not stop every retry after it
+                log.exception("asking boards again failed")
 

@@ -77,6 +77,8 @@ class DigestSender:
                 await self.send_due()
             except TRANSIENT as exc:
                 log.warning("digest round failed; next round retries", error=repr(exc))
+            except Exception:  # a bug must not end digests for good: log it, and the next round tries again
+                log.exception("digest round failed")
             # Wake at the next window's end, and at least every few seconds for retries.
             next_end = window_start(now, self._seconds) + timedelta(seconds=self._seconds)
             pause = min((next_end - datetime.now(UTC)).total_seconds(), 5.0)
