@@ -1,5 +1,6 @@
 """Composition root of the intake API."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
 from intake.activities.router import router as activities_router
 from intake.completions.router import router as completions_router
@@ -37,7 +39,8 @@ def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters)
             return
         for record in records_of(msg):
             if dict(record.headers or ()).get("event_type") in OUTCOME_EVENTS:
-                waiters.offer(record_event_adapter.validate_json(record.value))
+                with contextlib.suppress(ValidationError):  # not ours to judge: the services DLQ bad events
+                    waiters.offer(record_event_adapter.validate_json(record.value))
 
 
 def build(settings: Settings | None = None) -> FastAPI:
