@@ -12,6 +12,7 @@ import board_router.world
 import board_sim.world
 import intake.world
 import notifier.world
+import projector.world
 import validation.world
 from intake.keys import issue_key as issue_api_key
 from shared.boards import apply_overrides
@@ -30,6 +31,7 @@ WORLD_LOADERS: list[tuple[str, str, Loader]] = [
     ("router", "board_router", board_router.world.load_world),
     ("board_sim", "board_sim", board_sim.world.load_world),
     ("notifier", "notifier", notifier.world.load_world),
+    ("projection", "projector", projector.world.load_world),
 ]
 
 

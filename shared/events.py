@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, Field, TypeAdapter
 
 from shared.codes import ParsError
+from shared.world import Activity
 
 SCHEMA_VERSION = 1
 
@@ -168,6 +169,16 @@ RecordEvent = Annotated[
     Field(discriminator="event_type"),
 ]
 record_event_adapter: TypeAdapter[RecordEvent] = TypeAdapter(RecordEvent)
+
+
+# pars.activities ---------------------------------------------------------------------------------
+
+
+class ActivityRegistered(Envelope):
+    """An activity registered (or updated) through the API; world files load each service directly."""
+
+    event_type: Literal["ActivityRegistered"] = "ActivityRegistered"
+    activity: Activity
 
 
 # pars.board.<BOARD>.requests and pars.board-responses ------------------------------------------

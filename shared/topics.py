@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from shared.events import BoardVerdict, Envelope, ProcessBoardRequest, RecordRejectedByPars, SubmitRecord
+from shared.events import (
+    ActivityRegistered,
+    BoardVerdict,
+    Envelope,
+    ProcessBoardRequest,
+    RecordRejectedByPars,
+    SubmitRecord,
+)
 
 RECORD_PARTITIONS = 6
 
@@ -26,6 +33,7 @@ RECORD_EVENTS = TopicSpec(
     "pars.record-events", "record_id", RecordRejectedByPars, ("validation", "board-router")
 )  # value: any RecordEvent (shared.events.record_event_adapter)
 BOARD_RESPONSES = TopicSpec("pars.board-responses", "record_id", BoardVerdict, ("board-sim",))
+ACTIVITIES = TopicSpec("pars.activities", "activity_id", ActivityRegistered, ("validation",), partitions=3)
 
 SERVICES = ("intake", "validation", "board-router", "board-sim", "projector", "notifier")
 
@@ -40,5 +48,5 @@ def dead_letters(service: str) -> TopicSpec:
 
 
 def all_topics(boards: list[str]) -> list[TopicSpec]:
-    return [SUBMISSIONS, RECORD_EVENTS, BOARD_RESPONSES, *(board_requests(b) for b in boards),
+    return [SUBMISSIONS, RECORD_EVENTS, BOARD_RESPONSES, ACTIVITIES, *(board_requests(b) for b in boards),
             *(dead_letters(s) for s in SERVICES)]

@@ -3,14 +3,14 @@
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from projector.handlers import Projector
+from projector.handlers import ActivityProjector, Projector
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import record_event_adapter
+from shared.events import ActivityRegistered, record_event_adapter
 from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
 from shared.settings import Settings
-from shared.topics import RECORD_EVENTS, dead_letters
+from shared.topics import ACTIVITIES, RECORD_EVENTS, dead_letters
 
 SERVICE = "projector"
 
@@ -19,11 +19,16 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     schema = settings.schema("projection")
     pool = await create_pool(settings.database_url, schema, max_size=4)
     await migrate(pool, schema, "projector")
-    await ensure_topics(settings, [RECORD_EVENTS, dead_letters(SERVICE)])
+    await ensure_topics(settings, [RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.projector"), decode=record_event_adapter.validate_json,
         handle=Projector(pool).on_record_events, max_records=1000,
+    )
+    subscribe_batches(
+        broker, settings, service=SERVICE, topics=[settings.topic(ACTIVITIES.name)],
+        group=settings.group("pars.projector.activities"), decode=ActivityRegistered.model_validate_json,
+        handle=ActivityProjector(pool).on_activities,
     )
     return Running(pools=[pool])
 

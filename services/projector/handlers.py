@@ -4,8 +4,9 @@ import asyncpg
 
 from projector import storage
 from projector.folding import fold
+from projector.world import UPSERT_ACTIVITY, activity_row
 from shared.consumer import Delivery
-from shared.events import Envelope
+from shared.events import ActivityRegistered, Envelope
 from shared.inbox import keep_fresh
 
 
@@ -27,3 +28,12 @@ class Projector:
                 if row is not None and row is not rows.get(event.record_id):
                     rows[row.record_id] = changed[row.record_id] = row
             await storage.save_rows(conn, changed.values())
+
+
+class ActivityProjector:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def on_activities(self, batch: list[Delivery[ActivityRegistered]]) -> None:
+        # The latest registration of an activity wins; applying one twice changes nothing.
+        await self._pool.executemany(UPSERT_ACTIVITY, [activity_row(d.message.activity) for d in batch])

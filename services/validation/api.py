@@ -5,15 +5,19 @@ is asking and forwards. These routes are internal: they trust the provider ID in
 """
 
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from shared.boards import apply_overrides
+from shared.events import ActivityRegistered
 from shared.names import name_key
 from shared.npi import is_valid_npi
+from shared.outbox import event_message
 from shared.states import state_code
+from shared.topics import ACTIVITIES
 from validation import storage
 from validation.activity_rules import ActivityRegistration, check_activity
 from validation.matching import LearnerQuery, learner_fields, match_learner
@@ -41,6 +45,10 @@ async def register_activity(registration: ActivityRegistration, provider_id: str
             return JSONResponse({"error": {"code": "activity_taken", "message": f"Activity ID {activity.id} is "
                                            "registered by another provider.", "details": []}}, status_code=409)
         await storage.save_activity(conn, activity)
+        # The projection lists activities too: it hears of this one in the same transaction's outbox.
+        event = ActivityRegistered(activity=activity, correlation_id=str(uuid4()), provider_id=provider_id)
+        await request.app.state.validation_outbox.enqueue(
+            conn, [event_message(request.app.state.settings.topic(ACTIVITIES.name), event, activity.id)])
     return JSONResponse(activity.model_dump(mode="json"), status_code=200 if owner else 201)
 
 

@@ -9,7 +9,7 @@ from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import Running, worker_app
 from shared.settings import Settings
-from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
+from shared.topics import ACTIVITIES, RECORD_EVENTS, SUBMISSIONS, dead_letters
 from validation import api
 from validation.handlers import SubmissionHandler, utc_today
 from validation.submissions import decode_submission
@@ -21,7 +21,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     schema = settings.schema("validation")
     pool = await create_pool(settings.database_url, schema, max_size=4)
     await migrate(pool, schema, "validation")
-    await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
+    await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     outbox = Outbox(schema)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
@@ -30,7 +30,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
                                  today=lambda: settings.today or utc_today()),
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
-                   state={"validation_pool": pool})
+                   state={"validation_pool": pool, "validation_outbox": outbox, "settings": settings})
 
 
 def build(settings: Settings | None = None) -> FastAPI:

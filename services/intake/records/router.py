@@ -2,17 +2,19 @@
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from intake.dependencies import CurrentPrincipal, Pool
 from intake.errors import ApiError
-from intake.records import queries
+from intake.records import downloads, queries
 
 router = APIRouter(prefix="/v1")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:
@@ -26,32 +28,32 @@ def _schema(request: Request) -> str:
     return request.app.state.projection_schema
 
 
-async def _guarded(call: Any) -> Any:
-    try:
-        return await call
-    except asyncpg.UndefinedTableError as exc:
-        raise ApiError(503, "projection_unavailable", "The record projection is not ready yet.") from exc
-
-
 @router.get("/records")
 async def list_records(
     request: Request, principal: CurrentPrincipal, pool: Pool,
     activity_id: str | None = None, status: str | None = None, board: str | None = None, name: str | None = None,
     learner_id: str | None = None, completed_from: date | None = None, completed_to: date | None = None,
     sort: str = "-submission", page: Annotated[int, Query(ge=1)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
-) -> dict[str, Any]:
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 50, format: Literal["json", "csv", "xlsx"] = "json",
+) -> Any:
     where, args = queries.record_filters(
         principal, activity_id=activity_id, status=status, board=board, name=name, learner_id=learner_id,
         completed_from=completed_from, completed_to=completed_to)
-    total, rows = await _guarded(queries.list_records(pool, _schema(request), where, args, sort=sort, page=page,
+    if format != "json":  # the whole filtered list, streamed
+        await queries.guarded(pool.fetchval(f"SELECT 1 FROM {_schema(request)}.records LIMIT 1"))
+        stream = (downloads.csv_stream if format == "csv" else downloads.xlsx_stream)(
+            pool, _schema(request), where, args, sort)
+        media = "text/csv" if format == "csv" else XLSX
+        return StreamingResponse(stream, media_type=media,
+                                 headers={"Content-Disposition": f'attachment; filename="records.{format}"'})
+    total, rows = await queries.guarded(queries.list_records(pool, _schema(request), where, args, sort=sort, page=page,
                                                       per_page=per_page))
     return {"total": total, "page": page, "per_page": per_page, "items": [_item(r) for r in rows]}
 
 
 @router.get("/records/{record_id}")
 async def get_record(record_id: UUID, request: Request, principal: CurrentPrincipal, pool: Pool) -> dict[str, Any]:
-    row = await _guarded(queries.get_record(pool, _schema(request), principal, record_id))
+    row = await queries.guarded(queries.get_record(pool, _schema(request), principal, record_id))
     if row is None:
         raise ApiError(404, "not_found", f"No record {record_id}.")
     item = _item(row)

@@ -2,7 +2,9 @@
 
 from decimal import Decimal, InvalidOperation
 
+from shared.boards import Board
 from shared.codes import ParsError, pars_error
+from shared.world import Activity
 from validation.rules.context import Context, ReportedRecord, blank
 
 # Credit types with a code of their own when the activity does not offer them.
@@ -50,6 +52,11 @@ def credits_within_maximum(r: ReportedRecord, ctx: Context) -> list[str]:
     return ["674"] if any(value is not None and value > maximum for value in reported) else []
 
 
+def _offered(activity: Activity, board: Board) -> set[str]:
+    """The activity's credit types for the board, by the board's own names (a world file may use aliases)."""
+    return {board.credit_type(name) or name for name in activity.moc.get(board.code, [])}
+
+
 def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]:
     if r.target.kind != "moc":
         return []
@@ -68,6 +75,6 @@ def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]
             continue
         if canonical is None:
             codes.append("676")
-        elif activity is not None and r.target.code in activity.moc and canonical not in activity.moc[r.target.code]:
+        elif activity is not None and r.target.code in activity.moc and canonical not in _offered(activity, board):
             codes.append(NOT_OFFERED.get(canonical, "676"))
     return codes
