@@ -20,6 +20,8 @@ operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 app.add_typer(world_app, name="world")
 app.add_typer(provider_app, name="provider")
 app.add_typer(operator_app, name="operator")
+projection_app = typer.Typer(help="The record projection providers read.", no_args_is_help=True)
+app.add_typer(projection_app, name="projection")
 mail_app = typer.Typer(help="The rejection digests e-mailed to providers.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
 stack_app = typer.Typer(help="The whole stack on this machine.", no_args_is_help=True)
@@ -86,6 +88,16 @@ def topics() -> None:
     """Create every topic of the registry that does not exist yet."""
     created = asyncio.run(admin.create_topics(get_settings()))
     err.print(f"{len(created)} topics created")
+
+
+@projection_app.command("rebuild")
+def projection_rebuild() -> None:
+    """Rebuild every projection table from the start of pars.record-events, then swap it in (reads go on)."""
+    from projector.rebuild import rebuild
+
+    report = asyncio.run(rebuild(get_settings()))
+    err.print(f"projection rebuilt: generation {report.generation}, {report.events} events applied, "
+              f"{report.records} records")
 
 
 @mail_app.command("list")

@@ -19,15 +19,20 @@ class Projector:
         if not events:
             return
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh = await storage.append_timeline(conn, events)
-            todo = keep_fresh(events, fresh)
-            rows = await storage.load_rows(conn, (e.record_id for e in todo))
-            changed = {}
-            for event in todo:
-                row = fold(rows.get(event.record_id), event)  # type: ignore[arg-type]
-                if row is not None and row is not rows.get(event.record_id):
-                    rows[row.record_id] = changed[row.record_id] = row
-            await storage.save_rows(conn, changed.values())
+            await apply_events(conn, await storage.active_tables(conn), events)
+
+
+async def apply_events(conn: asyncpg.Connection, tables: storage.Tables, events: list[Envelope]) -> None:
+    """Apply events (in log order) to one generation of the tables; events applied before change nothing."""
+    fresh = await storage.append_timeline(conn, tables, events)
+    todo = keep_fresh(events, fresh)
+    rows = await storage.load_rows(conn, tables, (e.record_id for e in todo))
+    changed = {}
+    for event in todo:
+        row = fold(rows.get(event.record_id), event)  # type: ignore[arg-type]
+        if row is not None and row is not rows.get(event.record_id):
+            rows[row.record_id] = changed[row.record_id] = row
+    await storage.save_rows(conn, tables, changed.values())
 
 
 class ActivityProjector:

@@ -21,7 +21,8 @@ async def fill_records(pool: asyncpg.Pool, rows: int) -> bool:
     """Make the pool's projection hold `rows` generated records (answer whether it had to generate them)."""
     if await pool.fetchval("SELECT count(*) FROM records") >= rows:
         return False
-    await pool.execute("TRUNCATE records")
-    await pool.execute(_GENERATE, rows)
-    await pool.execute("ANALYZE records")
+    table = f"records_g{await pool.fetchval('SELECT active FROM projection_state')}"
+    await pool.execute(f"TRUNCATE {table}")
+    await pool.execute(_GENERATE.replace("INSERT INTO records", f"INSERT INTO {table}"), rows)
+    await pool.execute(f"ANALYZE {table}")
     return True

@@ -253,3 +253,56 @@ def test_each_provider_sees_only_its_own(views: tuple[Stack, dict[str, str]]) ->
         assert b_api.get("/v1/records", params={"activity_id": "210000001"}).json()["total"] == 0
         assert ops.get("/v1/records").json()["total"] == 30 and ops.get("/v1/activities").json()["total"] == 4
         assert ops.get(f"/v1/records/{a_record}").status_code == 200
+
+
+CHECKSUM = (
+    "SELECT md5(string_agg(x, '|' ORDER BY x)) FROM ("
+    " SELECT concat_ws(',', record_id, provider_id, credit_id, activity_id, board, first_name, last_name, dob,"
+    "  learner_id, completion_date, submitted_at, credits, credit_types, status, errors, deleted, updated_at) AS x"
+    " FROM records UNION ALL"
+    " SELECT concat_ws(',', event_id, record_id, event_type, occurred_at, payload) FROM record_events) t"
+)
+
+
+def test_rebuild_gives_identical_tables_while_providers_keep_reading(views: tuple[Stack, dict[str, str]]) -> None:
+    import asyncio
+    import threading
+
+    import asyncpg
+
+    stack, keys = views
+    schema = stack.settings.schema("projection")
+
+    async def checksum_and_generation() -> tuple[str, int]:
+        conn = await asyncpg.connect(stack.settings.database_url, server_settings={"search_path": schema})
+        try:
+            return await conn.fetchval(CHECKSUM), await conn.fetchval("SELECT active FROM projection_state")
+        finally:
+            await conn.close()
+
+    before, generation = asyncio.run(checksum_and_generation())
+    answers: list[tuple[int, int]] = []
+    reading = threading.Event()
+    reading.set()
+
+    def read() -> None:
+        with stack.client(keys[A]) as api:
+            while reading.is_set():
+                page = api.get("/v1/records", params={"per_page": 1})
+                answers.append((page.status_code, page.json().get("total", -1)))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        rebuilt = stack.pars("projection", "rebuild")
+    finally:
+        reading.clear()
+        reader.join(10)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    after, new_generation = asyncio.run(checksum_and_generation())
+    assert after == before and new_generation == generation + 1
+    assert answers and set(answers) == {(200, 25)}  # every read during the rebuild answered, and in full
+    # The running projector now writes the new tables.
+    with stack.client(keys[A]) as api:
+        assert api.post("/v1/completions", json=body("210000003", 3)).status_code == 202
+        stack.wait_for(lambda: api.get("/v1/records", params={"activity_id": "210000003"}).json()["total"] == 1)

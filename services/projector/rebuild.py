@@ -1,0 +1,88 @@
+"""Rebuilds the projection from the start of pars.record-events into a fresh generation, then swaps it in.
+
+Readers keep the live tables (through the views) the whole time. The swap waits for the projector's
+in-flight batch, catches up to the log's end under that lock, and points the views and the projector at
+the new tables in one transaction; the projector's next batches land there (already-applied events are
+recognised by their ids), so nothing is lost or doubled.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from projector.handlers import apply_events
+from projector.storage import Tables
+from shared.db import create_pool, migrate
+from shared.events import record_event_adapter
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    generation: int
+    events: int
+    records: int
+
+
+async def _new_generation(conn: asyncpg.Connection) -> tuple[Tables, Tables]:
+    live = Tables(await conn.fetchval("SELECT active FROM projection_state"))
+    fresh = Tables(live.generation + 1)
+    await conn.execute(f"DROP TABLE IF EXISTS {fresh.records}, {fresh.events}")  # a failed rebuild's leftovers
+    await conn.execute(f"CREATE TABLE {fresh.records} (LIKE {live.records} INCLUDING ALL)")
+    # The timeline's order column gets a sequence of its own: the old one goes with the old table.
+    await conn.execute(f"CREATE TABLE {fresh.events} (LIKE {live.events} INCLUDING ALL EXCLUDING DEFAULTS)")
+    await conn.execute(f"CREATE SEQUENCE {fresh.events}_seq OWNED BY {fresh.events}.seq")
+    await conn.execute(f"ALTER TABLE {fresh.events} ALTER seq SET DEFAULT nextval('{fresh.events}_seq')")
+    return live, fresh
+
+
+async def _catch_up(consumer: AIOKafkaConsumer, conn: asyncpg.Connection, tables: Tables,
+                    ends: dict[TopicPartition, int]) -> int:
+    """Apply everything up to `ends`, a batch per transaction (or all in the caller's, if one is open)."""
+    applied = 0
+    while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+        fetched = await consumer.getmany(*ends, timeout_ms=1000, max_records=BATCH)
+        events = [record_event_adapter.validate_json(r.value) for records in fetched.values() for r in records
+                  if r.offset < ends[TopicPartition(r.topic, r.partition)]]
+        if events:
+            async with conn.transaction():
+                await apply_events(conn, tables, [e for e in events if e.record_id is not None])
+            applied += len(events)
+    return applied
+
+
+async def rebuild(settings: Settings) -> RebuildReport:
+    schema = settings.schema("projection")
+    pool = await create_pool(settings.database_url, schema, max_size=2)
+    topic = settings.topic(RECORD_EVENTS.name)
+    # No group: the consumer is given every partition of the topic, and commits nothing.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+                                auto_offset_reset="earliest", client_id="pars-projection-rebuild")
+    try:
+        await migrate(pool, schema, "projector")
+        await consumer.start()
+        async with asyncio.timeout(30):
+            while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers no event for it
+                await asyncio.sleep(0.05)
+        partitions = sorted(consumer.assignment())
+        await consumer.seek_to_beginning(*partitions)
+        async with pool.acquire() as conn:
+            live, fresh = await _new_generation(conn)
+            applied = await _catch_up(consumer, conn, fresh, await consumer.end_offsets(partitions))
+            async with conn.transaction():
+                await conn.execute("SELECT active FROM projection_state FOR UPDATE")  # the projector waits here
+                applied += await _catch_up(consumer, conn, fresh, await consumer.end_offsets(partitions))
+                await conn.execute("UPDATE projection_state SET active = $1", fresh.generation)
+                await conn.execute(f"CREATE OR REPLACE VIEW records AS SELECT * FROM {fresh.records}")
+                await conn.execute(f"CREATE OR REPLACE VIEW record_events AS SELECT * FROM {fresh.events}")
+            await conn.execute(f"DROP TABLE {live.records}, {live.events}")
+            records = await conn.fetchval("SELECT count(*) FROM records")
+        return RebuildReport(fresh.generation, applied, records)
+    finally:
+        await consumer.stop()
+        await pool.close()
