@@ -42,13 +42,15 @@ class BoardDesk:
             board = await self._board(conn)
             given = await storage.answers(conn, (q.request_id for q in requests))
             roster = await storage.diplomates(conn, self.code, (q.record.learner_id or "" for q in requests))
+            book = await storage.ledger(conn, self.code, ((q.record.learner_id or "", q.record.activity_id)
+                                                          for q in requests))
             verdicts, new_verdicts, granted, withdrawn = [], [], [], []
             for request in requests:
                 if request.request_id in given:  # asked again: the first answer may have been lost
                     verdicts.append(given[request.request_id])
                     continue
-                verdict = self._verdict(request, board, judge(request, board,
-                                                              roster.get(request.record.learner_id or "")))
+                diplomate = roster.get(request.record.learner_id or "")
+                verdict = self._verdict(request, board, judge(request, board, diplomate, book))
                 given[request.request_id] = verdict
                 verdicts.append(verdict)
                 new_verdicts.append(verdict)

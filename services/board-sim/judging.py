@@ -1,6 +1,8 @@
 """How a board judges a request, free of Kafka and SQL."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 from shared.boards import Board
 from shared.codes import ParsError, pars_error
@@ -17,17 +19,68 @@ class Diplomate:
     dob: str | None
 
 
-def judge(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | None) -> list[ParsError]:
-    """The codes this board answers a request with; none means accepted."""
-    if request.action == "delete":
-        return []
+@dataclass(frozen=True)
+class Grant:
+    """Credit the board already gave a learner for an activity: through PARS (record_id) or outside it."""
+
+    completion_date: date
+    points: Decimal
+    record_id: object | None = None
+
+
+@dataclass
+class Ledger:
+    """What the board granted, per (board ID, activity); judging a batch adds to it as it accepts."""
+
+    grants: dict[tuple[str, str], list[Grant]] = field(default_factory=dict)
+
+    def of(self, board_id: str, activity_id: str) -> list[Grant]:
+        return self.grants.setdefault((board_id, activity_id), [])
+
+
+def _identity_codes(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | None) -> list[str]:
     record = request.record
     if diplomate is None:
-        return [pars_error("661")]
+        return ["661"]
     codes = []
     reported, on_roster = parse_month_day(record.dob), parse_month_day(diplomate.dob)
     if board.requires_dob and record.dob and diplomate.dob and reported != on_roster:
         codes.append("664")
     if not (same_name(record.first_name, diplomate.first_name) and same_name(record.last_name, diplomate.last_name)):
         codes.append("665")
+    return codes
+
+
+def _credit_codes(request: ProcessBoardRequest, board: Board, granted: list[Grant]) -> list[str]:
+    record = request.record
+    maximum = record.activity_max_credits
+    points = [record.credits, *record.credit_types.values()]
+    if maximum is not None and any(p > maximum for p in points):
+        return ["674"]
+    if any(g.record_id is None and g.completion_date == record.completion_date for g in granted):
+        return ["709"]  # the board holds this completion already, reported outside PARS
+    if board.one_completion_per_day and any(g.completion_date == record.completion_date for g in granted):
+        return ["717"]
+    if maximum is not None:
+        held = sum((g.points for g in granted), Decimal(0))
+        if held >= maximum:
+            return ["710"]
+        if held + record.credits > maximum:
+            return ["711"]
+    return []
+
+
+def judge(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | None, ledger: Ledger) -> list[ParsError]:
+    """The codes this board answers a request with; none means accepted (and the ledger then holds it)."""
+    record = request.record
+    if request.action == "delete":  # the board withdraws the credit it granted for this record
+        granted = ledger.of(record.learner_id or "", record.activity_id)
+        granted[:] = [g for g in granted if g.record_id != record.record_id]
+        return []
+    codes = _identity_codes(request, board, diplomate)
+    if not codes:
+        granted = ledger.of(diplomate.board_id if diplomate else "", record.activity_id)
+        codes = _credit_codes(request, board, granted)
+        if not codes:
+            granted.append(Grant(record.completion_date, record.credits, record.record_id))
     return [pars_error(c) for c in codes]

@@ -5,7 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
-from board_sim.judging import Diplomate
+from board_sim.judging import Diplomate, Grant, Ledger
 from shared.boards import BoardOverride
 from shared.events import BoardVerdict, ProcessBoardRequest
 
@@ -47,3 +47,16 @@ async def grant(conn: asyncpg.Connection, granted: list[ProcessBoardRequest]) ->
 async def withdraw(conn: asyncpg.Connection, deleted: list[ProcessBoardRequest]) -> None:
     await conn.executemany("DELETE FROM credits WHERE credit_key = $1",
                            [(f"record:{q.record.record_id}",) for q in deleted])
+
+
+async def ledger(conn: asyncpg.Connection, board: str, keys: Iterable[tuple[str, str]]) -> Ledger:
+    """The credit already granted for each (board ID, activity) of a batch, through PARS or outside it."""
+    keys = list(set(keys))
+    rows = await conn.fetch(
+        "SELECT c.board_id, c.activity_id, c.completion_date, c.points, c.record_id FROM credits c"
+        " JOIN unnest($2::text[], $3::text[]) AS k(i, a) ON c.board_id = k.i AND c.activity_id = k.a"
+        " WHERE c.board = $1", board, [k[0] for k in keys], [k[1] for k in keys])
+    book = Ledger()
+    for r in rows:
+        book.of(r["board_id"], r["activity_id"]).append(Grant(r["completion_date"], r["points"], r["record_id"]))
+    return book

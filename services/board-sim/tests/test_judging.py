@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from board_sim.judging import Diplomate, judge
+from board_sim.judging import Diplomate, Grant, Ledger, judge
 from shared.boards import Board, shipped_boards
 from shared.events import LearnerRecord, ProcessBoardRequest, Target
 
@@ -31,11 +31,11 @@ def request(action: str = "add", board: str = "ABOHNS", **changes: object) -> Pr
 
 
 def judged(req: ProcessBoardRequest, diplomate: Diplomate | None, board: Board = ABOHNS) -> list[tuple[str, str]]:
-    return [(e.code, e.message) for e in judge(req, board, diplomate)]
+    return [(e.code, e.message) for e in judge(req, board, diplomate, Ledger())]
 
 
 def test_a_matching_diplomate_is_accepted() -> None:
-    assert judge(request(), ABOHNS, HARPER) == []
+    assert judge(request(), ABOHNS, HARPER, Ledger()) == []
 
 
 def test_no_diplomate_is_661() -> None:
@@ -69,27 +69,75 @@ def test_dob_and_name_both_wrong_are_both_reported() -> None:
 )
 def test_name_differences_pars_forgives(reported: tuple[str, str], on_roster: tuple[str, str]) -> None:
     diplomate = Diplomate(board_id="1", first_name=on_roster[0], last_name=on_roster[1], dob="11/11")
-    assert judge(request(first_name=reported[0], last_name=reported[1]), ABOHNS, diplomate) == []
+    assert judge(request(first_name=reported[0], last_name=reported[1]), ABOHNS, diplomate, Ledger()) == []
 
 
 @pytest.mark.parametrize("diplomate", [None, Diplomate("19927", "Someone", "Else", "01/01")])
 def test_delete_requests_are_accepted(diplomate: Diplomate | None) -> None:
-    assert judge(request("delete"), ABOHNS, diplomate) == []
+    assert judge(request("delete"), ABOHNS, diplomate, Ledger()) == []
 
 
 def test_a_board_that_does_not_require_dob_ignores_it() -> None:
     aba = shipped_boards()["ABA"]
     assert aba.requires_dob is False
-    assert judge(request(board="ABA", dob="01/01"), aba, HARPER) == []
+    assert judge(request(board="ABA", dob="01/01"), aba, HARPER, Ledger()) == []
     assert judged(request(board="ABA", dob="01/01", last_name="Other"), HARPER, aba) == [("665", MSG_665)]
 
 
 @pytest.mark.parametrize(("reported", "on_roster"), [(None, "11/11"), ("11/11", None)])
 def test_a_dob_missing_on_either_side_is_not_a_mismatch(reported: str | None, on_roster: str | None) -> None:
     diplomate = Diplomate("19927", "Harper", "Benton", on_roster)
-    assert judge(request(dob=reported), ABOHNS, diplomate) == []
+    assert judge(request(dob=reported), ABOHNS, diplomate, Ledger()) == []
 
 
 def test_the_same_month_and_day_written_differently_is_not_664() -> None:
     diplomate = Diplomate("19927", "Harper", "Benton", "01/05")
-    assert judge(request(dob="1/5"), ABOHNS, diplomate) == []
+    assert judge(request(dob="1/5"), ABOHNS, diplomate, Ledger()) == []
+
+
+# Credit rules: what the board already granted this learner for the activity -----------------------------
+
+MESSAGES = {
+    "674": "MOC points awarded are greater than amount listed for activity.",
+    "709": "Record is a duplicate for learner completion previously reported to Board.",
+    "710": "Maximum MOC points already granted.",
+    "711": "MOC points reported exceed maximum available to this learner for this activity.",
+    "717": "Learner cannot receive MOC credit for multiple completions of this activity on a single date.",
+}
+ABP = shipped_boards()["ABP"]  # one completion a day
+
+
+def ledger_with(*grants: tuple[date, int, bool]) -> Ledger:
+    book = Ledger()
+    for completed, points, through_pars in grants:
+        book.of("19927", "210016865").append(Grant(completed, Decimal(points), uuid4() if through_pars else None))
+    return book
+
+
+@pytest.mark.parametrize(
+    ("board", "grants", "credits", "expected"),
+    [
+        (ABOHNS, [], 6, []),
+        (ABOHNS, [], 9, ["674"]),  # more than the activity's 8
+        (ABOHNS, [(date(2021, 11, 2), 2, False)], 2, ["709"]),  # reported to the board outside PARS already
+        (ABOHNS, [(date(2021, 10, 20), 8, True)], 1, ["710"]),  # the learner holds the maximum
+        (ABOHNS, [(date(2021, 10, 20), 6, True)], 4, ["711"]),  # 6 + 4 would pass 8
+        (ABOHNS, [(date(2021, 10, 20), 6, True)], 2, []),  # 6 + 2 reaches 8 exactly
+        (ABP, [(date(2021, 11, 2), 1, True)], 1, ["717"]),  # a second completion that day
+        (ABOHNS, [(date(2021, 11, 2), 1, True)], 1, []),  # ABOHNS allows several a day
+    ],
+)
+def test_credit_rules(board: Board, grants: list, credits: int, expected: list[str]) -> None:
+    req = request(board=board.code, credits=Decimal(credits), activity_max_credits=Decimal(8))
+    diplomate = HARPER
+    found = judge(req, board, diplomate, ledger_with(*grants))
+    assert [(e.code, e.message) for e in found] == [(c, MESSAGES[c]) for c in expected]
+
+
+def test_accepted_credit_counts_for_the_next_record_of_the_batch() -> None:
+    book = Ledger()
+    first, second = (request(credits=Decimal(5), activity_max_credits=Decimal(8)) for _ in range(2))
+    assert judge(first, ABOHNS, HARPER, book) == []
+    assert [e.code for e in judge(second, ABOHNS, HARPER, book)] == ["711"]
+    judge(request("delete", record_id=first.record.record_id), ABOHNS, HARPER, book)  # withdrawn again
+    assert judge(second, ABOHNS, HARPER, book) == []
