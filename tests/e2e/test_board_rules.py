@@ -1,0 +1,78 @@
+"""Board-stage codes through the real pipeline: the simulated boards judge what PARS accepted."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+P = "0008001"
+WORLD = {
+    "providers": [{"id": P, "name": "Western", "email": "cme@wrmc.example"}],
+    "activities": [
+        {"id": "210000011", "provider_id": P, "title": "Otolaryngology", "start_date": "2021-10-01",
+         "end_date": "2021-11-30", "moc_credits": 8, "moc": {"ABOHNS": ["Self-Assessment"]}},
+        {"id": "210000012", "provider_id": P, "title": "Pediatrics", "start_date": "2021-10-01",
+         "end_date": "2021-11-30", "moc_credits": 8, "moc": {"ABP": ["Lifelong Learning"]}},
+    ],
+    "physicians": [
+        {"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
+         "certifications": [{"board": "ABOHNS", "id": "19927", "prior_credits": [
+             {"activity_id": "210000011", "completion_date": "2021-10-05", "points": 2}]}]},
+        {"first_name": "Mina", "last_name": "Okafor", "dob": "03/03",
+         "certifications": [{"board": "ABOHNS", "id": "30001", "roster": {"dob": "04/04"}},
+                            {"board": "ABP", "id": "40001"}]},
+    ],
+}
+MESSAGES = {
+    "664": "Diplomate date of birth does not match Board record for this diplomate ID.",
+    "665": "Diplomate name does not batch Board record.",
+    "709": "Record is a duplicate for learner completion previously reported to Board.",
+    "710": "Maximum MOC points already granted.",
+    "711": "MOC points reported exceed maximum available to this learner for this activity.",
+    "717": "Learner cannot receive MOC credit for multiple completions of this activity on a single date.",
+}
+
+
+def completion(activity: str, board: str, board_id: str, when: str, points: float, first: str = "Harper",
+               last: str = "Benton", dob: str = "11/11") -> dict:
+    kind = "Self-Assessment" if board == "ABOHNS" else "Lifelong Learning"
+    return {"activity_id": activity, "first_name": first, "last_name": last, "dob": dob, "completion_date": when,
+            "moc": [{"board": board, "board_id": board_id, "credits": points, "credit_types": {kind: points}}]}
+
+
+def verdict(stack: Stack, key: str, body: dict) -> list[str]:
+    """Submit, wait for the board, answer the codes it rejected with ([] when accepted)."""
+    with stack.client(key) as api:
+        answer = api.post("/v1/completions", params={"wait": "true"}, json=body).json()
+        [record] = answer["records"]
+        assert record["status"] == "Submitted", record
+
+        def settled() -> dict | None:
+            answer = api.get(f"/v1/records/{record['record_id']}")  # 404 until the projector has it
+            return answer.json() if answer.status_code == 200 and answer.json()["status"] != "Submitted" else None
+        row = stack.wait_for(settled)
+    codes = [e["code"] for e in row["errors"]]
+    assert [e["message"] for e in row["errors"]] == [MESSAGES[c] for c in codes]
+    return codes
+
+
+def test_board_rules_hold_per_learner_and_activity(stack: Stack, tmp_path: Path) -> None:
+    (tmp_path / "world.json").write_text(json.dumps(WORLD))
+    assert stack.pars("world", "load", str(tmp_path / "world.json")).returncode == 0
+    key = stack.pars("provider", "key", P).stdout.strip()
+    # Harper holds 2 points of 8 from outside PARS (completed 2021-10-05).
+    assert verdict(stack, key, completion("210000011", "ABOHNS", "19927", "2021-10-05", 2)) == ["709"]
+    assert verdict(stack, key, completion("210000011", "ABOHNS", "19927", "2021-11-01", 7)) == ["711"]
+    assert verdict(stack, key, completion("210000011", "ABOHNS", "19927", "2021-11-01", 6)) == []
+    assert verdict(stack, key, completion("210000011", "ABOHNS", "19927", "2021-11-02", 1)) == ["710"]
+    # The board's roster has Mina's birthday as 04/04, and her name as the directory has it.
+    mina = {"first": "Mina", "last": "Okafor", "dob": "03/03"}
+    assert verdict(stack, key, completion("210000011", "ABOHNS", "30001", "2021-11-01", 1, **mina)) == ["664"]
+    assert verdict(stack, key, completion("210000011", "ABOHNS", "30001", "2021-11-01", 1, first="Nina",
+                                          last="Okafor", dob="04/04")) == ["665"]
+    # ABP credits one completion of an activity a day.
+    assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == []
+    assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == ["717"]
