@@ -5,6 +5,7 @@ unknown the catalogue chooses something plausible and says so in `catalogue/boar
 """
 
 import json
+from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib.resources import files
 from typing import Literal
@@ -24,9 +25,21 @@ class Board(BaseModel):
     # realtime: roster checked while PARS validates; async: the board answers later; none: PARS accepts alone
     processing: Literal["realtime", "async", "none"] = "async"
     latency_seconds: float = 86400.0
+    # Boards that work overnight answer everything received in one run at this UTC time ("02:00").
+    overnight_at: str | None = None
     one_completion_per_day: bool = False
     report_deadline: str = "03-31"
     delete_deadline: str = "12-31"
+
+    def answer_time(self, received: datetime, scale: float) -> datetime:
+        """When the board answers a request received at `received`; `scale` shrinks the wait (0: at once)."""
+        if self.overnight_at is None:
+            wait = timedelta(seconds=self.latency_seconds)
+        else:
+            hour, minute = (int(part) for part in self.overnight_at.split(":"))
+            run = received.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            wait = (run if run > received else run + timedelta(days=1)) - received
+        return received + wait * scale
 
     @property
     def needs_board(self) -> bool:
@@ -56,6 +69,7 @@ class BoardOverride(BaseModel):
     requires_dob: bool | None = None
     processing: Literal["realtime", "async", "none"] | None = None
     latency_seconds: float | None = None
+    overnight_at: str | None = None
     one_completion_per_day: bool | None = None
     report_deadline: str | None = None
     delete_deadline: str | None = None

@@ -31,7 +31,7 @@ def learner_key(record: LearnerRecord) -> str:
 
 
 def answer_due(board: Board, latency_scale: float, now: datetime) -> datetime:
-    return now + timedelta(seconds=board.latency_seconds * latency_scale) + ANSWER_GRACE
+    return board.answer_time(now, latency_scale) + ANSWER_GRACE
 
 
 def board_request(record: LearnerRecord, action: str, correlation_id: str) -> ProcessBoardRequest:

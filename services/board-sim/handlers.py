@@ -1,6 +1,6 @@
 """One board's desk: judges a batch of requests, remembers its answers, replies after the board's latency."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, uuid5
 
 import asyncpg
@@ -59,8 +59,7 @@ class BoardDesk:
             await storage.record_answers(conn, new_verdicts)
             await storage.grant(conn, granted)
             await storage.withdraw(conn, withdrawn)
-            answer_at = datetime.now(UTC) + timedelta(
-                seconds=board.latency_seconds * self._settings.board_latency_scale)
+            answer_at = board.answer_time(datetime.now(UTC), self._settings.board_latency_scale)
             topic = self._settings.topic(BOARD_RESPONSES.name)
             await self._outbox.enqueue(conn, [event_message(topic, v, str(v.record_id), answer_at) for v in verdicts])
         log.info("board answered", board=self.code, requests=len(requests), new=len(new_verdicts))
