@@ -5,13 +5,14 @@ from faststream.kafka import KafkaBroker
 
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
+from shared.events import record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import Running, worker_app
 from shared.settings import Settings
 from shared.topics import ACTIVITIES, RECORD_EVENTS, SUBMISSIONS, dead_letters
 from validation import api
-from validation.handlers import SubmissionHandler, utc_today
+from validation.handlers import StatusTracker, SubmissionHandler, utc_today
 from validation.submissions import decode_submission
 
 SERVICE = "validation"
@@ -28,6 +29,11 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
         group=settings.group("pars.validation"), decode=decode_submission,
         handle=SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
                                  today=lambda: settings.today or utc_today()),
+    )
+    subscribe_batches(
+        broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
+        group=settings.group("pars.validation.statuses"), decode=record_event_adapter.validate_json,
+        handle=StatusTracker(pool), max_records=1000,
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
                    state={"validation_pool": pool, "validation_outbox": outbox, "settings": settings})

@@ -25,7 +25,9 @@ from validation.rules.credits import points
 class Decision:
     events: list[Envelope]
     keep: LearnerRecord | None = None  # becomes the live record for its credit ID
+    keep_status: str = "Submitted"
     release: LearnerRecord | None = None  # no longer holds its credit ID
+    mark: str | None = None  # the live record's new status
 
 
 def _learner_id(r: ReportedRecord, ctx: Context) -> str | None:
@@ -76,15 +78,16 @@ def decide(command: SubmitRecord, ctx: Context) -> Decision:
     if is_delete(r):
         live = ctx.live
         assert live is not None
-        event: Envelope = (DeleteSubmitted if needs_board else RecordDeleted)(
-            record_id=live.record_id, target=live.target, reported_as=r.record_id, **envelope)
-        return Decision([event], release=live)
+        common = {"record_id": live.record_id, "target": live.target, "reported_as": r.record_id, **envelope}
+        if needs_board and ctx.live_status == "Accepted":  # the board granted credit: it must withdraw it
+            return Decision([DeleteSubmitted(**common)], mark="Delete Submitted")
+        return Decision([RecordDeleted(**common)], release=live)  # rejected, or never at a board: gone at once
     record = kept_record(command, ctx)
     events: list[Envelope] = [RecordSubmitted(record_id=r.record_id, record=record, needs_board=needs_board,
                                               **envelope)]
     if not needs_board:
         events.append(RecordAccepted(record_id=r.record_id, target=r.target, **envelope))
-    return Decision(events, keep=record)
+    return Decision(events, keep=record, keep_status="Submitted" if needs_board else "Accepted")
 
 
 def unexpected_failure(command: SubmitRecord) -> Decision:

@@ -1,12 +1,13 @@
 """Handles a batch of SubmitRecord commands in one transaction: decide, keep live credit IDs, emit events."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import asyncpg
 
 from shared.consumer import Delivery
-from shared.events import LearnerRecord, SubmitRecord
+from shared.events import DeleteSubmitted, Envelope, RecordAccepted, RecordDeleted, RecordRejected, SubmitRecord
 from shared.inbox import fresh_only
 from shared.logging import bind_correlation, get_logger
 from shared.outbox import Outbox, OutboxMessage, event_message
@@ -14,7 +15,7 @@ from validation import lookups, storage
 from validation.decide import Decision, decide, unexpected_failure
 from validation.lookups import live_key
 from validation.rules import Context
-from validation.storage import LiveKey
+from validation.storage import LiveKey, LiveRecord
 from validation.submissions import UnreadableSubmission
 
 log = get_logger(__name__)
@@ -41,7 +42,7 @@ class SubmissionHandler:
                 return
             found = await lookups.fetch(conn, [c.record for c in todo if not isinstance(c, UnreadableSubmission)])
             before = dict(found.live)
-            live: dict[LiveKey, LearnerRecord] = dict(before)
+            live: dict[LiveKey, LiveRecord] = dict(before)
             messages: list[OutboxMessage] = []
             today = self._today()
             for command in todo:
@@ -50,15 +51,15 @@ class SubmissionHandler:
                 if decision.release is not None:
                     live.pop(key, None)
                 if decision.keep is not None:
-                    live[key] = decision.keep
+                    live[key] = LiveRecord(decision.keep, decision.keep_status)
+                if decision.mark is not None and key in live:
+                    live[key] = replace(live[key], status=decision.mark)
                 messages += [event_message(self._topic, e, str(e.record_id)) for e in decision.events]
-            released = [k for k, rec in before.items() if live.get(k) is None or live[k].record_id != rec.record_id]
-            kept = [rec for k, rec in live.items() if k not in before or before[k].record_id != rec.record_id]
-            await storage.replace_live(conn, released, kept)
+            await storage.save_live(conn, before, live)
             await self._outbox.enqueue(conn, messages)
         log.info("batch validated", records=len(todo), events=len(messages))
 
-    def _decide(self, command: SubmitRecord, found: lookups.BatchLookups, live: dict[LiveKey, LearnerRecord],
+    def _decide(self, command: SubmitRecord, found: lookups.BatchLookups, live: dict[LiveKey, LiveRecord],
                 today: date) -> Decision:
         r = command.record
         with bind_correlation(correlation_id=command.correlation_id, record_id=str(r.record_id)):
@@ -67,7 +68,8 @@ class SubmissionHandler:
                 return unexpected_failure(command)
             try:
                 ctx = Context(activity=found.activity_for(r), board=found.boards.get(r.target.code), today=today,
-                              live=live.get(live_key(r)), diplomate=found.diplomate_for(r),
+                              live=held.record if (held := live.get(live_key(r))) else None,
+                              live_status=held.status if held else None, diplomate=found.diplomate_for(r),
                               match=found.match_for(r))
                 decision = decide(command, ctx)
             except Exception:  # one record's surprise must not hold up the batch: it gets PARS's 999
@@ -75,3 +77,20 @@ class SubmissionHandler:
                 return unexpected_failure(command)
             log.debug("record validated", outcome=decision.events[0].event_type, target=r.target.code)
             return decision
+
+
+class StatusTracker:
+    """Follows pars.record-events so validation knows each live record's status (deletes depend on it)."""
+
+    STATUS = {RecordAccepted: "Accepted", RecordRejected: "Rejected", DeleteSubmitted: "Delete Submitted"}
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def __call__(self, batch: list[Delivery[Envelope]]) -> None:
+        statuses = [(d.message.record_id, self.STATUS[type(d.message)]) for d in batch
+                    if type(d.message) in self.STATUS]
+        gone = [d.message.record_id for d in batch if isinstance(d.message, RecordDeleted)]
+        if statuses or gone:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await storage.track_statuses(conn, statuses, gone)

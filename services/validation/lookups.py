@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared.boards import Board, apply_overrides
-from shared.events import LearnerRecord, ReportedRecord
+from shared.events import ReportedRecord
 from shared.names import name_key
 from shared.npi import is_valid_npi
 from shared.states import state_code
@@ -13,7 +13,7 @@ from shared.world import Activity
 from validation import storage
 from validation.matching import DirectoryEntry, LearnerQuery, MatchResult, match_learner
 from validation.rules import RosterEntry, credit_key, needs_directory_match
-from validation.storage import LiveKey
+from validation.storage import LiveKey, LiveRecord
 from validation.world import license_key
 
 
@@ -33,7 +33,7 @@ def learner_query(r: ReportedRecord) -> LearnerQuery:
 class BatchLookups:
     boards: dict[str, Board]
     activities: dict[str, Activity]
-    live: dict[LiveKey, LearnerRecord]
+    live: dict[LiveKey, LiveRecord]
     roster: dict[tuple[str, str], RosterEntry]
     directory: list[DirectoryEntry]
 

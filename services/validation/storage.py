@@ -1,6 +1,7 @@
 """The validation schema: activities, board overrides, the physician directory, rosters, live credit IDs."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -14,6 +15,14 @@ from validation.rules import RosterEntry
 LiveKey = tuple[str, str, str]  # provider ID, credit ID, target code
 
 
+@dataclass(frozen=True)
+class LiveRecord:
+    """A record holding its credit ID, with its status as the record events tell it."""
+
+    record: LearnerRecord
+    status: str
+
+
 async def activities(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, Activity]:
     rows = await conn.fetch("SELECT data FROM activities WHERE id = ANY($1::text[])", list(set(ids)))
     return {a.id: a for a in (Activity.model_validate(r["data"]) for r in rows)}
@@ -23,19 +32,25 @@ async def board_overrides(conn: asyncpg.Connection) -> list[BoardOverride]:
     return [BoardOverride.model_validate(r["data"]) for r in await conn.fetch("SELECT data FROM board_overrides")]
 
 
-async def live_records(conn: asyncpg.Connection, keys: Iterable[LiveKey]) -> dict[LiveKey, LearnerRecord]:
+async def live_records(conn: asyncpg.Connection, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
     keys = list(set(keys))
     rows = await conn.fetch(
-        "SELECT l.provider_id, l.credit_id, l.target_code, l.record FROM live_records l"
+        "SELECT l.provider_id, l.credit_id, l.target_code, l.record, l.status FROM live_records l"
         " JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(p, c, t)"
         " ON l.provider_id = k.p AND l.credit_id = k.c AND l.target_code = k.t",
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
     )
-    return {(r["provider_id"], r["credit_id"], r["target_code"]): LearnerRecord.model_validate(r["record"])
-            for r in rows}
+    return {(r["provider_id"], r["credit_id"], r["target_code"]):
+            LiveRecord(LearnerRecord.model_validate(r["record"]), r["status"]) for r in rows}
 
 
-async def replace_live(conn: asyncpg.Connection, released: list[LiveKey], kept: list[LearnerRecord]) -> None:
+async def save_live(conn: asyncpg.Connection, before: dict[LiveKey, LiveRecord],
+                    after: dict[LiveKey, LiveRecord]) -> None:
+    """Write what a batch changed: credit IDs released, records kept, statuses moved."""
+    released = [k for k, was in before.items() if k not in after or after[k].record.record_id != was.record.record_id]
+    kept = [now for k, now in after.items() if k not in before or before[k].record.record_id != now.record.record_id]
+    moved = [(now.record.record_id, now.status) for k, now in after.items()
+             if k in before and before[k].record.record_id == now.record.record_id and before[k].status != now.status]
     if released:
         await conn.executemany(
             "DELETE FROM live_records WHERE provider_id = $1 AND credit_id = $2 AND target_code = $3", released)
@@ -43,10 +58,21 @@ async def replace_live(conn: asyncpg.Connection, released: list[LiveKey], kept: 
         # A plain INSERT: if another instance kept the same credit ID meanwhile, this batch fails and is
         # retried, and then sees that record (603). Exactly one Add wins.
         await conn.executemany(
-            "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            [(r.provider_id, r.credit_id, r.target.code, r.record_id, r.model_dump(mode="json")) for r in kept],
+            "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [(r.record.provider_id, r.record.credit_id, r.record.target.code, r.record.record_id,
+              r.record.model_dump(mode="json"), r.status) for r in kept],
         )
+    if moved:
+        await conn.executemany("UPDATE live_records SET status = $2 WHERE record_id = $1", moved)
+
+
+async def track_statuses(conn: asyncpg.Connection, statuses: list[tuple[object, str]], gone: list[object]) -> None:
+    """What the record events say became of live records: a board's verdict, a completed delete."""
+    if statuses:
+        await conn.executemany("UPDATE live_records SET status = $2 WHERE record_id = $1", statuses)
+    if gone:
+        await conn.execute("DELETE FROM live_records WHERE record_id = ANY($1::uuid[])", gone)
 
 
 async def roster_entries(conn: asyncpg.Connection,

@@ -19,8 +19,11 @@ RECORDS = 600
 
 def test_validation_killed_mid_stream_loses_and_duplicates_nothing(fresh_stack: Stack, tmp_path: Path) -> None:
     stack = fresh_stack
+    # A learner each: the board grants an activity's points to a learner only once (710 after that).
+    learners = [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
+                 "certifications": [{"board": "ABOHNS", "id": f"5{i:05d}"}]} for i in range(RECORDS)]
     world = tmp_path / "world.json"
-    world.write_text(json.dumps(WORLD))
+    world.write_text(json.dumps({**WORLD, "physicians": WORLD["physicians"] + learners}))
     assert stack.pars("world", "load", str(world)).returncode == 0
     key = stack.pars("provider", "key", "0008001").stdout.strip()
     operator = stack.pars("operator", "key").stdout.strip()
@@ -28,7 +31,7 @@ def test_validation_killed_mid_stream_loses_and_duplicates_nothing(fresh_stack: 
     # Every third learner has a board ID the roster lacks; every tenth names an unknown activity.
     def body(i: int) -> dict:
         changes = {"activity_id": "999999999"} if i % 10 == 0 else {}
-        return completion(board_id="99999" if i % 3 == 0 else "19927", credit_id=f"ccid:e2e:{i}", **changes)
+        return completion(board_id="99999" if i % 3 == 0 else f"5{i:05d}", credit_id=f"ccid:e2e:{i}", **changes)
 
     answers: dict[int, str] = {}
     submitting = threading.Event()

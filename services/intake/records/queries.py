@@ -63,7 +63,7 @@ async def list_records(pool: asyncpg.Pool, schema: str, where: str, args: list[A
 
 
 async def get_record(pool: asyncpg.Pool, schema: str, principal: Principal, record_id: UUID) -> asyncpg.Record | None:
-    row = await pool.fetchrow(f"SELECT provider_id, {COLUMNS} FROM {schema}.records"
+    row = await pool.fetchrow(f"SELECT provider_id, target_kind, {COLUMNS} FROM {schema}.records"
                               " WHERE record_id = $1 AND NOT deleted", record_id)
     if row is None or (not principal.is_operator and row["provider_id"] != principal.provider_id):
         return None  # another provider's record does not exist for this one

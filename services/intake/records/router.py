@@ -1,4 +1,4 @@
-"""GET /v1/records and GET /v1/records/{id}."""
+"""GET /v1/records, GET /v1/records/{id}, and deleting records."""
 
 from datetime import date
 from decimal import Decimal
@@ -7,11 +7,11 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from intake.dependencies import CurrentPrincipal, Pool
+from intake.dependencies import Broker, CurrentPrincipal, Pool
 from intake.errors import ApiError
-from intake.records import downloads, queries
+from intake.records import deletes, downloads, queries
 
 router = APIRouter(prefix="/v1")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -63,3 +63,27 @@ async def get_record(record_id: UUID, request: Request, principal: CurrentPrinci
         for h in await queries.history(pool, _schema(request), record_id)
     ]
     return item
+
+
+@router.delete("/records/{record_id}")
+async def delete_record(record_id: UUID, request: Request, principal: CurrentPrincipal, pool: Pool,
+                        broker: Broker) -> JSONResponse:
+    [outcome] = await _delete(request, principal, pool, broker, [record_id])
+    status = outcome.pop("http_status")
+    if "error" in outcome:
+        return JSONResponse({"error": {**outcome["error"], "details": [{"record_id": str(record_id)}]}}, status)
+    return JSONResponse(outcome, status)
+
+
+@router.delete("/records")
+async def delete_several(request: Request, principal: CurrentPrincipal, pool: Pool, broker: Broker,
+                         record_id: Annotated[list[UUID], Query(min_length=1, max_length=500)]) -> JSONResponse:
+    """Several records at once (?record_id=...&record_id=...): one result per record, in the order asked."""
+    return JSONResponse({"results": await _delete(request, principal, pool, broker, record_id)}, 207)
+
+
+async def _delete(request: Request, principal: CurrentPrincipal, pool: Pool, broker: Broker,
+                  record_ids: list[UUID]) -> list[dict[str, Any]]:
+    state = request.app.state
+    return await deletes.delete_records(pool, _schema(request), broker, state.settings, state.waiters, principal,
+                                        record_ids)

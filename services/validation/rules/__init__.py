@@ -25,6 +25,7 @@ from validation.rules.learner import (
 from validation.rules.record import (
     credit_id_present,
     credit_id_state,
+    delete_allowed_now,
     delete_matches_original,
     record_action,
     target_known,
@@ -40,7 +41,7 @@ ADD_RULES: tuple[Rule, ...] = (
 )
 # A Delete names a live record by its credit ID and repeats its fields; the board's delete deadline applies.
 DELETE_RULES: tuple[Rule, ...] = (record_action, credit_id_present, credit_id_state, delete_matches_original,
-                                  delete_deadline)
+                                  delete_allowed_now, delete_deadline)
 
 
 def check(record: ReportedRecord, ctx: Context) -> list[ParsError]:

@@ -25,6 +25,7 @@ class Context:
     board: Board | None  # the record's target (certifying board, state board, REMS program)
     today: date
     live: LearnerRecord | None = None  # the live record holding this credit ID for this target
+    live_status: str | None = None  # its status: Submitted, Accepted, Rejected, Delete Submitted
     diplomate: RosterEntry | None = None  # real-time boards: the roster entry for the board ID, if any
     match: MatchResult | None = None  # the physician directory's answer, for targets matched against it
 

@@ -21,6 +21,12 @@ def credit_id_state(r: ReportedRecord, ctx: Context) -> list[str]:
     return ["603"] if ctx.live is not None else []
 
 
+def delete_allowed_now(r: ReportedRecord, ctx: Context) -> list[str]:
+    """A record still with its board (Submitted, or its delete pending) cannot be deleted yet. PARS has no code
+    of its own for this; 998 says the record cannot be processed as reported now."""
+    return ["998"] if ctx.live is not None and ctx.live_status in ("Submitted", "Delete Submitted") else []
+
+
 def delete_matches_original(r: ReportedRecord, ctx: Context) -> list[str]:
     """A Delete repeats the original's fields; any field it gives that differs means no such record (605)."""
     live = ctx.live

@@ -48,6 +48,7 @@ from validation.rules.learner import (
 from validation.rules.record import (
     credit_id_present,
     credit_id_state,
+    delete_allowed_now,
     delete_matches_original,
     record_action,
     target_known,
@@ -636,7 +637,7 @@ def test_a_record_can_be_deleted_until_december_31_of_its_year(completed: date, 
 
 def test_the_rule_tables_hold_every_rule_once() -> None:
     assert len(set(ADD_RULES)) == len(ADD_RULES) and len(set(DELETE_RULES)) == len(DELETE_RULES)
-    assert set(DELETE_RULES) - set(ADD_RULES) == {delete_matches_original, delete_deadline}
+    assert set(DELETE_RULES) - set(ADD_RULES) == {delete_matches_original, delete_allowed_now, delete_deadline}
 
 
 # dates ------------------------------------------------------------------------------------------------
@@ -795,16 +796,33 @@ def test_the_dob_is_kept_as_mm_dd(dob: str | None, kept: str | None) -> None:
     assert decision.keep is not None and decision.keep.dob == kept
 
 
-def test_decide_submits_a_delete_of_the_live_record() -> None:
+def test_decide_submits_a_delete_of_an_accepted_record_to_its_board() -> None:
     live = live_record()
     delete = record(action="Delete")
-    decision = decide(submit(delete), context(live=live, today=IN_YEAR))
+    decision = decide(submit(delete), context(live=live, live_status="Accepted", today=IN_YEAR))
     [event] = decision.events
     assert isinstance(event, DeleteSubmitted)
-    assert event.record_id == live.record_id != delete.record_id
+    assert event.record_id == live.record_id != delete.record_id and event.reported_as == delete.record_id
     assert event.target == live.target
     assert event.correlation_id == "corr-1"
-    assert decision.release == live and decision.keep is None
+    assert decision.mark == "Delete Submitted" and decision.release is None and decision.keep is None
+
+
+def test_decide_deletes_a_rejected_record_at_once() -> None:
+    live = live_record()
+    decision = decide(submit(record(action="Delete")), context(live=live, live_status="Rejected", today=IN_YEAR))
+    [event] = decision.events
+    assert isinstance(event, RecordDeleted) and event.record_id == live.record_id
+    assert decision.release == live and decision.mark is None
+
+
+@pytest.mark.parametrize("status", ["Submitted", "Delete Submitted"])
+def test_a_record_still_with_its_board_cannot_be_deleted_yet(status: str) -> None:
+    decision = decide(submit(record(action="Delete")), context(live=live_record(), live_status=status,
+                                                               today=IN_YEAR))
+    [event] = decision.events
+    assert isinstance(event, RecordRejectedByPars) and [e.code for e in event.errors] == ["998"]
+    assert decision.release is None and decision.mark is None
 
 
 def test_decide_deletes_a_state_record_without_a_board() -> None:
