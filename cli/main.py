@@ -2,6 +2,7 @@
 
 import asyncio
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,8 @@ operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 app.add_typer(world_app, name="world")
 app.add_typer(provider_app, name="provider")
 app.add_typer(operator_app, name="operator")
+replay_app = typer.Typer(help="Re-apply what a topic holds.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
 projection_app = typer.Typer(help="The record projection providers read.", no_args_is_help=True)
 app.add_typer(projection_app, name="projection")
 mail_app = typer.Typer(help="The rejection digests e-mailed to providers.", no_args_is_help=True)
@@ -88,6 +91,18 @@ def topics() -> None:
     """Create every topic of the registry that does not exist yet."""
     created = asyncio.run(admin.create_topics(get_settings()))
     err.print(f"{len(created)} topics created")
+
+
+@replay_app.command("board-responses")
+def replay_board_responses(
+    since: Annotated[datetime, typer.Option(help="Re-read verdicts from this time on (ISO 8601, UTC if no zone).")],
+) -> None:
+    """Re-apply the boards' verdicts since a time; what already holds does not change."""
+    from board_router.replay import replay_board_responses as replay
+
+    when = since if since.tzinfo else since.replace(tzinfo=UTC)
+    count = asyncio.run(replay(get_settings(), when))
+    err.print(f"replayed {count} board responses since {when.isoformat()}")
 
 
 @projection_app.command("rebuild")

@@ -62,20 +62,27 @@ class Router:
             await storage.open_requests(conn, opened)
             await self._outbox.enqueue(conn, messages)
 
-    async def on_verdicts(self, batch: list[Delivery[BoardVerdict]]) -> None:
+    async def on_verdicts(self, batch: list[Delivery[BoardVerdict]], *, replay: bool = False) -> None:
+        """Settle each open request with its verdict and append the record event, once. A replay also appends
+        again the events of verdicts that settled their requests before: same ids, so nothing changes where
+        they hold, and a consumer that lost them gets them back."""
         verdicts = [d.message for d in batch]
         async with self._pool.acquire() as conn, conn.transaction():
-            pending = await storage.unsettled(conn, (v.request_id for v in verdicts))
-            records = await storage.routed_records(conn, (v.record_id for v in verdicts if v.request_id in pending))
+            found = await storage.requests(conn, (v.request_id for v in verdicts), settled_too=replay)
+            records = await storage.routed_records(conn, (v.record_id for v in verdicts if v.request_id in found))
             messages, settled = [], []
             topic = self._settings.topic(RECORD_EVENTS.name)
             for verdict in verdicts:
-                request = pending.pop(verdict.request_id, None)
+                request = found.get(verdict.request_id)
                 if request is None:
-                    continue  # settled already: a duplicate, late or replayed verdict changes nothing
+                    continue  # settled already: a duplicate or late verdict changes nothing
+                if request["verdict_id"] is None:
+                    settled.append((verdict.request_id, verdict.event_id))
+                    found.pop(verdict.request_id)
+                elif request["verdict_id"] != verdict.event_id:
+                    continue  # another verdict settled this request
                 event = verdict_event(verdict, records[verdict.record_id], request["correlation_id"])
                 messages.append(event_message(topic, event, str(event.record_id)))
-                settled.append((verdict.request_id, verdict.event_id))
             await storage.settle(conn, settled)
             await self._outbox.enqueue(conn, messages)
 

@@ -48,6 +48,7 @@ def verdict_event(verdict: BoardVerdict, target: LearnerRecord, correlation_id: 
         "event_id": uuid5(NAMESPACE_URL, f"pars:verdict:{verdict.event_id}"),
         "record_id": verdict.record_id, "provider_id": verdict.provider_id, "correlation_id": correlation_id,
         "submission_id": target.submission_id, "target": target.target, "response_id": verdict.event_id,
+        "occurred_at": verdict.occurred_at,  # when the board answered: the same on every replay
     }
     if verdict.action == "delete":
         # A refused delete leaves the record as the board holds it: accepted.

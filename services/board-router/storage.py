@@ -36,10 +36,12 @@ async def open_requests(conn: asyncpg.Connection, sent: list[tuple[ProcessBoardR
     )
 
 
-async def unsettled(conn: asyncpg.Connection, request_ids: Iterable[UUID]) -> dict[UUID, asyncpg.Record]:
+async def requests(conn: asyncpg.Connection, request_ids: Iterable[UUID], *,
+                   settled_too: bool = False) -> dict[UUID, asyncpg.Record]:
+    """The requests a batch of verdicts answers: the open ones (and, for a replay, the settled ones too)."""
     rows = await conn.fetch(
-        "SELECT request_id, record_id, correlation_id FROM requests"
-        " WHERE request_id = ANY($1::uuid[]) AND settled_at IS NULL FOR UPDATE",
+        "SELECT request_id, record_id, correlation_id, verdict_id FROM requests WHERE request_id = ANY($1::uuid[])"
+        + ("" if settled_too else " AND settled_at IS NULL") + " FOR UPDATE",
         list(set(request_ids)),
     )
     return {r["request_id"]: r for r in rows}
