@@ -13,6 +13,18 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class BoardFaults(BaseModel):
+    """Faults a simulated board injects, for tests and demos; rates are per answer, seeded."""
+
+    drop: float = 0.0  # the answer is lost (the router asks again; the board repeats its answer)
+    duplicate: float = 0.0  # the answer is sent twice
+    delay: float = 0.0  # the answer is held back up to max_delay_seconds
+    max_delay_seconds: float = 10.0
+    reorder_seconds: float = 0.0  # answers leave up to this much out of order
+    crash: float = 0.0  # the batch dies before it commits (redelivered)
+    seed: int = 0
+
+
 class Board(BaseModel):
     code: str
     kind: Literal["moc", "state", "rems"]
@@ -27,6 +39,7 @@ class Board(BaseModel):
     latency_seconds: float = 86400.0
     # Boards that work overnight answer everything received in one run at this UTC time ("02:00").
     overnight_at: str | None = None
+    faults: BoardFaults | None = None
     one_completion_per_day: bool = False
     report_deadline: str = "03-31"
     delete_deadline: str = "12-31"
@@ -70,6 +83,7 @@ class BoardOverride(BaseModel):
     processing: Literal["realtime", "async", "none"] | None = None
     latency_seconds: float | None = None
     overnight_at: str | None = None
+    faults: BoardFaults | None = None
     one_completion_per_day: bool | None = None
     report_deadline: str | None = None
     delete_deadline: str | None = None

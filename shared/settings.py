@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     today: date | None = None
 
     board_latency_scale: float = 1.0
+    # How long past a board's answer time the router waits before asking again.
+    board_answer_grace_seconds: float = 30.0
     digest_seconds: float = 86400.0
     # Boards the board-sim process serves; empty means every board of the catalogue.
     boards: str = ""

@@ -1,7 +1,7 @@
 """The router's three jobs: route new work to boards, turn verdicts into record events, ask again when late."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -24,6 +24,7 @@ class Router:
         self._pool = pool
         self._outbox = outbox
         self._settings = settings
+        self._grace = timedelta(seconds=settings.board_answer_grace_seconds)
 
     def _request_message(self, record: LearnerRecord, action: str, correlation_id: str) -> OutboxMessage:
         request = board_request(record, action, correlation_id)
@@ -58,7 +59,7 @@ class Router:
                     raise LookupError(f"no board {record.target.code!r} for record {record.record_id}")
                 messages.append(self._request_message(record, action, event.correlation_id))
                 opened.append((board_request(record, action, event.correlation_id),
-                               answer_due(board, self._settings.board_latency_scale, now)))
+                               answer_due(board, self._settings.board_latency_scale, now, self._grace)))
             await storage.open_requests(conn, opened)
             await self._outbox.enqueue(conn, messages)
 
@@ -99,7 +100,7 @@ class Router:
                 record = records[row["record_id"]]
                 messages.append(self._request_message(record, row["action"], row["correlation_id"]))
                 board = boards[row["board"]]
-                due.append((row["request_id"], answer_due(board, self._settings.board_latency_scale, now)))
+                due.append((row["request_id"], answer_due(board, self._settings.board_latency_scale, now, self._grace)))
             await storage.postpone(conn, due)
             await self._outbox.enqueue(conn, messages)
         log.info("asked boards again", requests=len(late))

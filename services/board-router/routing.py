@@ -30,8 +30,8 @@ def learner_key(record: LearnerRecord) -> str:
     return f"{record.last_name.strip().lower()}|{record.first_name.strip().lower()}|{record.dob or ''}"
 
 
-def answer_due(board: Board, latency_scale: float, now: datetime) -> datetime:
-    return board.answer_time(now, latency_scale) + ANSWER_GRACE
+def answer_due(board: Board, latency_scale: float, now: datetime, grace: timedelta = ANSWER_GRACE) -> datetime:
+    return board.answer_time(now, latency_scale) + grace
 
 
 def board_request(record: LearnerRecord, action: str, correlation_id: str) -> ProcessBoardRequest:

@@ -6,6 +6,7 @@ from uuid import NAMESPACE_URL, uuid5
 import asyncpg
 
 from board_sim import storage
+from board_sim.faults import CrashDice, deliveries
 from board_sim.judging import judge
 from shared.boards import Board, apply_overrides
 from shared.consumer import Delivery
@@ -24,6 +25,7 @@ class BoardDesk:
         self._pool = pool
         self._outbox = outbox
         self._settings = settings
+        self._crashes: CrashDice | None = None
 
     async def _board(self, conn: asyncpg.Connection) -> Board:
         return apply_overrides(await storage.board_overrides(conn))[self.code]
@@ -40,6 +42,7 @@ class BoardDesk:
         requests = [d.message for d in batch]
         async with self._pool.acquire() as conn, conn.transaction():
             board = await self._board(conn)
+            self._crashes = self._crashes or CrashDice(board.faults)
             given = await storage.answers(conn, (q.request_id for q in requests))
             roster = await storage.diplomates(conn, self.code, (q.record.learner_id or "" for q in requests))
             book = await storage.ledger(conn, self.code, ((q.record.learner_id or "", q.record.activity_id)
@@ -47,12 +50,12 @@ class BoardDesk:
             verdicts, new_verdicts, granted, withdrawn = [], [], [], []
             for request in requests:
                 if request.request_id in given:  # asked again: the first answer may have been lost
-                    verdicts.append(given[request.request_id])
+                    verdicts.append((request, given[request.request_id]))
                     continue
                 diplomate = roster.get(request.record.learner_id or "")
                 verdict = self._verdict(request, board, judge(request, board, diplomate, book))
                 given[request.request_id] = verdict
-                verdicts.append(verdict)
+                verdicts.append((request, verdict))
                 new_verdicts.append(verdict)
                 if verdict.accepted:
                     (granted if request.action == "add" else withdrawn).append(request)
@@ -61,5 +64,8 @@ class BoardDesk:
             await storage.withdraw(conn, withdrawn)
             answer_at = board.answer_time(datetime.now(UTC), self._settings.board_latency_scale)
             topic = self._settings.topic(BOARD_RESPONSES.name)
-            await self._outbox.enqueue(conn, [event_message(topic, v, str(v.record_id), answer_at) for v in verdicts])
+            await self._outbox.enqueue(conn, [
+                event_message(topic, v, str(v.record_id), at)
+                for q, v in verdicts for at in deliveries(board.faults, q.event_id, answer_at)])
+            self._crashes.roll()  # a crash here loses the whole batch's work: it is redelivered
         log.info("board answered", board=self.code, requests=len(requests), new=len(new_verdicts))
