@@ -105,7 +105,7 @@ def apply_overrides(overrides: list[BoardOverride]) -> dict[str, Board]:
             fields.setdefault("name", override.code)
             boards[override.code] = Board(**fields)
         else:
-            boards[override.code] = base.model_copy(update=fields)
+            boards[override.code] = Board.model_validate(base.model_dump() | fields)  # validated, nested too
     return boards
 
 
