@@ -11,7 +11,7 @@ from tests.e2e.conftest import Stack, start_stack, stop_services
 
 pytestmark = pytest.mark.e2e
 A, B = "0008001", "0008002"
-LATENCY = 4  # seconds ABOHNS takes to answer, adds and deletes alike
+LATENCY = 6  # seconds ABOHNS takes to answer, adds and deletes alike
 WORLD = {
     "providers": [
         {"id": A, "name": "Western", "email": "a@a.example"},
@@ -105,7 +105,8 @@ def test_an_accepted_record_is_delete_submitted_until_its_board_confirms(deletes
     assert early.status_code == 409 and early.json()["error"]["code"] == "record_with_board"
     answer = delete_when_settled(stack, keys[A], record_id, "Accepted")
     assert answer["code"] == 202 and answer["status"] == "Delete Submitted"
-    assert status(stack, keys[A], record_id) == "Delete Submitted"  # visible while the board works
+    # Visible while the board works (the projection shows it a moment after validation answered).
+    stack.wait_for(lambda: status(stack, keys[A], record_id) == "Delete Submitted", timeout=LATENCY)
     with stack.client(keys[A]) as api:
         assert api.delete(f"/v1/records/{record_id}").status_code == 409
     stack.wait_for(lambda: status(stack, keys[A], record_id) is None, timeout=30)  # gone once confirmed
