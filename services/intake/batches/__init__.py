@@ -1,0 +1,1 @@
+"""Batch files: upload, parse, track per-record outcomes, write rejection and success files."""

@@ -1,0 +1,69 @@
+"""What a batch file reads into: its rows as the provider wrote them, each with the learner records it reports.
+
+The parsers (tabular.py for .xlsx and tab-delimited .txt, activity_report.py for MedBiquitous XML) produce a
+`ParsedBatch`; the writers turn its rows back into the upload's own format for the rejection and success
+files. Nothing here touches Kafka or SQL.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.events import ReportedRecord
+
+MAX_RECORDS = 5_000  # rows (learner completions) in one file; one more and the whole file is refused
+MAX_FILE_BYTES = 20 * 1024 * 1024  # an upload larger than this is refused before it is read
+MAX_CELL_CHARS = 1_000  # a longer cell is not a value any PARS field takes: the file is refused, naming it
+
+
+class FileFormat(StrEnum):
+    XLSX = "xlsx"
+    TXT = "txt"
+    XML = "xml"
+
+
+class Layout(StrEnum):
+    TEMPLATE_B = "Learner Template B"
+    CME_MOC = "CME/MOC template"
+    ACTIVITY_REPORT = "MedBiquitous Activity Report"
+
+
+class BatchFileError(Exception):
+    """The file cannot be a batch at all: the upload answers 422 and the history lists it as failed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # short machine name: unknown_type, not_xlsx, too_many_records, missing_column, ...
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    """One learner record a row reports, and the cells that belong to its target alone.
+
+    A CME/MOC template row can report a state licence, a board and a REMS program at once. When some of its
+    records are added and others rejected, the rejection file blanks the cells of the added ones (and the
+    success file those of the rejected ones), so a corrected rejection file uploads again without duplicates.
+    """
+
+    record: ReportedRecord
+    own_cells: frozenset[int] = frozenset()  # column indexes (tabular); unused for XML
+
+
+@dataclass
+class SourceRow:
+    number: int  # as the provider sees it: the spreadsheet row, the text line, the nth ActivityReport
+    cells: list[str]  # tabular: the row's cells as text, in file order; XML: [the ActivityReport element's XML]
+    records: list[RowRecord]  # at least one: a row with no target still gets a record, which validation rejects
+
+
+@dataclass
+class ParsedBatch:
+    format: FileFormat
+    layout: Layout
+    preamble: list[list[str]] = field(default_factory=list)  # rows above the header (the CME/MOC guidance row)
+    header: list[str] = field(default_factory=list)  # as written in the file; empty for XML and headerless .txt
+    rows: list[SourceRow] = field(default_factory=list)
+
+    @property
+    def record_count(self) -> int:
+        return sum(len(r.records) for r in self.rows)
