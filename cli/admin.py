@@ -15,6 +15,7 @@ import notifier.world
 import projector.world
 import validation.world
 from intake.keys import issue_key as issue_api_key
+from intake.keys import revoke_key as revoke_api_key
 from shared.boards import apply_overrides
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics
@@ -52,11 +53,19 @@ async def load_world(settings: Settings, world: World) -> None:
     await ensure_topics(settings, [board_requests(b.code) for b in world.boards if boards[b.code].needs_board])
 
 
-async def issue_key(settings: Settings, role: str, provider_id: str | None = None) -> str:
+async def issue_key(settings: Settings, role: str, provider_id: str | None = None, *, sandbox: bool = False) -> str:
     pool = await _pool(settings, "intake", "intake")
     try:
         async with pool.acquire() as conn:
-            return await issue_api_key(conn, role, provider_id)
+            return await issue_api_key(conn, role, provider_id, sandbox=sandbox)
+    finally:
+        await pool.close()
+
+
+async def revoke_key(settings: Settings, key: str) -> None:
+    pool = await _pool(settings, "intake", "intake")
+    try:
+        await revoke_api_key(pool, key)
     finally:
         await pool.close()
 

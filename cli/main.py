@@ -70,10 +70,20 @@ def world_generate(
 
 
 @provider_app.command("key")
-def provider_key(provider_id: str) -> None:
+def provider_key(
+    provider_id: str,
+    web_service: Annotated[bool, typer.Option("--web-service", help="A key for /v1/ws only (a learning "
+                                              "management system's credential), not for interactive use.")] = False,
+    sandbox: Annotated[bool, typer.Option(help="With --web-service: records are validated and answered, "
+                                          "never kept or sent to a board.")] = False,
+) -> None:
     """Print a new API key for a provider (shown once; only its hash is kept)."""
+    if sandbox and not web_service:
+        err.print("[red]--sandbox is for web-service keys: add --web-service[/red]")
+        raise typer.Exit(2)
     try:
-        key = asyncio.run(admin.issue_key(get_settings(), "provider", provider_id))
+        key = asyncio.run(admin.issue_key(get_settings(), "webservice" if web_service else "provider", provider_id,
+                                          sandbox=sandbox))
     except LookupError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
@@ -84,6 +94,45 @@ def provider_key(provider_id: str) -> None:
 def operator_key() -> None:
     """Print a new operator API key (shown once)."""
     print(asyncio.run(admin.issue_key(get_settings(), "operator")))
+
+
+@app.command("upload")
+def upload_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    provider: Annotated[str, typer.Option("--provider", help="The provider (7-digit ID) the file reports for.")],
+    key: Annotated[str | None, typer.Option(envvar="PARS_API_KEY", help="The provider's API key; without it a "
+                                            "one-time key is issued for this upload and revoked after.")] = None,
+    api: Annotated[str | None, typer.Option(help="The API's base URL (default: PARS_API_HOST:PARS_API_PORT).")]
+    = None,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Where the rejection file goes (default: "
+                                                 "beside FILE).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow the batch before giving up.")] = 600.0,
+) -> None:
+    """Upload a batch file (.xlsx, tab-delimited .txt, Activity Report .xml), follow it, save its rejections."""
+    from pars_cli.upload import UploadFailed, upload
+
+    settings = get_settings()
+    base = api or f"http://{settings.api_host}:{settings.api_port}"
+    temporary = key is None
+    try:
+        key = key or asyncio.run(admin.issue_key(settings, "provider", provider))
+    except LookupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    try:
+        result = upload(base, key, file, out_dir or file.parent, err, timeout)
+    except (UploadFailed, OSError) as exc:
+        err.print(f"[red]{file.name}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        if temporary:
+            asyncio.run(admin.revoke_key(settings, key))
+    batch = result.batch
+    err.print(f"{file.name}: {batch['records']} records, {batch['added']} added, {batch['rejected']} rejected "
+              f"(batch {batch['batch_id']})")
+    if result.rejections_file:
+        err.print(f"rejections saved to {result.rejections_file}")
+        print(result.rejections_file)
 
 
 @app.command("topics")

@@ -12,16 +12,20 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from intake.activities.router import router as activities_router
+from intake.batches.outcomes import BatchOutcomes
+from intake.batches.router import router as batches_router
 from intake.completions.router import router as completions_router
 from intake.errors import install_error_handlers
 from intake.learners.router import router as learners_router
 from intake.records.router import router as records_router
 from intake.waiters import Waiters
-from shared.consumer import records_of
+from intake.ws.router import router as ws_router
+from shared.consumer import records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
-from shared.kafka import ensure_topics, make_broker
+from shared.kafka import ensure_topics, make_broker, row_publisher
 from shared.logging import configure_logging, get_logger
+from shared.outbox import Outbox, OutboxRelay
 from shared.service import add_health_routes
 from shared.settings import Settings, get_settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
@@ -57,7 +61,15 @@ def build(settings: Settings | None = None) -> FastAPI:
         pool = await create_pool(settings.database_url, schema, max_size=10)
         await migrate(pool, schema, "intake")
         await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
+        subscribe_batches(
+            broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
+            group=settings.group("pars.intake.batches"), decode=record_event_adapter.validate_json,
+            handle=BatchOutcomes(pool), max_records=1000)
         await broker.start()
+        # Batch files are queued through the outbox, in the transaction that keeps their rows.
+        app.state.outbox = Outbox(schema)
+        relay = OutboxRelay(pool, app.state.outbox, row_publisher(broker))
+        await relay.start()
         app.state.pool = pool
         app.state.validation_client = httpx.AsyncClient(base_url=settings.validation_base_url(), timeout=10.0)
         log.info("intake listening", host=settings.api_host, port=settings.api_port)
@@ -65,6 +77,7 @@ def build(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.validation_client.aclose()
+            await relay.stop()
             await broker.stop()
             await pool.close()
 
@@ -86,4 +99,6 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(activities_router)
     app.include_router(learners_router)
+    app.include_router(batches_router)
+    app.include_router(ws_router)
     return app

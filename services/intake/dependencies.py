@@ -23,6 +23,14 @@ Broker = Annotated[KafkaBroker, Depends(get_broker)]
 
 
 async def current_principal(request: Request, pool: Pool) -> Principal:
+    """The caller of an interactive route: a provider's or an operator's key."""
+    principal = await caller(request, pool)
+    if principal.role == "webservice":
+        raise ApiError(403, "forbidden", "A web-service key reaches only /v1/ws; use an interactive key here.")
+    return principal
+
+
+async def caller(request: Request, pool: Pool) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
@@ -39,5 +47,13 @@ async def current_provider(principal: Annotated[Principal, Depends(current_princ
     return principal
 
 
+async def current_web_service(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+    if principal.role != "webservice":
+        raise ApiError(403, "forbidden", "Web services need the provider's web-service key (pars provider key "
+                       "--web-service), not an interactive key.")
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentProvider = Annotated[Principal, Depends(current_provider)]
+CurrentWebService = Annotated[Principal, Depends(current_web_service)]

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
 from intake.errors import ApiError
+from shared.events import ReportedRecord
 
 
 def get_validation(request: Request) -> httpx.AsyncClient:
@@ -25,3 +26,25 @@ async def forward(client: httpx.AsyncClient, method: str, path: str, **kwargs: A
     if answer.status_code == 404:
         raise ApiError(404, "not_found", answer.json().get("detail") or "Not found.")
     return JSONResponse(answer.json(), status_code=answer.status_code)
+
+
+CHECK_CHUNK = 1000
+
+
+async def check_records(client: httpx.AsyncClient, records: list[ReportedRecord]) -> list[dict[str, Any]]:
+    """The learner validation tool: validation's would-be answer per record, in order; nothing is kept.
+
+    Records go in chunks, each seeing the ones before it only within its chunk (a file's Add and its Delete
+    of the same credit ID should sit close together, as they do in a real file).
+    """
+    answers: list[dict[str, Any]] = []
+    for start in range(0, len(records), CHECK_CHUNK):
+        chunk = [r.model_dump(mode="json") for r in records[start:start + CHECK_CHUNK]]
+        try:
+            answer = await client.post("/internal/check", json=chunk, timeout=60.0)
+            answer.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "validation_unavailable", "The validation service does not answer; try again.") \
+                from exc
+        answers += answer.json()
+    return answers

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from shared.boards import apply_overrides
-from shared.events import ActivityRegistered
+from shared.events import ActivityRegistered, ReportedRecord, SubmitRecord
 from shared.names import name_key
 from shared.npi import is_valid_npi
 from shared.outbox import event_message
@@ -20,6 +20,7 @@ from shared.states import state_code
 from shared.topics import ACTIVITIES
 from validation import storage
 from validation.activity_rules import ActivityRegistration, check_activity
+from validation.decide import dry_run_answer
 from validation.matching import LearnerQuery, learner_fields, match_learner
 from validation.world import license_key
 
@@ -59,6 +60,15 @@ async def get_activity(activity_id: str, request: Request, provider_id: str | No
     if found is None or (provider_id is not None and found.provider_id != provider_id):
         raise HTTPException(404, f"No activity {activity_id}.")
     return found.model_dump(mode="json")
+
+
+@router.post("/check")
+async def check_records(records: list[ReportedRecord], request: Request) -> list[dict[str, Any]]:
+    """The learner validation tool: each record's outcome and codes, as if submitted in this order; nothing kept."""
+    commands = [SubmitRecord(record=r, correlation_id=f"dry-run:{r.submission_id}", provider_id=r.provider_id,
+                             record_id=r.record_id, submission_id=r.submission_id) for r in records]
+    decisions = await request.app.state.submission_handler.check_only(commands)
+    return [dry_run_answer(record, decision) for record, decision in zip(records, decisions, strict=True)]
 
 
 @router.post("/learners/match")

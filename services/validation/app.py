@@ -24,11 +24,11 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     await migrate(pool, schema, "validation")
     await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     outbox = Outbox(schema)
+    submissions = SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
+                                    today=lambda: settings.today or utc_today())
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
-        group=settings.group("pars.validation"), decode=decode_submission,
-        handle=SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
-                                 today=lambda: settings.today or utc_today()),
+        group=settings.group("pars.validation"), decode=decode_submission, handle=submissions,
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
@@ -36,7 +36,8 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
         handle=StatusTracker(pool), max_records=1000,
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
-                   state={"validation_pool": pool, "validation_outbox": outbox, "settings": settings})
+                   state={"validation_pool": pool, "submission_handler": submissions, "validation_outbox": outbox,
+                          "settings": settings})
 
 
 def build(settings: Settings | None = None) -> FastAPI:

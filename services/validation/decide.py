@@ -96,3 +96,13 @@ def unexpected_failure(command: SubmitRecord) -> Decision:
     return Decision([RecordRejectedByPars(
         record_id=r.record_id, record=r, errors=[pars_error("999")], correlation_id=command.correlation_id,
         provider_id=r.provider_id, submission_id=r.submission_id)])
+
+
+def dry_run_answer(r: ReportedRecord, decision: Decision) -> dict[str, object]:
+    """What the learner validation tool tells a provider about one record: its would-be status and codes."""
+    first = decision.events[0]
+    if isinstance(first, RecordRejectedByPars):
+        return {"record_id": str(r.record_id), "status": "Rejected by PARS",
+                "errors": [e.model_dump(mode="json") for e in first.errors]}
+    status = {DeleteSubmitted: "Delete Submitted", RecordDeleted: "Deleted"}.get(type(first), decision.keep_status)
+    return {"record_id": str(r.record_id), "status": status, "errors": []}

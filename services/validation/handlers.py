@@ -44,20 +44,33 @@ class SubmissionHandler:
             before = dict(found.live)
             live: dict[LiveKey, LiveRecord] = dict(before)
             messages: list[OutboxMessage] = []
-            today = self._today()
-            for command in todo:
-                decision = self._decide(command, found, live, today)
-                key = live_key(command.record)
-                if decision.release is not None:
-                    live.pop(key, None)
-                if decision.keep is not None:
-                    live[key] = LiveRecord(decision.keep, decision.keep_status)
-                if decision.mark is not None and key in live:
-                    live[key] = replace(live[key], status=decision.mark)
+            for decision in self._decide_all(todo, found, live):
                 messages += [event_message(self._topic, e, str(e.record_id)) for e in decision.events]
             await storage.save_live(conn, before, live)
             await self._outbox.enqueue(conn, messages)
         log.info("batch validated", records=len(todo), events=len(messages))
+
+    async def check_only(self, commands: list[SubmitRecord]) -> list[Decision]:
+        """The learner validation tool (dry run): the decisions these records would get, nothing kept."""
+        async with self._pool.acquire() as conn:
+            found = await lookups.fetch(conn, [c.record for c in commands])
+        return self._decide_all(commands, found, dict(found.live))
+
+    def _decide_all(self, commands: list[SubmitRecord], found: lookups.BatchLookups,
+                    live: dict[LiveKey, LiveRecord]) -> list[Decision]:
+        """Decide in order, each record seeing what the ones before it changed (`live` is updated in place)."""
+        today, decisions = self._today(), []
+        for command in commands:
+            decision = self._decide(command, found, live, today)
+            key = live_key(command.record)
+            if decision.release is not None:
+                live.pop(key, None)
+            if decision.keep is not None:
+                live[key] = LiveRecord(decision.keep, decision.keep_status)
+            if decision.mark is not None and key in live:
+                live[key] = replace(live[key], status=decision.mark)
+            decisions.append(decision)
+        return decisions
 
     def _decide(self, command: SubmitRecord, found: lookups.BatchLookups, live: dict[LiveKey, LiveRecord],
                 today: date) -> Decision:

@@ -64,3 +64,4 @@ class SubmissionAnswer(BaseModel):
     submission_id: UUID
     credit_id: str
     records: list[RecordAnswer]
+    dry_run: bool = False  # True: validated only; nothing was kept

@@ -6,7 +6,8 @@ from uuid import UUID, uuid4
 
 from faststream.kafka import KafkaBroker
 
-from intake.completions.schemas import Completion
+from intake.completions.schemas import Completion, RecordAnswer
+from intake.waiters import Waiters
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, SubmitRecord, Target
 from shared.settings import Settings
 from shared.states import state_code
@@ -57,3 +58,21 @@ async def publish_records(broker: KafkaBroker, settings: Settings, records: list
             command.to_bytes(), topic, key=f"{record.provider_id}:{record.credit_id}".encode(),
             headers={"event_type": command.event_type, "correlation_id": correlation_id}, no_confirm=True))
     await asyncio.gather(*pending)
+
+
+async def submit_and_wait(broker: KafkaBroker, settings: Settings, waiters: Waiters, records: list[ReportedRecord],
+                          correlation_id: str, wait_seconds: float) -> list[RecordAnswer]:
+    """Publish, then wait up to `wait_seconds` for validation's decisions; undecided records answer Processing."""
+    ids = [r.record_id for r in records]
+    futures = waiters.expect(ids) if wait_seconds > 0 else []
+    try:
+        await publish_records(broker, settings, records, correlation_id=correlation_id)
+        if futures:
+            await asyncio.wait(futures, timeout=wait_seconds)
+    finally:
+        waiters.forget(ids)
+    return [
+        future.result() if future is not None and future.done()
+        else RecordAnswer(record_id=record.record_id, target=record.target.code, status="Processing")
+        for record, future in zip(records, futures or [None] * len(records), strict=True)
+    ]

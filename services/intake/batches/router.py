@@ -1,0 +1,118 @@
+"""POST /v1/batches and the upload history: files in, per-record outcomes and rejection files out."""
+
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import asyncpg
+from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from intake.batches import files, service, storage
+from intake.batches.model import MAX_FILE_BYTES, BatchFileError, ParsedBatch
+from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
+from intake.errors import ApiError, error_body
+from intake.validation_client import Validation, check_records
+from shared.logging import get_logger
+
+router = APIRouter(prefix="/v1")
+log = get_logger(__name__)
+# Multipart framing around the file; a body much larger than the file limit is refused before it is read.
+FRAMING_BYTES = 64 * 1024
+
+
+def batch_body(row: asyncpg.Record) -> dict[str, Any]:
+    body = {k: row[k] for k in ("file_name", "format", "layout", "status", "reason", "records", "added",
+                                "rejected", "uploaded_at", "completed_at")}
+    body["batch_id"] = str(row["batch_id"])
+    base = f"/v1/batches/{row['batch_id']}"
+    body["links"] = {"self": base, "rejections": f"{base}/rejections", "successes": f"{base}/successes"}
+    return body
+
+
+async def _read_upload(request: Request, file: UploadFile | None) -> tuple[str, bytes]:
+    if file is None:
+        raise ApiError(422, "missing_file", "Send the batch file as multipart form data in the field 'file'.")
+    file_name = (file.filename or "").strip() or "upload"
+    if (file.size or 0) > MAX_FILE_BYTES or int(request.headers.get("content-length") or 0) > (
+            MAX_FILE_BYTES + FRAMING_BYTES):
+        raise BatchFileError("file_too_large", f"The file is larger than {MAX_FILE_BYTES:,} bytes, the most a "
+                             "batch file may be. Split it into several files.")
+    return file_name, await file.read(MAX_FILE_BYTES + 1)
+
+
+@router.post("/batches", status_code=202)
+async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, validation: Validation,
+                       file: UploadFile | None = None, dry_run: bool = False) -> Any:
+    assert provider.provider_id is not None
+    batch_id = uuid4()
+    file_name = (file.filename if file else None) or "upload"
+    try:
+        file_name, data = await _read_upload(request, file)
+        parsed = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
+    except BatchFileError as exc:
+        if not dry_run:
+            kind = service.EXTENSIONS.get(file_name[file_name.rfind("."):].lower(), "unknown")
+            await storage.record_failed(pool, batch_id, provider.provider_id, file_name, str(kind), exc.message)
+        log.info("batch refused", batch_id=str(batch_id), reason=exc.code)
+        body = error_body(exc.code, exc.message)
+        body["batch_id"] = None if dry_run else str(batch_id)
+        return JSONResponse(body, status_code=422)
+    if dry_run:
+        return await _dry_run(validation, file_name, parsed)
+    await service.accept_batch(pool, request.app.state.outbox, request.app.state.settings, batch_id,
+                               provider.provider_id, file_name, parsed)
+    log.info("batch accepted", batch_id=str(batch_id), records=parsed.record_count, format=parsed.format.value)
+    return {"batch_id": str(batch_id), "file_name": file_name, "format": parsed.format.value,
+            "layout": parsed.layout.value, "status": "processing", "records": parsed.record_count}
+
+
+async def _dry_run(validation: Any, file_name: str, parsed: ParsedBatch) -> JSONResponse:
+    """The learner validation tool: every row's codes, nothing kept, nothing in the history."""
+    records = [(row.number, r.record) for row in parsed.rows for r in row.records]
+    answers = await check_records(validation, [r for _, r in records])
+    rows = [{"row": number, "target": record.target.code, "status": answer["status"], "errors": answer["errors"]}
+            for (number, record), answer in zip(records, answers, strict=True)]
+    rejected = sum(1 for r in rows if r["errors"])
+    return JSONResponse({"dry_run": True, "file_name": file_name, "format": parsed.format.value,
+                         "layout": parsed.layout.value, "records": len(rows), "added": len(rows) - rejected,
+                         "rejected": rejected, "rows": rows}, status_code=200)
+
+
+@router.get("/batches")
+async def upload_history(principal: CurrentPrincipal, pool: Pool, page: Annotated[int, Query(ge=1)] = 1,
+                         per_page: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    owner = None if principal.is_operator else principal.provider_id
+    total, rows = await storage.history(pool, owner, per_page, (page - 1) * per_page)
+    return {"total": total, "page": page, "per_page": per_page, "items": [batch_body(r) for r in rows]}
+
+
+async def _batch(pool: asyncpg.Pool, principal: Any, batch_id: UUID) -> asyncpg.Record:
+    row = await storage.get_batch(pool, batch_id, None if principal.is_operator else principal.provider_id)
+    if row is None:
+        raise ApiError(404, "not_found", f"No batch {batch_id}.")
+    return row
+
+
+@router.get("/batches/{batch_id}")
+async def get_batch(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> dict[str, Any]:
+    return batch_body(await _batch(pool, principal, batch_id))
+
+
+@router.get("/batches/{batch_id}/rejections")
+async def rejections(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> Response:
+    return await _outcome_file(pool, await _batch(pool, principal, batch_id), rejected=True)
+
+
+@router.get("/batches/{batch_id}/successes")
+async def successes(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> Response:
+    return await _outcome_file(pool, await _batch(pool, principal, batch_id), rejected=False)
+
+
+async def _outcome_file(pool: asyncpg.Pool, batch: asyncpg.Record, *, rejected: bool) -> Response:
+    if batch["status"] == "failed":
+        raise ApiError(409, "batch_failed", f"The file was refused as a whole: {batch['reason']}")
+    outcomes = await storage.row_outcomes(pool, batch["batch_id"])
+    written = files.outcome_file(batch, outcomes, rejected=rejected)
+    headers = {"Content-Disposition": f'attachment; filename="{written.file_name}"',
+               "X-Batch-Status": batch["status"]}
+    return Response(written.content, media_type=written.media_type, headers=headers)

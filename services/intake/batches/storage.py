@@ -1,0 +1,114 @@
+"""The intake schema's batch tables: the upload history, each file's rows, and each record's outcome."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from intake.batches.model import ParsedBatch
+
+BATCH_COLUMNS = ("batch_id, provider_id, file_name, format, layout, status, reason, records, added, rejected,"
+                 " uploaded_at, completed_at")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record_id: UUID
+    outcome: str  # added | rejected
+    errors: list[dict[str, str]]
+
+
+async def record_failed(pool: asyncpg.Pool, batch_id: UUID, provider_id: str, file_name: str, file_format: str,
+                        reason: str) -> None:
+    """A file that could not be a batch stays in the history, failed, with the reason it was refused."""
+    await pool.execute(
+        "INSERT INTO batches (batch_id, provider_id, file_name, format, status, reason, completed_at)"
+        " VALUES ($1, $2, $3, $4, 'failed', $5, clock_timestamp())",
+        batch_id, provider_id, file_name, file_format, reason)
+
+
+async def save_batch(conn: asyncpg.Connection, batch_id: UUID, provider_id: str, file_name: str,
+                     parsed: ParsedBatch) -> None:
+    """The batch, its rows as they came and its records, written in the transaction that queues them."""
+    await conn.execute(
+        "INSERT INTO batches (batch_id, provider_id, file_name, format, layout, status, records, preamble, header)"
+        " VALUES ($1, $2, $3, $4, $5, 'processing', $6, $7, $8)",
+        batch_id, provider_id, file_name, parsed.format.value, parsed.layout.value, parsed.record_count,
+        parsed.preamble, parsed.header)
+    await conn.copy_records_to_table(
+        "batch_rows", columns=["batch_id", "row_number", "cells"],
+        records=[(batch_id, row.number, row.cells) for row in parsed.rows])
+    await conn.copy_records_to_table(
+        "batch_records", columns=["record_id", "batch_id", "row_number", "target", "own_cells"],
+        records=[(r.record.record_id, batch_id, row.number, r.record.target.code, sorted(r.own_cells))
+                 for row in parsed.rows for r in row.records])
+
+
+async def apply_outcomes(conn: asyncpg.Connection, outcomes: list[Outcome]) -> int:
+    """Note what validation decided; a record's first outcome holds (redeliveries change nothing)."""
+    changed = await conn.fetch(
+        "UPDATE batch_records b SET outcome = o.outcome, errors = o.errors::jsonb"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS o(record_id, outcome, errors)"
+        " WHERE b.record_id = o.record_id AND b.outcome IS NULL RETURNING b.batch_id",
+        [o.record_id for o in outcomes], [o.outcome for o in outcomes], [json.dumps(o.errors) for o in outcomes])
+    batches = list({r["batch_id"] for r in changed})
+    if batches:
+        await conn.execute(
+            "UPDATE batches b SET added = c.added, rejected = c.rejected,"
+            " status = CASE WHEN c.added + c.rejected >= b.records THEN 'complete' ELSE b.status END,"
+            " completed_at = CASE WHEN c.added + c.rejected >= b.records THEN clock_timestamp() END"
+            " FROM (SELECT batch_id, count(*) FILTER (WHERE outcome = 'added') AS added,"
+            "       count(*) FILTER (WHERE outcome = 'rejected') AS rejected"
+            "       FROM batch_records WHERE batch_id = ANY($1::uuid[]) GROUP BY batch_id) c"
+            " WHERE b.batch_id = c.batch_id", batches)
+    return len(changed)
+
+
+async def get_batch(pool: asyncpg.Pool, batch_id: UUID, provider_id: str | None) -> asyncpg.Record | None:
+    """One batch; another provider's batch does not exist for this one (provider_id None: an operator)."""
+    row = await pool.fetchrow(f"SELECT {BATCH_COLUMNS}, preamble, header FROM batches WHERE batch_id = $1", batch_id)
+    if row is None or (provider_id is not None and row["provider_id"] != provider_id):
+        return None
+    return row
+
+
+async def history(pool: asyncpg.Pool, provider_id: str | None, limit: int, offset: int) -> tuple[int, list[Any]]:
+    where, args = ("WHERE provider_id = $1", [provider_id]) if provider_id is not None else ("", [])
+    total = await pool.fetchval(f"SELECT count(*) FROM batches {where}", *args)
+    rows = await pool.fetch(f"SELECT {BATCH_COLUMNS} FROM batches {where} ORDER BY uploaded_at DESC, batch_id"
+                            f" LIMIT {int(limit)} OFFSET {int(offset)}", *args)
+    return total, rows
+
+
+@dataclass
+class RowOutcome:
+    number: int
+    cells: list[str]
+    added_cells: set[int]  # cells of the row's added records alone
+    rejected_cells: set[int]
+    added: bool
+    errors: list[dict[str, str]]  # of its rejected records, in target order
+
+
+async def row_outcomes(pool: asyncpg.Pool, batch_id: UUID) -> list[RowOutcome]:
+    rows = await pool.fetch(
+        "SELECT r.row_number, r.cells, array_agg(b.outcome ORDER BY b.record_id) AS outcomes,"
+        " array_agg(b.own_cells::text ORDER BY b.record_id) AS own,"
+        " array_agg(b.errors::text ORDER BY b.record_id) AS errors"
+        " FROM batch_rows r JOIN batch_records b USING (batch_id, row_number)"
+        " WHERE r.batch_id = $1 GROUP BY r.row_number, r.cells ORDER BY r.row_number", batch_id)
+    result = []
+    for row in rows:
+        added, rejected, errors = set(), set(), []
+        for outcome, own, errs in zip(row["outcomes"], row["own"], row["errors"], strict=True):
+            cells = {int(c) for c in own.strip("{}").split(",") if c}
+            if outcome == "rejected":
+                rejected |= cells
+                errors += json.loads(errs)
+            elif outcome == "added":
+                added |= cells
+        result.append(RowOutcome(row["row_number"], list(row["cells"]), added, rejected, "added" in row["outcomes"],
+                                 errors))
+    return result

@@ -1,0 +1,96 @@
+"""POST /v1/ws/activity-reports: a learning management system reports completions and gets answers at once.
+
+The body is a MedBiquitous Activity Report (XML) or its JSON variant (`{"activity_reports": [completion,
+...]}`, each completion as POST /v1/completions takes it, its `credit_id` required as in XML). Each record
+goes through validation like a batch row; the answer lists, per report, each record's status and codes
+(in XML for XML, in JSON for JSON). Records still undecided when the wait ends answer `Processing`, and
+GET /v1/records/{id} follows them. A sandbox key's records are validated only: never kept, never at a board.
+"""
+
+import json
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from intake.batches.model import MAX_FILE_BYTES, MAX_RECORDS, BatchFileError
+from intake.completions.schemas import Completion, RecordAnswer
+from intake.completions.service import split_into_records, submit_and_wait
+from intake.dependencies import Broker, CurrentWebService
+from intake.errors import ApiError
+from intake.keys import Principal
+from intake.validation_client import Validation, check_records
+from shared.events import ReportedRecord
+
+router = APIRouter(prefix="/v1/ws")
+WAIT_SECONDS = 10.0
+
+
+class JsonActivityReports(BaseModel):
+    activity_reports: list[Completion] = Field(min_length=1, max_length=MAX_RECORDS)
+
+
+def _xml_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tuple[int, list[ReportedRecord]]]:
+    from intake.batches.activity_report import read_activity_report
+    try:
+        parsed = read_activity_report(data, provider_id=provider_id, batch_id=submission_id, channel="ws")
+    except BatchFileError as exc:
+        raise ApiError(422, exc.code, exc.message) from exc
+    # Not a batch: no batch ID, so the batch tables never see these records.
+    return [(row.number, [r.record.model_copy(update={"batch_id": None, "row_number": None}) for r in row.records])
+            for row in parsed.rows]
+
+
+def _json_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tuple[int, list[ReportedRecord]]]:
+    try:
+        body = JsonActivityReports.model_validate_json(data)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+        raise ApiError(422, "invalid_request", "The body is not a list of activity reports.", details) from exc
+    reports = []
+    for number, completion in enumerate(body.activity_reports, start=1):
+        records = split_into_records(completion, provider_id, submission_id)
+        # Web-service records carry their own credit ID (650 when missing), as the XML does.
+        reports.append((number, [r.model_copy(update={"channel": "ws", "credit_id_required": True,
+                                                       "credit_id": completion.credit_id}) for r in records]))
+    return reports
+
+
+async def _answers(request: Request, principal: Principal, broker: Any, validation: Any,
+                   records: list[ReportedRecord], submission_id: UUID) -> list[RecordAnswer]:
+    if principal.sandbox:
+        checked = await check_records(validation, records)
+        return [RecordAnswer(record_id=r.record_id, target=r.target.code, status=a["status"], errors=a["errors"])
+                for r, a in zip(records, checked, strict=True)]
+    return await submit_and_wait(broker, request.app.state.settings, request.app.state.waiters, records,
+                                 str(submission_id), WAIT_SECONDS)
+
+
+@router.post("/activity-reports")
+async def activity_reports(request: Request, principal: CurrentWebService, broker: Broker,
+                           validation: Validation) -> Response:
+    assert principal.provider_id is not None
+    data = await request.body()
+    if len(data) > MAX_FILE_BYTES:
+        raise ApiError(413, "body_too_large", f"A web-service call may carry at most {MAX_FILE_BYTES:,} bytes.")
+    as_json = "json" in request.headers.get("content-type", "")
+    submission_id = uuid4()
+    reports = (_json_reports if as_json else _xml_reports)(data, principal.provider_id, submission_id)
+    records = [r for _, rs in reports for r in rs]
+    answers = iter(await _answers(request, principal, broker, validation, records, submission_id))
+    results = [(number, rs, [next(answers) for _ in rs]) for number, rs in reports]
+    if as_json:
+        return JSONResponse({"submission_id": str(submission_id), "sandbox": principal.sandbox, "results": [
+            {"index": number, "credit_id": rs[0].credit_id if rs else None,
+             "records": [json.loads(a.model_dump_json()) for a in answered]}
+            for number, rs, answered in results]})
+    from intake.batches.activity_report_writer import ReportResult, activity_report_results_xml
+    document = activity_report_results_xml([
+        ReportResult(index=number, credit_id=rs[0].credit_id if rs else None,
+                     records=[(a.target, str(a.record_id), a.status, [(e["code"], e["message"]) for e in a.errors])
+                              for a in answered])
+        for number, rs, answered in results])
+    return Response(document, media_type="application/xml",
+                    headers={"X-Submission-Id": str(submission_id), "X-Sandbox": str(principal.sandbox).lower()})
