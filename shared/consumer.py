@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 
-from shared.logging import get_logger
+from shared.logging import get_logger, scrub_error_text
 from shared.settings import Settings
 from shared.topics import dead_letters
 
@@ -67,7 +67,7 @@ def subscribe_batches(
 
     async def dead_letter(record: ConsumerRecord, error: BaseException) -> None:
         headers = {
-            "dlq.error": f"{type(error).__name__}: {error}"[:1000],
+            "dlq.error": scrub_error_text(f"{type(error).__name__}: {error}")[:1000],
             "dlq.service": service,
             "dlq.source.topic": record.topic,
             "dlq.source.partition": str(record.partition),
@@ -89,7 +89,7 @@ def subscribe_batches(
             except TRANSIENT:
                 raise
             except Exception as exc:
-                log.warning("handler failed", attempt=attempt + 1, size=len(batch), error=repr(exc))
+                log.warning("handler failed", attempt=attempt + 1, size=len(batch), error=scrub_error_text(repr(exc)))
                 last = exc
         return last
 

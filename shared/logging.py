@@ -1,6 +1,7 @@
 """structlog set-up: JSON lines, the correlation id bound per message, personal data never logged."""
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -8,14 +9,23 @@ from typing import Any, TextIO
 import structlog
 
 # Fields that must never reach a log line, whatever a caller passes.
-_REDACTED = frozenset(
+REDACTED_FIELDS = frozenset(
     {"dob", "date_of_birth", "license_id", "licence_id", "api_key", "key", "password", "smtp_password",
      "authorization", "secret"}
 )
 
 
+# "... [type=missing, input_value={'dob': '11/11', ...}, input_type=dict]": the input can be a whole record.
+_INPUT_VALUE = re.compile(r"input_value=.*?(?=, input_type=|$)", re.DOTALL)
+
+
+def scrub_error_text(text: str) -> str:
+    """An error's text without the rejected input pydantic quotes in it (a DOB, a licence number)."""
+    return _INPUT_VALUE.sub("input_value=[redacted]", text)
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for name in _REDACTED.intersection(event):
+    for name in REDACTED_FIELDS.intersection(event):
         event[name] = "[redacted]"
     return event
 

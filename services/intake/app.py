@@ -17,6 +17,8 @@ from intake.batches.router import router as batches_router
 from intake.completions.router import router as completions_router
 from intake.errors import install_error_handlers
 from intake.learners.router import router as learners_router
+from intake.ops.console import router as console_router
+from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
 from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
@@ -101,4 +103,6 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.include_router(learners_router)
     app.include_router(batches_router)
     app.include_router(ws_router)
+    app.include_router(ops_router)
+    app.include_router(console_router)
     return app
