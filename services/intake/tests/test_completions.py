@@ -172,8 +172,9 @@ class FakeConnection:
     async def fetchval(self, _query: str, provider_id: str) -> int | None:
         return 1 if provider_id in self.providers else None
 
-    async def execute(self, _query: str, key_id: str, key_hash: bytes, role: str, provider_id: str | None) -> None:
-        self.keys[key_id] = {"key_hash": key_hash, "role": role, "provider_id": provider_id}
+    async def execute(self, _query: str, key_id: str, key_hash: bytes, role: str, provider_id: str | None,
+                      sandbox: bool = False) -> None:
+        self.keys[key_id] = {"key_hash": key_hash, "role": role, "provider_id": provider_id, "sandbox": sandbox}
 
     async def fetchrow(self, _query: str, key_id: str) -> dict[str, Any] | None:
         self.lookups.append(key_id)
@@ -197,7 +198,7 @@ def test_the_digest_is_not_the_key() -> None:
 )
 async def test_malformed_keys_are_refused_without_a_lookup(key: str) -> None:
     conn = FakeConnection()
-    conn.keys["0123456789ab"] = {"key_hash": _digest(key), "role": "operator", "provider_id": None}
+    conn.keys["0123456789ab"] = {"key_hash": _digest(key), "role": "operator", "provider_id": None, "sandbox": False}
     assert await authenticate(conn, key) is None  # type: ignore[arg-type]
     assert conn.lookups == []
 
@@ -241,7 +242,8 @@ async def test_a_wrong_secret_or_unknown_id_is_refused() -> None:
 async def test_a_secret_with_underscores_is_part_of_the_key() -> None:
     conn = FakeConnection()
     key = "pars_0123456789ab_se_cr_et"
-    conn.keys["0123456789ab"] = {"key_hash": _digest(key), "role": "provider", "provider_id": PROVIDER}
+    conn.keys["0123456789ab"] = {"key_hash": _digest(key), "role": "provider", "provider_id": PROVIDER,
+                                 "sandbox": False}
     assert await authenticate(conn, key) == Principal("provider", PROVIDER)  # type: ignore[arg-type]
     assert conn.lookups == ["0123456789ab"]
 
