@@ -1,0 +1,97 @@
+"""`python -m bench batches [--rows N]`: a Template B .xlsx of N rows (default 5,000), uploaded and followed.
+
+Starts Kafka and PostgreSQL unless PARS_* name them, runs the six services in a namespace of their own,
+loads a generated world and prints: the parse time alone (in process), how long POST /v1/batches took to
+answer 202 (parse, keep the rows, queue the records), and how long until every record was validated
+(the batch `complete`, with exact added/rejected counts).
+"""
+
+import argparse
+import asyncio
+import io
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import openpyxl
+
+from intake.batches.tabular import read_tabular
+from pars_cli import admin
+from pars_cli.generate import generate_world
+from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
+from shared.settings import Settings
+from tests.support import free_port, free_port_block, unique_namespace
+
+HEADER = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
+          "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
+          "Activity Certification (1st)"]
+
+
+def workbook(world, rows: int) -> tuple[str, bytes]:
+    provider = world.providers[0].id
+    today = datetime.now(UTC).date()
+    activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today]
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+    sheet.append(HEADER)
+    for i in range(rows):
+        activity = activities[i % len(activities)]
+        board, credit_types = next(iter(activity.moc.items()))
+        holders = [(p, c) for p in world.physicians for c in p.certifications if c.board == board] or [
+            (world.physicians[0], None)]
+        physician, cert = holders[(i // len(activities)) % len(holders)]
+        done = activity.start_date
+        sheet.append(["Learner Template B", board, activity.id, board, cert.id if cert else f"9{i:07d}",
+                      physician.first_name, physician.last_name, physician.dob,
+                      f"{done.month}/{done.day}/{done.year}", "Add", "1", credit_types[0] if credit_types else ""])
+    out = io.BytesIO()
+    book.save(out)
+    return provider, out.getvalue()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench batches", description=__doc__)
+    parser.add_argument("--rows", type=int, default=5000)
+    args = parser.parse_args(argv)
+
+    started_servers = start_servers()
+    env = {**os.environ, "PARS_NAMESPACE": unique_namespace("bench"), "PARS_API_PORT": str(free_port()),
+           "PARS_HEALTH_PORT_BASE": str(free_port_block(6)), "PARS_BOARD_LATENCY_SCALE": "0",
+           "PARS_SMTP_HOST": "127.0.0.1", "PARS_LOG_LEVEL": "WARNING"}
+    settings = Settings(**{k[5:].lower(): v for k, v in env.items()
+                           if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
+    processes = []
+    try:
+        world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
+        provider, content = workbook(world, args.rows)
+        began = time.perf_counter()
+        parsed = read_tabular("bench.xlsx", content, provider_id=provider, batch_id=uuid.uuid4())
+        parse_seconds = time.perf_counter() - began
+        asyncio.run(admin.create_topics(settings))
+        asyncio.run(admin.load_world(settings, world))
+        key = asyncio.run(admin.issue_key(settings, "provider", provider))
+        processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")))
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+            began = time.perf_counter()
+            answer = client.post("/v1/batches", files={"file": ("bench.xlsx", content)})
+            answer.raise_for_status()
+            accepted = time.perf_counter() - began
+            batch_url = f"/v1/batches/{answer.json()['batch_id']}"
+            while (batch := client.get(batch_url).json())["status"] == "processing":
+                if time.perf_counter() - began > 300:
+                    raise SystemExit(f"batch not complete within 300 s: {batch}")
+                time.sleep(0.1)
+            validated = time.perf_counter() - began
+        print(f"file:                     {args.rows} rows, {len(content) / 1e6:.1f} MB xlsx")
+        print(f"parsed (in process) in:   {parse_seconds:.2f} s ({len(parsed.rows) / parse_seconds:.0f} rows/s)")
+        print(f"upload answered 202 in:   {accepted:.2f} s")
+        print(f"fully validated in:       {validated:.2f} s from upload ({batch['records']} records: "
+              f"{batch['added']} added, {batch['rejected']} rejected)")
+    finally:
+        stop_services(processes)
+        stop_servers(started_servers)
