@@ -1,112 +1,99 @@
-"""With faults on (10% of answers dropped, 10% duplicated, answers reordered, batches crashing), a large run
-ends with every record in exactly one final state: the one the board's rules give without faults."""
+"""With faults on (10% of answers dropped, 10% duplicated, answers reordered, batches crashing), a 10,000-record
+run ends with every record in exactly one final state, and the same state as the same run without faults.
 
+Two stacks run side by side on the same servers, each in a namespace of its own, one with the board's faults
+on; the same two 5,000-row batch files go to both, and the final states are compared learner by learner.
+"""
+
+import csv
+import io
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import start_stack, stop_services
+from tests.e2e.conftest import Stack, start_stack, stop_services
 
 pytestmark = pytest.mark.e2e
-# The issue asks for 10,000; on this 2-core machine that run takes over five minutes through the API, so the
-# suite runs 2,000 (the same faults and checks). `RECORDS` can be raised for a longer soak.
-RECORDS = 2_000
+RECORDS = 10_000
+FILE_ROWS = 5_000
 P = "0008001"
+FAULTS = {"drop": 0.1, "duplicate": 0.1, "reorder_seconds": 2, "delay": 0.05, "max_delay_seconds": 5, "crash": 0.02,
+          "seed": 5}
+TEMPLATE_B = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
+              "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
+              "Activity Certification (1st)"]
 
 
-@pytest.mark.timeout(600)
-def test_every_record_settles_once_despite_board_faults(servers: dict[str, str], tmp_path: Path) -> None:
-    stack = start_stack(servers, tmp_path / "logs", PARS_BOARD_ANSWER_GRACE_SECONDS="3")
+def world(faults: dict | None) -> dict:
+    board: dict = {"code": "ABOHNS", "latency_seconds": 0}
+    if faults:
+        board["faults"] = faults
+    return {
+        "providers": [{"id": P, "name": "Western", "email": "cme@wrmc.example"}],
+        "boards": [board],
+        "activities": [{"id": "210000031", "provider_id": P, "title": "Course", "start_date": "2021-10-01",
+                        "end_date": "2021-11-30", "moc_credits": 8, "moc": {"ABOHNS": ["Self-Assessment"]}}],
+        # Every record has a learner of its own, so no record's outcome depends on another's (710/711/717).
+        "physicians": [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
+                        "certifications": [{"board": "ABOHNS", "id": f"6{i:05d}"}]} for i in range(RECORDS)],
+    }
+
+
+def board_id(i: int) -> str:
+    return f"9{i:05d}" if i % 4 == 0 else f"6{i:05d}"  # every fourth is not on the board's roster: 661
+
+
+def batch_file(first: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\r\n")
+    writer.writerow(TEMPLATE_B)
+    writer.writerows(["Learner Template B", "ABOHNS", "210000031", "ABOHNS", board_id(i), "Harper", "Benton", "11/11",
+                      "11/2/2021", "Add", "1", "Self-Assessment"] for i in range(first, first + FILE_ROWS))
+    return out.getvalue().encode()
+
+
+def start(servers: dict[str, str], tmp: Path, name: str, faults: dict | None) -> tuple[Stack, str, str]:
+    stack = start_stack(servers, tmp / name, PARS_BOARD_ANSWER_GRACE_SECONDS="3")
+    (tmp / f"{name}.json").write_text(json.dumps(world(faults)))
+    assert stack.pars("world", "load", str(tmp / f"{name}.json")).returncode == 0
+    return stack, stack.pars("provider", "key", P).stdout.strip(), stack.pars("operator", "key").stdout.strip()
+
+
+def final_states(stack: Stack, operator: str) -> dict[str, str] | None:
+    """Each learner's record status, once every record is Accepted or Rejected; None before."""
+    states: dict[str, str] = {}
+    with stack.client(operator) as api:
+        for page in range(1, RECORDS // 1000 + 1):
+            items = api.get("/v1/records", params={"per_page": 1000, "page": page, "sort": "submission"}).json()
+            states |= {r["learner_id"]: r["status"] for r in items["items"]}
+    settled = sum(s in ("Accepted", "Rejected") for s in states.values())
+    return states if settled == RECORDS == items["total"] else None
+
+
+@pytest.mark.timeout(900)
+def test_every_record_settles_once_and_as_without_faults(servers: dict[str, str], tmp_path: Path) -> None:
+    runs = {"faults": start(servers, tmp_path, "faults", FAULTS)}
     try:
-        world = {
-            "providers": [{"id": P, "name": "Western", "email": "cme@wrmc.example"}],
-            "boards": [
-                {
-                    "code": "ABOHNS",
-                    "latency_seconds": 0,
-                    "faults": {
-                        "drop": 0.1,
-                        "duplicate": 0.1,
-                        "reorder_seconds": 2,
-                        "delay": 0.05,
-                        "max_delay_seconds": 5,
-                        "crash": 0.02,
-                        "seed": 5,
-                    },
-                }
-            ],
-            "activities": [
-                {
-                    "id": "210000031",
-                    "provider_id": P,
-                    "title": "Course",
-                    "start_date": "2021-10-01",
-                    "end_date": "2021-11-30",
-                    "moc_credits": 8,
-                    "moc": {"ABOHNS": ["Self-Assessment"]},
-                }
-            ],
-            "physicians": [
-                {
-                    "first_name": "Harper",
-                    "last_name": "Benton",
-                    "dob": "11/11",
-                    "certifications": [{"board": "ABOHNS", "id": f"6{i:05d}"}],
-                }
-                for i in range(RECORDS)
-            ],
-        }
-        (tmp_path / "world.json").write_text(json.dumps(world))
-        assert stack.pars("world", "load", str(tmp_path / "world.json")).returncode == 0
-        key = stack.pars("provider", "key", P).stdout.strip()
-        operator = stack.pars("operator", "key").stdout.strip()
-
-        # Without faults the rules give: every fourth learner's board ID is unknown (661), the rest accepted.
-        def expected(i: int) -> str:
-            return "Rejected" if i % 4 == 0 else "Accepted"
-
-        def submit(i: int) -> tuple[str, str]:
-            board_id = f"9{i:05d}" if i % 4 == 0 else f"6{i:05d}"
-            body = {
-                "activity_id": "210000031",
-                "first_name": "Harper",
-                "last_name": "Benton",
-                "dob": "11/11",
-                "completion_date": "2021-11-02",
-                "moc": [
-                    {"board": "ABOHNS", "board_id": board_id, "credits": 1, "credit_types": {"Self-Assessment": 1}}
-                ],
-            }
-            with stack.client(key) as api:
-                answer = api.post("/v1/completions", json=body)
-            assert answer.status_code == 202
-            return answer.json()["records"][0]["record_id"], expected(i)
-
-        with ThreadPoolExecutor(16) as pool:
-            wanted = dict(pool.map(submit, range(RECORDS)))
-
+        runs["clean"] = start(servers, tmp_path, "clean", None)
+        for stack, key, _ in runs.values():
+            for first in range(0, RECORDS, FILE_ROWS):
+                with stack.client(key) as api:
+                    answer = api.post("/v1/batches", files={"file": (f"run-{first}.txt", batch_file(first))})
+                assert answer.status_code == 202 and answer.json()["records"] == FILE_ROWS
+        states = {name: stack.wait_for(lambda s=stack, o=operator: final_states(s, o), timeout=600, every=5)
+                  for name, (stack, _, operator) in runs.items()}
+        assert states["faults"] == states["clean"]
+        assert states["clean"] == {f"6{i:05d}" if i % 4 else f"9{i:05d}": "Rejected" if i % 4 == 0 else "Accepted"
+                                   for i in range(RECORDS)}
+        stack, _, operator = runs["faults"]
         with stack.client(operator) as api:
-
-            def final_states() -> dict[str, str] | None:
-                states: dict[str, str] = {}
-                for page in range(1, RECORDS // 1000 + 2):
-                    items = api.get(
-                        "/v1/records", params={"per_page": 1000, "page": page, "sort": "submission"}
-                    ).json()["items"]
-                    states |= {r["record_id"]: r["status"] for r in items}
-                settled = sum(s in ("Accepted", "Rejected") for s in states.values())
-                return states if settled == RECORDS else None
-
-            states = stack.wait_for(final_states, timeout=300, every=5)
-            assert states == wanted
-            for record_id in list(wanted)[::250]:  # each timeline holds exactly one verdict, however often sent
-                history = [h["event_type"] for h in api.get(f"/v1/records/{record_id}").json()["history"]]
+            items = api.get("/v1/records", params={"per_page": 40, "sort": "submission"}).json()["items"]
+            for item in items:  # each timeline holds exactly one verdict, however often the board sent it
+                history = [h["event_type"] for h in api.get(f"/v1/records/{item['record_id']}").json()["history"]]
                 assert history in (["RecordSubmitted", "RecordAccepted"], ["RecordSubmitted", "RecordRejected"])
-        # The faults really happened: the router had to ask again, and the board's batches crashed.
-        assert '"asked boards again"' in stack.log("board-router") or "asked boards again" in stack.log(
-            "board-router"
-        )
+        # The faults really happened: the router had to ask again for answers the board dropped.
+        assert "asked boards again" in stack.log("board-router")
     finally:
-        stop_services(list(stack.processes.values()))
+        for stack, _, _ in runs.values():
+            stop_services(list(stack.processes.values()))
