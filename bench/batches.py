@@ -13,7 +13,9 @@ import os
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -34,7 +36,8 @@ HEADER = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID 
 def workbook(world, rows: int) -> tuple[str, bytes]:
     provider = world.providers[0].id
     today = datetime.now(UTC).date()
-    activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today]
+    activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today
+                  and a.end_date >= today - timedelta(days=60)]
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("Sheet1")
     sheet.append(HEADER)
@@ -43,11 +46,15 @@ def workbook(world, rows: int) -> tuple[str, bytes]:
         board, credit_types = next(iter(activity.moc.items()))
         holders = [(p, c) for p in world.physicians for c in p.certifications if c.board == board] or [
             (world.physicians[0], None)]
-        physician, cert = holders[(i // len(activities)) % len(holders)]
-        done = activity.start_date
+        turn = i // len(activities)  # each (learner, day) once per activity: no duplicate completions
+        physician, cert = holders[turn % len(holders)]
+        last = min(activity.end_date, today)
+        done = last - timedelta(days=(turn // len(holders)) % ((last - activity.start_date).days + 1))
+        points = min(Decimal(1), activity.moc_credits or Decimal(1))
         sheet.append(["Learner Template B", board, activity.id, board, cert.id if cert else f"9{i:07d}",
                       physician.first_name, physician.last_name, physician.dob,
-                      f"{done.month}/{done.day}/{done.year}", "Add", "1", credit_types[0] if credit_types else ""])
+                      f"{done.month}/{done.day}/{done.year}", "Add", str(points),
+                      credit_types[0] if credit_types else ""])
     out = io.BytesIO()
     book.save(out)
     return provider, out.getvalue()
@@ -87,11 +94,14 @@ def main(argv: list[str]) -> None:
                     raise SystemExit(f"batch not complete within 300 s: {batch}")
                 time.sleep(0.1)
             validated = time.perf_counter() - began
+            rejections = client.get(f"{batch_url}/rejections").content
+        sheet = openpyxl.load_workbook(io.BytesIO(rejections), read_only=True).active
+        codes = Counter(str(row[-2]) for row in list(sheet.iter_rows(values_only=True))[1:])
         print(f"file:                     {args.rows} rows, {len(content) / 1e6:.1f} MB xlsx")
         print(f"parsed (in process) in:   {parse_seconds:.2f} s ({len(parsed.rows) / parse_seconds:.0f} rows/s)")
         print(f"upload answered 202 in:   {accepted:.2f} s")
         print(f"fully validated in:       {validated:.2f} s from upload ({batch['records']} records: "
-              f"{batch['added']} added, {batch['rejected']} rejected)")
+              f"{batch['added']} added, {batch['rejected']} rejected: {dict(codes)})")
     finally:
         stop_services(processes)
         stop_servers(started_servers)

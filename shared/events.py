@@ -108,6 +108,9 @@ class LearnerRecord(BaseModel):
     completion_date: date
     target: Target
     learner_id: str | None = None
+    # True when the provider gave no board ID and PARS found it in its directory (ABS): the board matches the
+    # learner again on its own roster, by name and date of birth, and answers 718 when several match.
+    learner_id_matched: bool = False
     credits: Decimal
     credit_types: dict[str, Decimal] = Field(default_factory=dict)
     activity_max_credits: Decimal | None = None

@@ -7,7 +7,7 @@ import asyncpg
 
 from board_sim import storage
 from board_sim.faults import CrashDice, deliveries
-from board_sim.judging import judge
+from board_sim.judging import judge, on_roster
 from shared.boards import Board, apply_overrides
 from shared.consumer import Delivery
 from shared.events import BoardVerdict, ProcessBoardRequest
@@ -45,6 +45,8 @@ class BoardDesk:
             self._crashes = self._crashes or CrashDice(board.faults)
             given = await storage.answers(conn, (q.request_id for q in requests))
             roster = await storage.diplomates(conn, self.code, (q.record.learner_id or "" for q in requests))
+            named = await storage.diplomates_named(conn, self.code, (q.record.last_name for q in requests
+                                                                     if q.record.learner_id_matched))
             book = await storage.ledger(conn, self.code, ((q.record.learner_id or "", q.record.activity_id)
                                                           for q in requests))
             verdicts, new_verdicts, granted, withdrawn = [], [], [], []
@@ -52,7 +54,7 @@ class BoardDesk:
                 if request.request_id in given:  # asked again: the first answer may have been lost
                     verdicts.append((request, given[request.request_id]))
                     continue
-                diplomate = roster.get(request.record.learner_id or "")
+                diplomate = on_roster(request, board, roster.get(request.record.learner_id or ""), named)
                 verdict = self._verdict(request, board, judge(request, board, diplomate, book))
                 given[request.request_id] = verdict
                 verdicts.append((request, verdict))

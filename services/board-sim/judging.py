@@ -70,9 +70,25 @@ def _credit_codes(request: ProcessBoardRequest, board: Board, granted: list[Gran
     return []
 
 
-def judge(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | None, ledger: Ledger) -> list[ParsError]:
+def on_roster(request: ProcessBoardRequest, board: Board, by_id: Diplomate | None,
+              named: list[Diplomate]) -> Diplomate | list[Diplomate] | None:
+    """Who the record is on the board's roster: by its board ID, or, where PARS matched the learner without one
+    (a board that does not require it), by name and date of birth; several such diplomates are ambiguous."""
+    record = request.record
+    if not record.learner_id_matched or board.requires_board_id:
+        return by_id
+    born = parse_month_day(record.dob)
+    found = [d for d in named if same_name(d.last_name, record.last_name) and
+             same_name(d.first_name, record.first_name) and (born is None or parse_month_day(d.dob) == born)]
+    return found[0] if len(found) == 1 else found or None
+
+
+def judge(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | list[Diplomate] | None,
+          ledger: Ledger) -> list[ParsError]:
     """The codes this board answers a request with; none means accepted (and the ledger then holds it)."""
     record = request.record
+    if isinstance(diplomate, list):  # several diplomates match the name and date of birth
+        return [pars_error("718")]
     if request.action == "delete":  # the board withdraws the credit it granted for this record
         granted = ledger.of(record.learner_id or "", record.activity_id)
         granted[:] = [g for g in granted if g.record_id != record.record_id]

@@ -28,6 +28,15 @@ async def diplomates(conn: asyncpg.Connection, board: str, board_ids: Iterable[s
     return {r["board_id"]: Diplomate(r["board_id"], r["first_name"], r["last_name"], r["dob"]) for r in rows}
 
 
+async def diplomates_named(conn: asyncpg.Connection, board: str, last_names: Iterable[str]) -> list[Diplomate]:
+    """The board's diplomates with these last names (compared loosely by the caller), for matching without an ID."""
+    rows = await conn.fetch(
+        "SELECT board_id, first_name, last_name, dob FROM roster WHERE board = $1 AND lower(last_name) = ANY($2)",
+        board, list({n.strip().lower() for n in last_names}),
+    )
+    return [Diplomate(r["board_id"], r["first_name"], r["last_name"], r["dob"]) for r in rows]
+
+
 async def record_answers(conn: asyncpg.Connection, verdicts: list[BoardVerdict]) -> None:
     await conn.executemany(
         "INSERT INTO answers (request_id, board, verdict) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

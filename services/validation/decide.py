@@ -56,6 +56,7 @@ def kept_record(command: SubmitRecord, ctx: Context) -> LearnerRecord:
         credit_id=credit_key(r), activity_id=r.activity_id.strip(),
         first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=normalize_month_day(r.dob), npi=r.npi,
         completion_date=completed, target=r.target, learner_id=_learner_id(r, ctx), credits=total,
+        learner_id_matched=r.target.kind == "moc" and blank(r.learner_id) and ctx.match is not None,
         credit_types={name: value or Decimal(0) for name, value in credit_types.items()},
         activity_max_credits=_maximum(ctx, r.target.kind), batch_id=r.batch_id, row_number=r.row_number,
     )

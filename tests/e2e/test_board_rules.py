@@ -34,6 +34,7 @@ MESSAGES = {
     "710": "Maximum MOC points already granted.",
     "711": "MOC points reported exceed maximum available to this learner for this activity.",
     "717": "Learner cannot receive MOC credit for multiple completions of this activity on a single date.",
+    "718": "Unable to match a learner with the information provided",
 }
 
 
@@ -77,6 +78,36 @@ def test_board_rules_hold_per_learner_and_activity(stack: Stack, tmp_path: Path)
     # ABP credits one completion of an activity a day.
     assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == []
     assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == ["717"]
+
+
+def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous(stack: Stack,
+                                                                                tmp_path: Path) -> None:
+    provider = "0008010"
+    # PARS's directory tells the two Jane Roes apart by birthday; ABS's own roster has both born 05/05.
+    world = {
+        "providers": [{"id": provider, "name": "Surgery CME", "email": "cme@surgery.example"}],
+        "activities": [{"id": "210000019", "provider_id": provider, "title": "Surgery update",
+                        "start_date": "2021-10-01", "end_date": "2021-11-30", "moc_credits": 4,
+                        "moc": {"ABS": ["Accredited CME"]}}],
+        "physicians": [
+            {"first_name": "Jane", "last_name": "Roe", "dob": "05/05",
+             "certifications": [{"board": "ABS", "id": "71001"}]},
+            {"first_name": "Jane", "last_name": "Roe", "dob": "06/06",
+             "certifications": [{"board": "ABS", "id": "71002", "roster": {"dob": "05/05"}}]},
+            {"first_name": "Omar", "last_name": "Roe", "dob": "07/07",
+             "certifications": [{"board": "ABS", "id": "71003"}]},
+        ],
+    }
+    (tmp_path / "world.json").write_text(json.dumps(world))
+    assert stack.pars("world", "load", str(tmp_path / "world.json")).returncode == 0
+    key = stack.pars("provider", "key", provider).stdout.strip()
+
+    def without_id(first: str, dob: str) -> dict:
+        return {"activity_id": "210000019", "first_name": first, "last_name": "Roe", "dob": dob,
+                "completion_date": "2021-11-03", "moc": [{"board": "ABS", "credits": 2,
+                                                          "credit_types": {"Accredited CME": 2}}]}
+    assert verdict(stack, key, without_id("Jane", "05/05")) == ["718"]
+    assert verdict(stack, key, without_id("Omar", "07/07")) == []  # one match on the roster: accepted
 
 
 def test_every_certifying_board_of_the_catalogue_accepts_a_good_record(stack: Stack, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from board_sim.judging import Diplomate, Grant, Ledger, judge
+from board_sim.judging import Diplomate, Grant, Ledger, judge, on_roster
 from shared.boards import Board, shipped_boards
 from shared.events import LearnerRecord, ProcessBoardRequest, Target
 
@@ -141,3 +141,27 @@ def test_accepted_credit_counts_for_the_next_record_of_the_batch() -> None:
     assert [e.code for e in judge(second, ABOHNS, HARPER, book)] == ["711"]
     judge(request("delete", record_id=first.record.record_id), ABOHNS, HARPER, book)  # withdrawn again
     assert judge(second, ABOHNS, HARPER, book) == []
+
+
+ABS = shipped_boards()["ABS"]
+ROES = [Diplomate("71001", "Jane", "Roe", "05/05"), Diplomate("71002", "Jane", "Roe", "05/05"),
+        Diplomate("71003", "Jane", "Roe", "06/06"), Diplomate("71004", "Omar", "Roe", "05/05")]
+
+
+def test_a_learner_pars_matched_without_an_id_is_matched_again_on_the_roster() -> None:
+    jane = request(board="ABS", first_name="Jane", last_name="Roe", dob="06/06", learner_id="71003",
+                   learner_id_matched=True)
+    assert on_roster(jane, ABS, None, ROES) == ROES[2]
+    ambiguous = request(board="ABS", first_name="jane", last_name="ROE", dob="5/5", learner_id="71001",
+                        learner_id_matched=True)
+    assert on_roster(ambiguous, ABS, ROES[0], ROES) == ROES[:2]
+    assert judged(ambiguous, ROES[:2], ABS) == [("718", "Unable to match a learner with the information provided")]
+    nobody = request(board="ABS", first_name="Ann", last_name="Roe", learner_id_matched=True)
+    assert on_roster(nobody, ABS, None, ROES) is None
+
+
+def test_a_reported_board_id_is_matched_by_id_alone() -> None:
+    reported = request(board="ABS", first_name="Jane", last_name="Roe", dob="05/05", learner_id="71002")
+    assert on_roster(reported, ABS, ROES[1], ROES) == ROES[1]
+    matched_at_an_id_board = request(learner_id_matched=True)
+    assert on_roster(matched_at_an_id_board, ABOHNS, HARPER, [HARPER, HARPER]) == HARPER
