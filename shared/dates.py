@@ -2,6 +2,7 @@
 
 import re
 from datetime import date, datetime
+from functools import lru_cache
 
 _FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y")
 _MONTH_DAY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
@@ -14,6 +15,7 @@ _EXCEL_DAY_MONTH = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})[A-Za-z]*\s*$")
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02/29 is a real birthday
 
 
+@lru_cache(maxsize=8192)  # a batch repeats a few dates thousands of times, and strptime is slow
 def parse_completion_date(text: str) -> date | None:
     text = text.strip()
     for fmt in _FORMATS:
@@ -24,6 +26,7 @@ def parse_completion_date(text: str) -> date | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def parse_month_day(text: str | None) -> tuple[int, int] | None:
     """A date of birth as PARS keeps it, month and day: '11/11', '1/5', and Excel's 'Jun-70' and '1-Oct'."""
     text = text or ""

@@ -20,13 +20,15 @@ from tests.e2e.conftest import Stack, start_stack, stop_services
 pytestmark = pytest.mark.e2e
 P, Q = "0009001", "0009002"
 ACTIVITY = "210000031"
+DELETES_ACTIVITY = "210000032"  # its own activity: the boards' point maximum is per learner and activity
 BOARD = "ABOHNS"
 DIPLOMATES = [(f"3000{i:03d}", f"First{i}", f"Last{i}", f"{(i % 12) + 1:02d}/{(i % 27) + 1:02d}") for i in range(60)]
 WORLD = {
     "providers": [{"id": P, "name": "Batch Medical", "email": "cme@batch.example"},
                   {"id": Q, "name": "Other Medical", "email": "cme@other.example"}],
-    "activities": [{"id": ACTIVITY, "provider_id": P, "title": "Head and neck update", "start_date": "2021-01-01",
-                    "end_date": "2021-11-30", "cme_credits": 8, "moc_credits": 8, "moc": {BOARD: ["Self-Assessment"]}}],
+    "activities": [{"id": activity, "provider_id": P, "title": "Head and neck update", "start_date": "2021-01-01",
+                    "end_date": "2021-11-30", "cme_credits": 8, "moc_credits": 8, "moc": {BOARD: ["Self-Assessment"]}}
+                   for activity in (ACTIVITY, DELETES_ACTIVITY)],
     "physicians": [{"first_name": first, "last_name": last, "dob": dob, "licenses": [{"state": "CA", "id": f"A{bid}"}],
                     "certifications": [{"board": BOARD, "id": bid}]} for bid, first, last, dob in DIPLOMATES],
 }
@@ -46,11 +48,11 @@ def completion_date(i: int) -> date:
     return date(2021, 1, 1) + timedelta(days=i // len(DIPLOMATES))
 
 
-def template_b_row(i: int, action: str = "Add") -> list[str]:
+def template_b_row(i: int, action: str = "Add", activity: str = ACTIVITY) -> list[str]:
     bid, first, last, dob = DIPLOMATES[i % len(DIPLOMATES)]
     code = expected_code(i)
     done = completion_date(i)
-    return ["Learner Template B", BOARD, "999999999" if code == "690" else ACTIVITY, BOARD, bid,
+    return ["Learner Template B", BOARD, "999999999" if code == "690" else activity, BOARD, bid,
             "" if code == "622" else first, last, dob, f"{done.month}/{done.day}/{done.year}", action,
             "1.1" if code == "675" else "1", "Self-Assessment"]
 
@@ -240,12 +242,13 @@ def test_dry_run_answers_codes_and_keeps_nothing(batches: tuple[Stack, dict]) ->
     assert [e["code"] for e in single.json()["records"][0]["errors"]] == ["690"]  # Q does not own the activity
 
 
-DELETE_DAYS = {"completed_from": completion_date(10300).isoformat(), "completed_to": completion_date(10309).isoformat()}
+DELETE_DAYS = {"activity_id": DELETES_ACTIVITY, "completed_from": completion_date(10300).isoformat(),
+               "completed_to": completion_date(10309).isoformat()}
 
 
 def test_delete_rows_withdraw_accepted_records(batches: tuple[Stack, dict]) -> None:
     stack, keys = batches
-    rows = [template_b_row(i) for i in range(10300, 10310) if not expected_code(i)]
+    rows = [template_b_row(i, activity=DELETES_ACTIVITY) for i in range(10300, 10310) if not expected_code(i)]
     ours = {row[4] for row in rows}
     added = settled(stack, keys[P], upload(stack, keys[P], "adds.txt", txt_bytes(rows))["batch_id"])
     assert added["added"] == len(rows)

@@ -45,6 +45,13 @@ activityCertification values (™, ®, "(TM)" and spacing ignored; case-insensit
     so validation rejects it with a code rather than the whole file failing.
     Credit ID: the first non-blank CreditID among the target's own certificates, else the report's first one.
 
+Each record's `own_cells` (RowRecord) are, for XML, not column indexes but the 0-based indexes, in document order
+among all CreditCertificate elements of its ActivityReport, of the certificates that produced its target (an AMA PRA
+certificate counts for each state it reports to). When a report's records are partly added and partly rejected, the
+rejection file leaves out the added targets' certificates and the success file the rejected ones'
+(activity_report_writer.py), so a corrected rejection file does not add again what was added (603). The fallback
+record of a report naming no target has none.
+
 Values are kept as text (stripped of the indentation XML layout adds): validation judges them and gives the codes.
 
 The file is refused whole (BatchFileError) when it declares a DTD or entities (XXE, entity expansion), is not
@@ -118,7 +125,8 @@ def read_activity_report(data: bytes, *, provider_id: str, batch_id: UUID,
     _refuse_before_parsing(data)
     batch = ParsedBatch(format=FileFormat.XML, layout=Layout.ACTIVITY_REPORT)
     for number, report in _reports(data):
-        records = [RowRecord(record=r) for r in _records(report, number, provider_id, batch_id, channel)]
+        records = [RowRecord(record=r, own_cells=frozenset(certificates))
+                   for r, certificates in _records(report, number, provider_id, batch_id, channel)]
         xml = etree.tostring(report, encoding="unicode", with_tail=False)
         batch.rows.append(SourceRow(number=number, cells=[xml], records=records))
     if not batch.rows:
@@ -262,6 +270,7 @@ class _TargetRecord:
 
     target: Target
     learner_id: str | None = None
+    certificates: list[int] = field(default_factory=list)  # indexes of the CreditCertificates that name it
     total: str | None = None
     claims: list[CreditTypeClaim] = field(default_factory=list)
     credit_id: str | None = None
@@ -275,7 +284,8 @@ class _TargetRecord:
 
 
 def _records(report: etree._Element, number: int, provider_id: str, batch_id: UUID,
-             channel: Literal["batch", "ws"]) -> list[ReportedRecord]:
+             channel: Literal["batch", "ws"]) -> list[tuple[ReportedRecord, list[int]]]:
+    """Each target's record, with the indexes of the certificates it came from (see `own_cells` above)."""
     member = _first(report, "Member")
     ids = _unique_ids(member)
     activity = _first(report, "Activity")
@@ -289,22 +299,24 @@ def _records(report: etree._Element, number: int, provider_id: str, batch_id: UU
     }
     targets = _targets(report, ids)
     rems = _rems_fields(_first(report, "XtensibleInfo")) if any(t.target.kind == "rems" for t in targets) else None
-    return [ReportedRecord(record_id=uuid4(), target=t.target, learner_id=t.learner_id, credits=t.credits(),
-                           credit_types=t.claims, credit_id=t.credit_id or credit_id,
-                           rems=rems if t.target.kind == "rems" else None, **common)
+    return [(ReportedRecord(record_id=uuid4(), target=t.target, learner_id=t.learner_id, credits=t.credits(),
+                            credit_types=t.claims, credit_id=t.credit_id or credit_id,
+                            rems=rems if t.target.kind == "rems" else None, **common), t.certificates)
             for t in targets]
 
 
 def _targets(report: etree._Element, ids: dict[str, str]) -> list[_TargetRecord]:
     found: dict[tuple[str, str], _TargetRecord] = {}
     certifications: list[str] = []
-    for certificate in report.iterdescendants("{*}CreditCertificate"):
+    for index, certificate in enumerate(certificates_of(report)):
         certification = _value(_first(certificate, "activityCertification")) or ""
         certifications.append(certification)
         points = _value(_first(certificate, "numberOfCredits"))
         own_credit_id = _value(_first(certificate, "CreditID"))
         for target, credit_type in _certificate_targets(certification, ids):
             record = found.setdefault((target.kind, target.code), _TargetRecord(target, _learner_id(target, ids)))
+            if index not in record.certificates:
+                record.certificates.append(index)
             record.credit_id = record.credit_id or own_credit_id
             if credit_type is not None:
                 record.claims.append(CreditTypeClaim(name=credit_type, points=points))
@@ -314,6 +326,11 @@ def _targets(report: etree._Element, ids: dict[str, str]) -> list[_TargetRecord]
         first = certifications[0] if certifications else ""
         return [_TargetRecord(Target(kind="moc", code=first))]
     return list(found.values())
+
+
+def certificates_of(report: etree._Element) -> list[etree._Element]:
+    """A report's CreditCertificate elements in document order: what `own_cells` indexes, here and in the writer."""
+    return list(report.iterdescendants("{*}CreditCertificate"))
 
 
 def _certificate_targets(certification: str, ids: dict[str, str]) -> list[tuple[Target, str | None]]:

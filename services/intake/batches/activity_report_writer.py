@@ -13,6 +13,11 @@ The reader never looks at parsError, so a corrected rejection file uploads again
 in a report (a rejection file uploaded again and rejected again) are replaced, not piled up. A success file is the
 same document without errors. XML is not a spreadsheet: nothing needs a formula guard, and lxml escapes the text.
 
+Each report comes with the indexes of CreditCertificate elements to leave out (0-based, document order among the
+report's certificates, as the reader numbers them in `own_cells`): a rejection file leaves out the certificates of
+the report's added targets and a success file those of its rejected ones, so a corrected rejection file does not
+report an added target again (603).
+
 Web-service answer (no namespace):
 
     <ActivityReportResults>
@@ -30,13 +35,16 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from intake.batches.activity_report import AR_NS, NSMAP, PARS_NS, ROOT
+from intake.batches.activity_report import AR_NS, NSMAP, PARS_NS, ROOT, certificates_of
 
 PARS_ERROR = f"{{{PARS_NS}}}parsError"
 XTENSIBLE_INFO = f"{{{AR_NS}}}XtensibleInfo"
 # Characters XML 1.0 cannot carry at all; a message holding one would make lxml refuse the whole file.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+# (ActivityReport XML as read, [(PARS code, message)], indexes of the CreditCertificates to leave out) of one report
+# written back.
+ReportRow = tuple[str, list[tuple[str, str]], frozenset[int] | set[int]]
 # (target, record ID, status, [(PARS code, message)]) of one record an ActivityReport reported.
 RecordResult = tuple[str, str, str, list[tuple[str, str]]]
 
@@ -50,13 +58,15 @@ class ReportResult:
     records: list[RecordResult] = field(default_factory=list)
 
 
-def write_activity_reports(rows: Iterable[tuple[str, list[tuple[str, str]]]]) -> bytes:
-    """An ActivityReports document from (ActivityReport XML as read, [(code, message)]) pairs, in order."""
+def write_activity_reports(rows: Iterable[ReportRow]) -> bytes:
+    """An ActivityReports document from (ActivityReport XML as read, [(code, message)], certificates to leave out)
+    rows, in order."""
     parser = _fragment_parser()
     root = etree.Element(ROOT, nsmap=NSMAP)
     root.text = "\n"
-    for fragment, errors in rows:
+    for fragment, errors, drop_certificates in rows:
         report = etree.fromstring(fragment, parser)
+        _drop_certificates(report, drop_certificates)
         _set_errors(report, errors)
         report.tail = "\n"
         root.append(report)
@@ -82,6 +92,13 @@ def activity_report_results_xml(results: list[ReportResult]) -> bytes:
 def _fragment_parser() -> etree.XMLParser:
     # The fragments are the reader's own serialisation, but they are still provider text: parse them as safely.
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True)
+
+
+def _drop_certificates(report: etree._Element, indexes: frozenset[int] | set[int]) -> None:
+    """Removes the report's CreditCertificates at these indexes, all numbered before any is removed."""
+    for index, certificate in enumerate(certificates_of(report)):
+        if index in indexes:
+            certificate.getparent().remove(certificate)
 
 
 def _set_errors(report: etree._Element, errors: list[tuple[str, str]]) -> None:

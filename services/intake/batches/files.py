@@ -33,14 +33,17 @@ def _codes(errors: list[dict[str, str]]) -> tuple[str, str]:
 
 def outcome_file(batch: Any, outcomes: list[RowOutcome], *, rejected: bool) -> WrittenFile:
     """Rejections: every row with a rejected record, the cells of its added records blanked, and the codes.
-    Successes: every row with an added record, the cells of its rejected records blanked."""
+    Successes: every row with an added record, the cells of its rejected records blanked.
+    XML: a row's cells are its CreditCertificates (activity_report.py), left out instead of blanked."""
     file_format = FileFormat(batch["format"])
     chosen = [o for o in outcomes if (o.errors if rejected else o.added)]
     kind = "rejections" if rejected else "successes"
     if file_format is FileFormat.XML:
         from intake.batches.activity_report_writer import write_activity_reports
-        content = write_activity_reports(
-            (o.cells[0], [(e["code"], e["message"]) for e in o.errors] if rejected else []) for o in chosen)
+        content = write_activity_reports(  # cells[0] is the report's XML; its cell indexes are certificate indexes
+            (o.cells[0], [(e["code"], e["message"]) for e in o.errors] if rejected else [],
+             (o.added_cells - o.rejected_cells) if rejected else (o.rejected_cells - o.added_cells))
+            for o in chosen)
     else:
         from intake.batches.tabular_writer import blank_cells, write_tabular
         shape = ParsedBatch(format=file_format, layout=Layout(batch["layout"]), preamble=batch["preamble"],

@@ -46,7 +46,7 @@ class RowRecord:
     """
 
     record: ReportedRecord
-    own_cells: frozenset[int] = frozenset()  # column indexes (tabular); unused for XML
+    own_cells: frozenset[int] = frozenset()  # column indexes (tabular); CreditCertificate indexes (XML)
 
 
 @dataclass

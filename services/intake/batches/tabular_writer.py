@@ -17,8 +17,8 @@ from typing import Protocol
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from intake.batches.columns import ERROR_COLUMN_KEYS, TEMPLATE_B_HEADER, column_key
 from intake.batches.model import FileFormat, Layout
-from intake.batches.tabular import ERROR_COLUMN_KEYS, TEMPLATE_B_HEADER, column_key
 from shared.cells import safe_cell
 
 ERROR_HEADER = ("Error Code", "Error Message")

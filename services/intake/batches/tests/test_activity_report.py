@@ -14,7 +14,9 @@ from lxml import etree
 
 from intake.batches.activity_report import AR_NS, PARS_NS, REPORT, _iterparse, _reports, read_activity_report
 from intake.batches.activity_report_writer import ReportResult, activity_report_results_xml, write_activity_reports
-from intake.batches.model import BatchFileError, FileFormat, Layout, ParsedBatch
+from intake.batches.files import outcome_file
+from intake.batches.model import BatchFileError, FileFormat, Layout, ParsedBatch, RowRecord
+from intake.batches.storage import RowOutcome
 from intake.batches.tests.activity_reports import activity_report_xml
 from intake.batches.tests.hostile_xml import hostile_xml_files
 from shared.events import CreditTypeClaim, ReportedRecord, Target
@@ -69,6 +71,43 @@ def test_a_report_splits_into_one_record_per_target() -> None:
         assert (record.provider_id, record.batch_id, record.submission_id, record.row_number) == (PROVIDER, BATCH,
                                                                                                   BATCH, 1)
     assert moc.record_id != cme.record_id
+
+
+# ABIM first, then the state's AMA PRA certificate: ABIM MOC - Medical Knowledge (0), AMA PRA (1).
+ABIM_AND_LA: dict[str, Any] = {
+    "activity_id": "210016865", "credit_id": "ccid:example.org:7", "first_name": "Ann", "last_name": "Lee",
+    "dob": "02/03", "completion_date": "2021-11-02", "npi": "1234567893",
+    "moc": [{"board": "ABIM", "board_id": "I-1", "credits": 10, "credit_types": {"Medical Knowledge": 10}}],
+    "certificates": [("AMA PRA Category 1 Credit", "4")],
+}
+ABIM_AND_LA_XML = activity_report_xml([ABIM_AND_LA]).replace(
+    b'<m:UniqueID domain="ABIM">', b'<m:UniqueID domain="LA">MD.9</m:UniqueID><m:UniqueID domain="ABIM">', 1)
+
+
+def own_cells(batch: ParsedBatch, row: int = 0) -> dict[str, frozenset[int]]:
+    return {rr.record.target.code: rr.own_cells for rr in batch.rows[row].records}
+
+
+def certifications(report: etree._Element) -> list[str | None]:
+    return [c.findtext(".//{*}activityCertification") for c in report.iter("{*}CreditCertificate")]
+
+
+def test_own_cells_are_the_indexes_of_each_targets_certificates() -> None:
+    # HARPER: AMA PRA (0), ABOHNS MOC - Self-Assessment (1), ABOHNS MOC - Patient Safety (2)
+    assert own_cells(read(activity_report_xml([HARPER]))) == {"LA": {0}, "ABOHNS": {1, 2}}
+    assert own_cells(read(ABIM_AND_LA_XML)) == {"ABIM": {0}, "LA": {1}}
+    # A certificate naming nothing PARS forwards belongs to no record; one AMA PRA certificate counts for each state.
+    extra = dict(HARPER, certificates=[("AMA PRA Category 2 Credit", "3"), ("ABOHNS MOC", "9")])
+    la = b'<m:UniqueID domain="LA">'
+    two_states = activity_report_xml([extra]).replace(la, b'<m:UniqueID domain="TX">T-1</m:UniqueID>' + la, 1)
+    assert own_cells(read(two_states)) == {"TX": {0}, "LA": {0}, "ABOHNS": {1, 2, 4}}
+
+
+def test_a_report_with_no_known_target_has_no_own_cells() -> None:
+    nothing = dict(HARPER, board=None, state=None, cme_credits=None, certificates=[("Bowling League Points", "3")])
+    [record] = read(activity_report_xml([nothing])).rows[0].records
+
+    assert record.own_cells == frozenset() and isinstance(record, RowRecord)
 
 
 def test_the_row_keeps_the_report_as_xml_with_its_namespaces() -> None:
@@ -192,7 +231,7 @@ def comparable(batch: ParsedBatch) -> list[dict[str, Any]]:
 def test_rejection_file_round_trip() -> None:
     original = read(activity_report_xml([HARPER, dict(HARPER, credit_id=None, action="Delete")]))
     errors = [[("664", "Date of birth does not match <the board's>")], [("650", "Credit ID missing"), ("605", "x")]]
-    rejection = write_activity_reports((row.cells[0], e) for row, e in zip(original.rows, errors, strict=True))
+    rejection = write_activity_reports((row.cells[0], e, set()) for row, e in zip(original.rows, errors, strict=True))
 
     tree = etree.fromstring(rejection)
     assert tree.tag == f"{{{AR_NS}}}ActivityReports"
@@ -202,13 +241,14 @@ def test_rejection_file_round_trip() -> None:
     again = read(rejection)
     assert comparable(again) == comparable(original)
     # Rejected once more: the old errors are replaced, not piled up.
-    twice = write_activity_reports([(again.rows[1].cells[0], [("650", "still missing")])])
+    twice = write_activity_reports([(again.rows[1].cells[0], [("650", "still missing")], set())])
     assert [e.text for e in etree.fromstring(twice).iter(f"{{{PARS_NS}}}parsError")] == ["still missing"]
 
 
 def test_errors_go_into_a_new_xtensible_info_when_the_report_has_none() -> None:
     row = read(activity_report_xml([dict(HARPER, action=None)])).rows[0]
-    report = etree.fromstring(write_activity_reports([(row.cells[0], [("631", "Completion date missing")])]))[0]
+    report = etree.fromstring(write_activity_reports([(row.cells[0], [("631", "Completion date missing")],
+                                                       frozenset())]))[0]
 
     info = report[-1]
     assert info.tag == f"{{{AR_NS}}}XtensibleInfo" and info[0].get("code") == "631"
@@ -216,10 +256,68 @@ def test_errors_go_into_a_new_xtensible_info_when_the_report_has_none() -> None:
 
 def test_success_file_has_the_reports_as_they_came() -> None:
     original = read(activity_report_xml([HARPER]))
-    success = write_activity_reports([(original.rows[0].cells[0], [])])
+    success = write_activity_reports([(original.rows[0].cells[0], [], set())])
 
     assert b"parsError" not in success
     assert comparable(read(success)) == comparable(original)
+
+
+def test_the_writer_leaves_out_the_certificates_it_is_given() -> None:
+    row = read(activity_report_xml([HARPER])).rows[0]
+
+    written = etree.fromstring(write_activity_reports([(row.cells[0], [("664", "no match")], frozenset({0, 2})),
+                                                       (row.cells[0], [], set())]))
+
+    assert certifications(written[0]) == ["ABOHNS MOC - Self-Assessment"]
+    assert [e.get("code") for e in written[0].iter(f"{{{PARS_NS}}}parsError")] == ["664"]
+    assert certifications(written[1]) == ["AMA PRA Category 1 Credit", "ABOHNS MOC - Self-Assessment",
+                                          "ABOHNS MOC - Patient Safety"]
+    assert not list(written[1].iter(f"{{{PARS_NS}}}parsError"))
+
+
+def test_a_rejection_without_the_added_abim_certificate_reads_back_as_the_state_record_alone() -> None:
+    original = read(ABIM_AND_LA_XML)
+    row = original.rows[0]
+    abim = next(rr for rr in row.records if rr.record.target.code == "ABIM")
+
+    again = read(write_activity_reports([(row.cells[0], [("718", "No licence match")], abim.own_cells)]))
+
+    assert [r.target for r in records(again)] == [Target(kind="state", code="LA")]
+    assert own_cells(again) == {"LA": {0}}
+    assert comparable(again) == [r for r in comparable(original) if r["target"]["code"] == "LA"]
+
+
+def test_outcome_files_leave_out_the_other_outcomes_certificates() -> None:
+    rows = read(activity_report_xml([HARPER, dict(HARPER, credit_id="ccid:x:2"), dict(HARPER, credit_id="ccid:x:3")]))
+    cells = [row.cells for row in rows.rows]
+    state, board = {0}, {1, 2}  # HARPER's LA and ABOHNS certificates
+    error = {"code": "664", "message": "Date of birth does not match the board's"}
+    outcomes = [RowOutcome(1, cells[0], added_cells=state, rejected_cells=board, added=True, errors=[error]),
+                RowOutcome(2, cells[1], added_cells=state | board, rejected_cells=set(), added=True, errors=[]),
+                RowOutcome(3, cells[2], added_cells=set(), rejected_cells=state | board, added=False,
+                           errors=[error, {"code": "718", "message": "No licence match"}])]
+    batch = {"format": "xml", "file_name": "uploads/a.xml", "layout": Layout.ACTIVITY_REPORT.value, "preamble": [],
+             "header": []}
+
+    rejections = outcome_file(batch, outcomes, rejected=True)
+    successes = outcome_file(batch, outcomes, rejected=False)
+
+    assert (rejections.file_name, rejections.media_type) == ("a-rejections.xml", "application/xml")
+    assert successes.file_name == "a-successes.xml"
+    rejected, added = etree.fromstring(rejections.content), etree.fromstring(successes.content)
+    assert [r.findtext(".//{*}CreditID") for r in rejected] == ["ccid:example.org:42", "ccid:x:3"]
+    assert [certifications(r) for r in rejected] == [
+        ["ABOHNS MOC - Self-Assessment", "ABOHNS MOC - Patient Safety"],
+        ["AMA PRA Category 1 Credit", "ABOHNS MOC - Self-Assessment", "ABOHNS MOC - Patient Safety"]]
+    assert [[e.get("code") for e in r.iter(f"{{{PARS_NS}}}parsError")] for r in rejected] == [["664"], ["664", "718"]]
+    assert [r.findtext(".//{*}CreditID") for r in added] == ["ccid:example.org:42", "ccid:x:2"]
+    assert [certifications(r) for r in added] == [
+        ["AMA PRA Category 1 Credit"],
+        ["AMA PRA Category 1 Credit", "ABOHNS MOC - Self-Assessment", "ABOHNS MOC - Patient Safety"]]
+    assert b"parsError" not in successes.content
+    # The corrected rejection file reports only what was rejected: no 603 for what was added.
+    again = read(rejections.content)
+    assert [[rr.record.target.code for rr in row.records] for row in again.rows] == [["ABOHNS"], ["LA", "ABOHNS"]]
 
 
 def test_results_xml() -> None:

@@ -15,9 +15,11 @@ from uuid import UUID
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from intake.batches import tabular
+from intake.batches import tabular, xlsx_safety
+from intake.batches.cell_values import cell_text
+from intake.batches.columns import TEMPLATE_B_HEADER, column_key
 from intake.batches.model import MAX_RECORDS, BatchFileError, FileFormat, Layout, ParsedBatch
-from intake.batches.tabular import TEMPLATE_B_HEADER, cell_text, column_key, read_tabular
+from intake.batches.tabular import read_tabular
 from intake.batches.tabular_writer import blank_cells, write_tabular
 from intake.batches.tests.hostile import (
     CME_MOC,
@@ -488,5 +490,5 @@ def test_openpyxl_refuses_entities_itself_and_that_is_a_batch_file_error(monkeyp
 def test_a_zip_member_count_and_sizes_are_checked_before_parsing() -> None:
     data = xlsx_bytes([CME_MOC, CME_ROW])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert all(i.file_size < tabular.MAX_MEMBER_BYTES for i in archive.infolist())
-    tabular.check_zip(data)  # a real workbook passes
+        assert all(i.file_size < xlsx_safety.MAX_MEMBER_BYTES for i in archive.infolist())
+    xlsx_safety.check_zip(data)  # a real workbook passes

@@ -1,0 +1,88 @@
+"""Checks an uploaded .xlsx before openpyxl opens it: an .xlsx is an untrusted zip of XML, so its members are
+counted and measured (declared sizes, compression ratios, then what really inflates), its XML parts are scanned
+for a DTD or entity declaration, and encrypted or OLE-wrapped workbooks are recognised."""
+
+import io
+import zipfile
+
+from defusedxml import DefusedXmlException
+
+from intake.batches.model import BatchFileError
+
+# Zip limits, checked on each member's declared sizes before anything is inflated, then on what inflates.
+# 5,000 rows of 20 columns make a sheet of about 4 MB (compressed 13:1); 200 columns, about 40 MB. openpyxl holds
+# the shared strings part in memory, so no part may be much larger than the largest real sheet.
+MAX_ZIP_MEMBERS = 1_000
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
+MAX_RATIO = 100  # compression ratio refused for members larger than RATIO_FLOOR_BYTES (small XML packs well)
+RATIO_FLOOR_BYTES = 10 * 1024 * 1024
+_SCAN_CHUNK = 1024 * 1024
+_FORBIDDEN_XML = (b"<!doctype", b"<!entity")  # xlsx parts never declare a DTD; one that does is an attack
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # an OLE compound file: an old .xls, or the container Excel encrypts a .xlsx into
+
+
+def is_ole(data: bytes) -> bool:
+    """An OLE compound file, not a zip: an old .xls, or a .xlsx that Excel encrypted with a password."""
+    return data.startswith(OLE_MAGIC)
+
+
+def _refuse_bomb(info: zipfile.ZipInfo, total: int) -> None:
+    if info.flag_bits & 0x1:
+        raise BatchFileError("encrypted", "The workbook is password-protected; save it without a password.")
+    too_big = info.file_size > MAX_MEMBER_BYTES or total > MAX_UNPACKED_BYTES
+    ratio = info.file_size / max(info.compress_size, 1)
+    if too_big or (info.file_size > RATIO_FLOOR_BYTES and ratio > MAX_RATIO):
+        raise BatchFileError("too_large_unpacked", f"The workbook unpacks to far more data than a learner file "
+                                                   f"holds (part '{info.filename}'); it is refused unread.")
+
+
+def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Reads one XML part as it inflates (its declared size may lie), looking for a DTD or entity."""
+    tail, seen = b"", 0
+    with archive.open(info) as part:
+        while chunk := part.read(_SCAN_CHUNK):
+            seen += len(chunk)
+            if seen > MAX_MEMBER_BYTES:
+                raise BatchFileError("too_large_unpacked", "The workbook unpacks to far more data than a "
+                                                           "learner file holds; it is refused.")
+            window = tail + chunk.lower().replace(b"\x00", b"")  # UTF-16 XML spelt with NULs is caught too
+            if any(marker in window for marker in _FORBIDDEN_XML):
+                raise BatchFileError("unsafe_xml", f"The workbook's part '{info.filename}' declares a DTD or "
+                                                   f"XML entities, which Excel never writes; it is refused.")
+            tail = window[-16:]
+
+
+def check_zip(data: bytes) -> None:
+    """Refuses what openpyxl should never open: not a zip, no workbook, bombs, encrypted parts, DTDs."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise BatchFileError("not_xlsx", "The file holds too many parts to be an Excel workbook.")
+            names = {i.filename for i in infos}
+            if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
+                raise BatchFileError("not_xlsx", "The file is a zip archive but not an Excel workbook (it has no "
+                                                 "xl/workbook.xml); save the sheet as 'Excel Workbook (.xlsx)'.")
+            total = 0
+            for info in infos:
+                total += info.file_size
+                _refuse_bomb(info, total)
+            for info in infos:
+                if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                    _scan_xml(archive, info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, OSError) as exc:
+        raise BatchFileError("not_xlsx", "The .xlsx file is damaged or not a real Excel workbook "
+                                         f"({type(exc).__name__}); save it again from Excel.") from exc
+
+
+def caused_by_entities(exc: BaseException | None) -> bool:
+    """openpyxl wraps what defusedxml raises (in a ValueError 'Unable to read workbook'): look down the chain."""
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
