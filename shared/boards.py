@@ -6,6 +6,7 @@ unknown the catalogue chooses something plausible and says so in `catalogue/boar
 
 import json
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from importlib.resources import files
 from typing import Literal
@@ -43,6 +44,9 @@ class Board(BaseModel):
     one_completion_per_day: bool = False
     report_deadline: str = "03-31"
     delete_deadline: str = "12-31"
+    # The board's own record of an activity's maximum points, where it differs from PARS's registration (the
+    # board approved fewer points than the provider registered): the board answers 674 above it.
+    activity_maximums: dict[str, Decimal] = Field(default_factory=dict)
 
     def answer_time(self, received: datetime, scale: float) -> datetime:
         """When the board answers a request received at `received`; `scale` shrinks the wait (0: at once)."""
@@ -87,6 +91,7 @@ class BoardOverride(BaseModel):
     one_completion_per_day: bool | None = None
     report_deadline: str | None = None
     delete_deadline: str | None = None
+    activity_maximums: dict[str, Decimal] | None = None
 
 
 @lru_cache

@@ -53,7 +53,7 @@ def _identity_codes(request: ProcessBoardRequest, board: Board, diplomate: Diplo
 
 def _credit_codes(request: ProcessBoardRequest, board: Board, granted: list[Grant]) -> list[str]:
     record = request.record
-    maximum = record.activity_max_credits
+    maximum = board.activity_maximums.get(record.activity_id, record.activity_max_credits)
     points = [record.credits, *record.credit_types.values()]
     if maximum is not None and any(p > maximum for p in points):
         return ["674"]

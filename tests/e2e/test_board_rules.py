@@ -17,7 +17,11 @@ WORLD = {
          "end_date": "2021-11-30", "moc_credits": 8, "moc": {"ABOHNS": ["Self-Assessment"]}},
         {"id": "210000012", "provider_id": P, "title": "Pediatrics", "start_date": "2021-10-01",
          "end_date": "2021-11-30", "moc_credits": 8, "moc": {"ABP": ["Lifelong Learning"]}},
+        {"id": "210000014", "provider_id": P, "title": "Otolaryngology, long", "start_date": "2021-10-01",
+         "end_date": "2021-11-30", "moc_credits": 8, "moc": {"ABOHNS": ["Self-Assessment"]}},
     ],
+    # ABOHNS approved 4 points for the long course, fewer than the 8 the provider registered with PARS.
+    "boards": [{"code": "ABOHNS", "activity_maximums": {"210000014": 4}}],
     "physicians": [
         {"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
          "certifications": [{"board": "ABOHNS", "id": "19927", "prior_credits": [
@@ -35,6 +39,7 @@ MESSAGES = {
     "711": "MOC points reported exceed maximum available to this learner for this activity.",
     "717": "Learner cannot receive MOC credit for multiple completions of this activity on a single date.",
     "718": "Unable to match a learner with the information provided",
+    "674": "MOC points awarded are greater than amount listed for activity.",
 }
 
 
@@ -75,6 +80,9 @@ def test_board_rules_hold_per_learner_and_activity(stack: Stack, tmp_path: Path)
     assert verdict(stack, key, completion("210000011", "ABOHNS", "30001", "2021-11-01", 1, **mina)) == ["664"]
     assert verdict(stack, key, completion("210000011", "ABOHNS", "30001", "2021-11-01", 1, first="Nina",
                                           last="Okafor", dob="04/04")) == ["665"]
+    # PARS checks the registered 8 points; the board holds its own maximum of 4 for this activity.
+    assert verdict(stack, key, completion("210000014", "ABOHNS", "19927", "2021-11-01", 6)) == ["674"]
+    assert verdict(stack, key, completion("210000014", "ABOHNS", "19927", "2021-11-02", 4)) == []
     # ABP credits one completion of an activity a day.
     assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == []
     assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == ["717"]

@@ -165,3 +165,10 @@ def test_a_reported_board_id_is_matched_by_id_alone() -> None:
     assert on_roster(reported, ABS, ROES[1], ROES) == ROES[1]
     matched_at_an_id_board = request(learner_id_matched=True)
     assert on_roster(matched_at_an_id_board, ABOHNS, HARPER, [HARPER, HARPER]) == HARPER
+
+
+def test_the_boards_own_activity_maximum_holds_over_the_registered_one() -> None:
+    strict = ABOHNS.model_copy(update={"activity_maximums": {"210016865": Decimal(4)}})
+    registered = request(credits=Decimal(6), activity_max_credits=Decimal(8))
+    assert [code for code, _ in judged(registered, HARPER, strict)] == ["674"]
+    assert judged(registered, HARPER, ABOHNS) == []
