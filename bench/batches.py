@@ -14,8 +14,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,41 +22,11 @@ import openpyxl
 
 from intake.batches.tabular import read_tabular
 from pars_cli import admin
+from pars_cli.demo_files import template_b_rows, xlsx_bytes
 from pars_cli.generate import generate_world
 from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
 from shared.settings import Settings
 from tests.support import free_port, free_port_block, unique_namespace
-
-HEADER = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
-          "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
-          "Activity Certification (1st)"]
-
-
-def workbook(world, rows: int) -> tuple[str, bytes]:
-    provider = world.providers[0].id
-    today = datetime.now(UTC).date()
-    activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today
-                  and a.end_date >= today - timedelta(days=60)]
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Sheet1")
-    sheet.append(HEADER)
-    for i in range(rows):
-        activity = activities[i % len(activities)]
-        board, credit_types = next(iter(activity.moc.items()))
-        holders = [(p, c) for p in world.physicians for c in p.certifications if c.board == board] or [
-            (world.physicians[0], None)]
-        turn = i // len(activities)  # each (learner, day) once per activity: no duplicate completions
-        physician, cert = holders[turn % len(holders)]
-        last = min(activity.end_date, today)
-        done = last - timedelta(days=(turn // len(holders)) % ((last - activity.start_date).days + 1))
-        points = min(Decimal(1), activity.moc_credits or Decimal(1))
-        sheet.append(["Learner Template B", board, activity.id, board, cert.id if cert else f"9{i:07d}",
-                      physician.first_name, physician.last_name, physician.dob,
-                      f"{done.month}/{done.day}/{done.year}", "Add", str(points),
-                      credit_types[0] if credit_types else ""])
-    out = io.BytesIO()
-    book.save(out)
-    return provider, out.getvalue()
 
 
 def main(argv: list[str]) -> None:
@@ -74,7 +43,8 @@ def main(argv: list[str]) -> None:
     processes = []
     try:
         world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
-        provider, content = workbook(world, args.rows)
+        provider, rows = template_b_rows(world, args.rows, datetime.now(UTC).date())
+        content = xlsx_bytes(rows)
         began = time.perf_counter()
         parsed = read_tabular("bench.xlsx", content, provider_id=provider, batch_id=uuid.uuid4())
         parse_seconds = time.perf_counter() - began

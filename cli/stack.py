@@ -141,10 +141,11 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
     import asyncio
 
     from pars_cli import admin
+    from pars_cli.demo_files import write_demo_files
     from pars_cli.generate import demo_world
 
     signal.signal(signal.SIGTERM, _on_sigterm)
-    logs, processes, smtp = local_dir() / "logs", [], None
+    logs, processes, smtp, demo_files = local_dir() / "logs", [], None, []
     started = start_servers()
     try:
         asyncio.run(admin.create_topics(settings))
@@ -159,6 +160,7 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
             path.write_text(world.model_dump_json(indent=1, exclude_none=True), encoding="utf-8")
             asyncio.run(admin.load_world(settings, world))
             provider = world.providers[0]
+            demo_files = write_demo_files(world, settings.today or datetime.now(UTC).date(), local_dir() / "demo")
             keys.append((f"provider {provider.id} ({provider.name})",
                          asyncio.run(admin.issue_key(settings, "provider", provider.id))))
         keys.append(("operator", asyncio.run(admin.issue_key(settings, "operator"))))
@@ -169,6 +171,8 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
             print(f"  {who} key: {key}")
         if load_demo:
             print(f"  demo world: {local_dir() / 'demo-world.json'}")
+            print(f"  demo files: {', '.join(str(f) for f in demo_files)}  (pars upload FILE --provider "
+                  f"{world.providers[0].id})")
         print(f"  mail:       {local_dir() / 'mail' / 'new'}  (pars mail list)" if smtp
               else f"  mail:       SMTP {settings.smtp_host}")
         print(f"  logs:       {logs}/\nPress Ctrl-C to stop everything.", flush=True)

@@ -62,6 +62,11 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
             time.sleep(0.5)
         assert any(record_id in p.read_text(errors="replace") for p in (tmp_path / "mail" / "new").glob("*"))
         assert listening(smtp_port) and all(listening(health_base + i) for i in range(1, 6))
+        # The demo files upload as they are: 100 rows each, every tenth wrong.
+        uploaded = subprocess.run([PARS, "upload", str(tmp_path / "demo" / "learners.xlsx"), "--provider",
+                                   demo["provider_id"]], env=env, capture_output=True, text=True, timeout=120)
+        assert uploaded.returncode == 0, uploaded.stderr
+        assert "100 records, 90 added, 10 rejected" in uploaded.stderr
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends
         code = run.wait(90)

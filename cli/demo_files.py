@@ -1,0 +1,76 @@
+"""Template B batch files built from a world: the demo files `make run` leaves for `pars upload`, and the
+benchmark's 5,000-row workbook. Rows are completions of the provider's current MOC activities by diplomates
+of each activity's board, every (learner, day) once per activity, with an optional share of mistakes."""
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+
+from intake.batches.columns import TEMPLATE_B_HEADER
+from shared.world import World
+
+HEADER = list(TEMPLATE_B_HEADER[:12])  # one Activity Certification column is enough here
+# What a provider's staff get wrong, in turn: a missing first name (622), points not in quarters (675), an
+# activity ID that does not exist (690).
+MISTAKES = ("622", "675", "690")
+
+
+def template_b_rows(world: World, count: int, today: date, mistake_every: int = 0) -> tuple[str, list[list[str]]]:
+    """The first provider's ID and `count` rows; with `mistake_every` n, every nth row carries a mistake."""
+    provider = world.providers[0].id
+    activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today
+                  and a.end_date >= today - timedelta(days=60)]
+    if not activities:
+        raise ValueError(f"provider {provider} has no MOC activity running in the last 60 days")
+    holders_of = {board: [(p, c) for p in world.physicians for c in p.certifications if c.board == board]
+                  for a in activities for board in a.moc}
+    rows = []
+    for i in range(count):
+        activity = activities[i % len(activities)]
+        board, credit_types = next(iter(activity.moc.items()))
+        holders = holders_of[board] or [(world.physicians[0], None)]
+        turn = i // len(activities)
+        physician, cert = holders[turn % len(holders)]
+        last = min(activity.end_date, today)
+        done = last - timedelta(days=(turn // len(holders)) % ((last - activity.start_date).days + 1))
+        points = str(min(Decimal(1), activity.moc_credits or Decimal(1)))
+        row = ["Learner Template B", board, activity.id, board, cert.id if cert else f"9{i:07d}",
+               physician.first_name, physician.last_name, physician.dob or "", f"{done.month}/{done.day}/{done.year}",
+               "Add", points, credit_types[0] if credit_types else ""]
+        if mistake_every and i % mistake_every == mistake_every - 1:
+            mistake = MISTAKES[(i // mistake_every) % len(MISTAKES)]
+            row[{"622": 5, "675": 10, "690": 2}[mistake]] = {"622": "", "675": "0.3", "690": "999999999"}[mistake]
+        rows.append(row)
+    return provider, rows
+
+
+def xlsx_bytes(rows: list[list[str]]) -> bytes:
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Sheet1")
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def txt_bytes(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\r\n")
+    writer.writerows([HEADER, *rows])
+    return out.getvalue().encode("utf-8")
+
+
+def write_demo_files(world: World, today: date, folder: Path) -> list[Path]:
+    """learners.xlsx and learners.txt, 100 rows each (different completions), every tenth row wrong."""
+    _, rows = template_b_rows(world, 200, today, mistake_every=10)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / "learners.xlsx", folder / "learners.txt"]
+    written[0].write_bytes(xlsx_bytes(rows[:100]))
+    written[1].write_bytes(txt_bytes(rows[100:]))
+    return written
