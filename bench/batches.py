@@ -9,7 +9,6 @@ answer 202 (parse, keep the rows, queue the records), and how long until every r
 import argparse
 import asyncio
 import io
-import os
 import tempfile
 import time
 import uuid
@@ -20,13 +19,13 @@ from pathlib import Path
 import httpx
 import openpyxl
 
+from bench.stack import bench_env
+from intake.batches.model import FileFormat
 from intake.batches.tabular import read_tabular
 from pars_cli import admin
-from pars_cli.demo_files import template_b_rows, xlsx_bytes
+from pars_cli.demo_files import batch_file, template_b_rows
 from pars_cli.generate import generate_world
 from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
-from shared.settings import Settings
-from tests.support import free_port, free_port_block, unique_namespace
 
 
 def main(argv: list[str]) -> None:
@@ -35,16 +34,12 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     started_servers = start_servers()
-    env = {**os.environ, "PARS_NAMESPACE": unique_namespace("bench"), "PARS_API_PORT": str(free_port()),
-           "PARS_HEALTH_PORT_BASE": str(free_port_block(6)), "PARS_BOARD_LATENCY_SCALE": "0",
-           "PARS_SMTP_HOST": "127.0.0.1", "PARS_LOG_LEVEL": "WARNING"}
-    settings = Settings(**{k[5:].lower(): v for k, v in env.items()
-                           if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
+    env, settings = bench_env()
     processes = []
     try:
         world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
         provider, rows = template_b_rows(world, args.rows, datetime.now(UTC).date())
-        content = xlsx_bytes(rows)
+        content = batch_file(rows, FileFormat.XLSX)
         began = time.perf_counter()
         parsed = read_tabular("bench.xlsx", content, provider_id=provider, batch_id=uuid.uuid4())
         parse_seconds = time.perf_counter() - began

@@ -7,7 +7,6 @@ took them and how long until every record was settled by its board.
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from collections import Counter
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import httpx
 
+from bench.stack import bench_env
 from pars_cli import admin
 from pars_cli.generate import generate_world
 from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
-from shared.settings import Settings
-from tests.support import free_port, free_port_block, unique_namespace
 
 
 def completions(world, count: int) -> tuple[str, list[dict]]:
@@ -71,11 +69,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
 
     started_servers = start_servers()
-    env = {**os.environ, "PARS_NAMESPACE": unique_namespace("bench"), "PARS_API_PORT": str(free_port()),
-           "PARS_HEALTH_PORT_BASE": str(free_port_block(6)), "PARS_BOARD_LATENCY_SCALE": "0",
-           "PARS_SMTP_HOST": "127.0.0.1", "PARS_LOG_LEVEL": "WARNING"}
-    settings = Settings(**{k[5:].lower(): v for k, v in env.items()
-                           if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
+    env, settings = bench_env()
     processes = []
     try:
         world = generate_world(providers=2, activities=20, physicians=2000, seed=3)

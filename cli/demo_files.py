@@ -2,15 +2,13 @@
 benchmark's 5,000-row workbook. Rows are completions of the provider's current MOC activities by diplomates
 of each activity's board, every (learner, day) once per activity, with an optional share of mistakes."""
 
-import csv
-import io
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import openpyxl
-
 from intake.batches.columns import TEMPLATE_B_HEADER
+from intake.batches.model import FileFormat, Layout, ParsedBatch
+from intake.batches.tabular_writer import write_tabular
 from shared.world import World
 
 HEADER = list(TEMPLATE_B_HEADER[:12])  # one Activity Certification column is enough here
@@ -48,22 +46,10 @@ def template_b_rows(world: World, count: int, today: date, mistake_every: int = 
     return provider, rows
 
 
-def xlsx_bytes(rows: list[list[str]]) -> bytes:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Sheet1")
-    sheet.append(HEADER)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def txt_bytes(rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\r\n")
-    writer.writerows([HEADER, *rows])
-    return out.getvalue().encode("utf-8")
+def batch_file(rows: list[list[str]], file_format: FileFormat, header: list[str] = HEADER) -> bytes:
+    """Rows as an upload: .xlsx or tab-delimited .txt, written the way PARS writes its own files."""
+    shape = ParsedBatch(format=file_format, layout=Layout.TEMPLATE_B, header=header)
+    return write_tabular(shape, [(row, "", "") for row in rows], with_errors=False)
 
 
 def write_demo_files(world: World, today: date, folder: Path) -> list[Path]:
@@ -71,6 +57,6 @@ def write_demo_files(world: World, today: date, folder: Path) -> list[Path]:
     _, rows = template_b_rows(world, 200, today, mistake_every=10)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "learners.xlsx", folder / "learners.txt"]
-    written[0].write_bytes(xlsx_bytes(rows[:100]))
-    written[1].write_bytes(txt_bytes(rows[100:]))
+    written[0].write_bytes(batch_file(rows[:100], FileFormat.XLSX))
+    written[1].write_bytes(batch_file(rows[100:], FileFormat.TXT))
     return written

@@ -13,9 +13,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from intake.batches.model import FileFormat
 from intake.batches.tests.activity_reports import activity_report_xml
 from intake.batches.tests.hostile import hostile_tabular_files
 from intake.batches.tests.hostile_xml import hostile_xml_files
+from pars_cli.demo_files import batch_file
 from tests.e2e.conftest import Stack, start_stack, stop_services
 
 pytestmark = pytest.mark.e2e
@@ -58,23 +60,12 @@ def template_b_row(i: int, action: str = "Add", activity: str = ACTIVITY) -> lis
             "1.1" if code == "675" else "1", "Self-Assessment"]
 
 
-def xlsx_bytes(rows: list[list[str]], header: list[str] = TEMPLATE_B) -> bytes:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Sheet1")
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def xlsx_bytes(rows: list[list[str]]) -> bytes:
+    return batch_file(rows, FileFormat.XLSX, TEMPLATE_B)
 
 
-def txt_bytes(rows: list[list[str]], encoding: str = "utf-8-sig") -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\r\n")
-    writer.writerow(TEMPLATE_B)
-    writer.writerows(rows)
-    return out.getvalue().encode(encoding)
+def txt_bytes(rows: list[list[str]]) -> bytes:
+    return batch_file(rows, FileFormat.TXT, TEMPLATE_B)
 
 
 def xml_bytes(count: int) -> bytes:

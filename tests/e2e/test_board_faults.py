@@ -5,13 +5,13 @@ Two stacks run side by side on the same servers, each in a namespace of its own,
 on; the same two 5,000-row batch files go to both, and the final states are compared learner by learner.
 """
 
-import csv
-import io
 import json
 from pathlib import Path
 
 import pytest
 
+from intake.batches.model import FileFormat
+from pars_cli.demo_files import batch_file
 from tests.e2e.conftest import Stack, start_stack, stop_services
 
 pytestmark = pytest.mark.e2e
@@ -20,9 +20,6 @@ FILE_ROWS = 5_000
 P = "0008001"
 FAULTS = {"drop": 0.1, "duplicate": 0.1, "reorder_seconds": 2, "delay": 0.05, "max_delay_seconds": 5, "crash": 0.02,
           "seed": 5}
-TEMPLATE_B = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
-              "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
-              "Activity Certification (1st)"]
 
 
 def world(faults: dict | None) -> dict:
@@ -44,13 +41,9 @@ def board_id(i: int) -> str:
     return f"9{i:05d}" if i % 4 == 0 else f"6{i:05d}"  # every fourth is not on the board's roster: 661
 
 
-def batch_file(first: int) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter="\t", lineterminator="\r\n")
-    writer.writerow(TEMPLATE_B)
-    writer.writerows(["Learner Template B", "ABOHNS", "210000031", "ABOHNS", board_id(i), "Harper", "Benton", "11/11",
-                      "11/2/2021", "Add", "1", "Self-Assessment"] for i in range(first, first + FILE_ROWS))
-    return out.getvalue().encode()
+def rows(first: int) -> list[list[str]]:
+    return [["Learner Template B", "ABOHNS", "210000031", "ABOHNS", board_id(i), "Harper", "Benton", "11/11",
+             "11/2/2021", "Add", "1", "Self-Assessment"] for i in range(first, first + FILE_ROWS)]
 
 
 def start(servers: dict[str, str], tmp: Path, name: str, faults: dict | None) -> tuple[Stack, str, str]:
@@ -79,7 +72,8 @@ def test_every_record_settles_once_and_as_without_faults(servers: dict[str, str]
         for stack, key, _ in runs.values():
             for first in range(0, RECORDS, FILE_ROWS):
                 with stack.client(key) as api:
-                    answer = api.post("/v1/batches", files={"file": (f"run-{first}.txt", batch_file(first))})
+                    content = batch_file(rows(first), FileFormat.TXT)
+                    answer = api.post("/v1/batches", files={"file": (f"run-{first}.txt", content)})
                 assert answer.status_code == 202 and answer.json()["records"] == FILE_ROWS
         states = {name: stack.wait_for(lambda s=stack, o=operator: final_states(s, o), timeout=600, every=5)
                   for name, (stack, _, operator) in runs.items()}
