@@ -5,6 +5,7 @@ history, deletes from batch rows, the learner validation tool, hostile files, an
 import csv
 import io
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -294,3 +295,18 @@ def test_pars_upload_shows_progress_then_counts_and_saves_rejections(batches: tu
     assert saved.parent == tmp_path and saved.name == "cli-rejections.xlsx"
     rows = list(openpyxl.load_workbook(saved, read_only=True).active.iter_rows(values_only=True))
     assert len(rows) == 31 and rows[0][-2:] == ("Error Code", "Error Message")
+
+
+def test_a_batch_survives_intake_being_killed_right_after_the_upload(batches: tuple[Stack, dict]) -> None:
+    stack, keys = batches
+    rows = [template_b_row(i) for i in range(10600, 12600)]
+    accepted = upload(stack, keys[Q], "crash.txt", txt_bytes(rows))  # Q: every row is 690 (P owns the activity)
+    assert accepted["http"] == 202
+    intake = stack.processes["intake"]
+    intake.signal(signal.SIGKILL)  # no clean stop: whatever was queued or half-noted must still come through
+    intake.wait(10)
+    stack.restart("intake")
+    batch = settled(stack, keys[Q], accepted["batch_id"])
+    assert (batch["status"], batch["records"], batch["added"] + batch["rejected"]) == ("complete", 2000, 2000)
+    _, rejected, _ = rejection_rows(stack, keys[Q], accepted["batch_id"])
+    assert len(rejected) == batch["rejected"] == 2000
