@@ -22,7 +22,7 @@ from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
 from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
-from shared.consumer import records_of, subscribe_batches
+from shared.consumer import raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
 from shared.kafka import ensure_topics, make_broker, row_publisher
@@ -39,7 +39,7 @@ OUTCOME_EVENTS = {b"RecordSubmitted", b"RecordRejectedByPars", b"DeleteSubmitted
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
     # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
     @broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
-                       auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST)
+                       auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=raw_records)
     async def on_outcomes(msg: KafkaMessage) -> None:
         if not waiters.waiting:
             return
