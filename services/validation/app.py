@@ -28,7 +28,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
                                     today=lambda: settings.today or utc_today())
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
-        group=settings.group("pars.validation"), decode=decode_submission, handle=submissions,
+        group=settings.group("pars.validation"), decode=decode_submission, handle=submissions, max_records=2000,
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
