@@ -8,7 +8,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -310,3 +310,50 @@ def test_a_batch_survives_intake_being_killed_right_after_the_upload(batches: tu
     assert (batch["status"], batch["records"], batch["added"] + batch["rejected"]) == ("complete", 2000, 2000)
     _, rejected, _ = rejection_rows(stack, keys[Q], accepted["batch_id"])
     assert len(rejected) == batch["rejected"] == 2000
+
+
+CME_MOC = ["Record Action", "ACCME Activity ID", "Completion Date", "First Name", "Last Name", "Date of Birth",
+           "Licensing State", "Licensing ID or NPI", "Number of CME Credits", "Certifying Board",
+           "Certifying Board ID", "Total Board Credits", "Credit Type", "Credits Awarded for Credit Type"]
+
+
+def test_the_cme_moc_template_reports_a_licence_and_a_board_per_row(batches: tuple[Stack, dict]) -> None:
+    """Rows of the current Excel template (guidance row above the header, full state names, dates as cells): a
+    row's state record can be added while its board record is rejected; the rejection file then holds the row
+    with the state's cells blanked, and the corrected file adds the board record alone."""
+    stack, keys = batches
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Sheet1"
+    sheet.append(["Enter one learner completion per row. Dates as MM/DD/YYYY; date of birth as MM/DD."])
+    sheet.append([f"{n}. {name}" for n, name in enumerate(CME_MOC, start=1)])
+    rows = range(12700, 12710)
+    for i in rows:
+        bid, first, last, dob = DIPLOMATES[i % len(DIPLOMATES)]
+        sheet.append(["Add", int(ACTIVITY), datetime.combine(completion_date(i), datetime.min.time()), first, last,
+                      dob, "California", f"A{bid}", 1, BOARD, bid, "1.1" if i % 2 else "1", "Self-Assessment",
+                      "1.1" if i % 2 else "1"])
+    book.create_sheet("ValidValues").append(["California", "Louisiana"])
+    content = io.BytesIO()
+    book.save(content)
+    first = settled(stack, keys[P], upload(stack, keys[P], "cme-moc.xlsx", content.getvalue())["batch_id"])
+    assert (first["layout"], first["records"], first["added"], first["rejected"]) == ("CME/MOC template", 20, 15, 5)
+    with stack.client(keys[P]) as api:
+        answer = api.get(f"/v1/batches/{first['batch_id']}/rejections")
+    rejection = openpyxl.load_workbook(io.BytesIO(answer.content))
+    sheet = rejection.active
+    header = [c.value for c in sheet[2]]
+    assert sheet.cell(1, 1).value.startswith("Enter one learner completion")  # the guidance row kept
+    col = {name: header.index(name) + 1 for name in header if name}
+    data = list(range(3, sheet.max_row + 1))
+    assert len(data) == 5
+    for r in data:  # the state record was added: its cells are blank; the board's are there, with its code
+        assert sheet.cell(r, col["7. Licensing State"]).value is None
+        assert sheet.cell(r, col["12. Total Board Credits"]).value == "1.1"
+        assert sheet.cell(r, col["Error Code"]).value == "675"
+        sheet.cell(r, col["12. Total Board Credits"], "1")
+        sheet.cell(r, col["14. Credits Awarded for Credit Type"], "1")
+    fixed = io.BytesIO()
+    rejection.save(fixed)
+    again = settled(stack, keys[P], upload(stack, keys[P], "cme-moc-rejections.xlsx", fixed.getvalue())["batch_id"])
+    assert (again["records"], again["added"], again["rejected"]) == (5, 5, 0)
