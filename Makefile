@@ -38,5 +38,7 @@ infra-start: install
 infra-stop:
 	@bash deploy/local/infra.sh stop
 
+# Benchmarks print figures: `make bench` (the pipeline through the API), `make bench BENCH=batches` (a
+# 5,000-row xlsx uploaded and followed until validated), `make bench BENCH=queries` (record list queries).
 bench: install
-	@$(BIN)/python -m bench
+	@$(BIN)/python -m bench $(BENCH)
