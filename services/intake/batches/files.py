@@ -34,7 +34,7 @@ def _codes(errors: list[dict[str, str]]) -> tuple[str, str]:
 def outcome_file(batch: Any, outcomes: list[RowOutcome], *, rejected: bool) -> WrittenFile:
     """Rejections: every row with a rejected record, the cells of its added records blanked, and the codes.
     Successes: every row with an added record, the cells of its rejected records blanked.
-    XML: a row's cells are its CreditCertificates (activity_report.py), left out instead of blanked."""
+    XML: a row's cells are its CreditCertificates (report_records.py), left out instead of blanked."""
     file_format = FileFormat(batch["format"])
     chosen = [o for o in outcomes if (o.errors if rejected else o.added)]
     kind = "rejections" if rejected else "successes"
