@@ -36,6 +36,16 @@ class BatchFileError(Exception):
         self.message = message
 
 
+def too_large() -> BatchFileError:
+    return BatchFileError("file_too_large", f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, the "
+                                            "most a batch file may be; split it into several files.")
+
+
+def check_size(data: bytes) -> None:
+    if len(data) > MAX_FILE_BYTES:
+        raise too_large()
+
+
 @dataclass(frozen=True)
 class RowRecord:
     """One learner record a row reports, and the cells that belong to its target alone.

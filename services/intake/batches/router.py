@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from intake.batches import files, service, storage
-from intake.batches.model import MAX_FILE_BYTES, BatchFileError, ParsedBatch
+from intake.batches.model import MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
 from intake.errors import ApiError, error_body
 from intake.validation_client import Validation, check_records
@@ -35,8 +35,7 @@ async def _read_upload(request: Request, file: UploadFile | None) -> tuple[str, 
     file_name = (file.filename or "").strip() or "upload"
     if (file.size or 0) > MAX_FILE_BYTES or int(request.headers.get("content-length") or 0) > (
             MAX_FILE_BYTES + FRAMING_BYTES):
-        raise BatchFileError("file_too_large", f"The file is larger than {MAX_FILE_BYTES:,} bytes, the most a "
-                             "batch file may be. Split it into several files.")
+        raise too_large()
     return file_name, await file.read(MAX_FILE_BYTES + 1)
 
 
@@ -51,8 +50,9 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
         parsed = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
     except BatchFileError as exc:
         if not dry_run:
-            kind = service.EXTENSIONS.get(file_name[file_name.rfind("."):].lower(), "unknown")
-            await storage.record_failed(pool, batch_id, provider.provider_id, file_name, str(kind), exc.message)
+            kind = service.claimed_format(file_name)
+            await storage.record_failed(pool, batch_id, provider.provider_id, file_name,
+                                        kind.value if kind else "unknown", exc.message)
         log.info("batch refused", batch_id=str(batch_id), reason=exc.code)
         body = error_body(exc.code, exc.message)
         body["batch_id"] = None if dry_run else str(batch_id)

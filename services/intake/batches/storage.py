@@ -93,22 +93,20 @@ class RowOutcome:
 
 
 async def row_outcomes(pool: asyncpg.Pool, batch_id: UUID) -> list[RowOutcome]:
-    rows = await pool.fetch(
-        "SELECT r.row_number, r.cells, array_agg(b.outcome ORDER BY b.record_id) AS outcomes,"
-        " array_agg(b.own_cells::text ORDER BY b.record_id) AS own,"
-        " array_agg(b.errors::text ORDER BY b.record_id) AS errors"
-        " FROM batch_rows r JOIN batch_records b USING (batch_id, row_number)"
-        " WHERE r.batch_id = $1 GROUP BY r.row_number, r.cells ORDER BY r.row_number", batch_id)
-    result = []
-    for row in rows:
-        added, rejected, errors = set(), set(), []
-        for outcome, own, errs in zip(row["outcomes"], row["own"], row["errors"], strict=True):
-            cells = {int(c) for c in own.strip("{}").split(",") if c}
-            if outcome == "rejected":
-                rejected |= cells
-                errors += json.loads(errs)
-            elif outcome == "added":
-                added |= cells
-        result.append(RowOutcome(row["row_number"], list(row["cells"]), added, rejected, "added" in row["outcomes"],
-                                 errors))
-    return result
+    """Each row as it came, with what became of the records it reported."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT row_number, cells FROM batch_rows WHERE batch_id = $1 ORDER BY row_number",
+                                batch_id)
+        records = await conn.fetch("SELECT row_number, own_cells, outcome, errors FROM batch_records"
+                                   " WHERE batch_id = $1 ORDER BY row_number, record_id", batch_id)
+    result = {r["row_number"]: RowOutcome(r["row_number"], list(r["cells"]), set(), set(), False, [])
+              for r in rows}
+    for record in records:
+        row = result[record["row_number"]]
+        if record["outcome"] == "rejected":
+            row.rejected_cells.update(record["own_cells"])
+            row.errors += record["errors"]
+        elif record["outcome"] == "added":
+            row.added_cells.update(record["own_cells"])
+            row.added = True
+    return list(result.values())

@@ -21,13 +21,13 @@ from intake.batches.cell_values import cell_text
 from intake.batches.columns import TEMPLATE_B_HEADER, Columns, check_required, columns_for, recognise
 from intake.batches.model import (
     MAX_CELL_CHARS,
-    MAX_FILE_BYTES,
     MAX_RECORDS,
     BatchFileError,
     FileFormat,
     Layout,
     ParsedBatch,
     SourceRow,
+    check_size,
 )
 from intake.batches.template_rows import Context, Row, row_records
 from intake.batches.xlsx_safety import OLE_MAGIC, caused_by_entities, check_zip, is_ole
@@ -71,8 +71,7 @@ def file_format(file_name: str, data: bytes) -> FileFormat:
                                              f"not '{suffix or file_name}' files.")
     if not data:
         raise BatchFileError("empty_file", "The file is empty.")
-    if len(data) > MAX_FILE_BYTES:
-        raise BatchFileError("file_too_large", f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+    check_size(data)
     kind = _sniff(data)
     if suffix == ".xlsx" and not data.startswith(b"PK\x03\x04"):
         ole = is_ole(data)  # Excel encrypts a protected .xlsx into this container too

@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from intake.batches.model import MAX_CELL_CHARS, MAX_FILE_BYTES, BatchFileError
+from intake.batches.model import MAX_CELL_CHARS, BatchFileError, check_size
 
 MAX_DEPTH = 64  # the standard nests about 7 deep; deeper is an attack or another document
 
@@ -31,8 +31,7 @@ _XML_STARTS = (b"<", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\x
 def refuse_before_parsing(data: bytes) -> None:
     if not data or data.isspace():
         raise BatchFileError("empty_file", "The file is empty.")
-    if len(data) > MAX_FILE_BYTES:
-        raise BatchFileError("too_large", f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+    check_size(data)
     if not data.lstrip(b" \t\r\n").startswith(_XML_STARTS):
         raise BatchFileError("not_xml", f"The file is not XML: it starts with bytes {data[:8].hex(' ')}, not '<'.")
     found = [at for marker in _DTD_MARKERS if (at := data.find(marker)) >= 0]

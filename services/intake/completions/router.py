@@ -4,10 +4,11 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Request, Response
 
-from intake.completions.schemas import Completion, RecordAnswer, SubmissionAnswer
+from intake.completions.schemas import Completion, SubmissionAnswer
+from intake.completions.service import dry_run as dry_run_answers
 from intake.completions.service import split_into_records, submit_and_wait
 from intake.dependencies import Broker, CurrentProvider
-from intake.validation_client import Validation, check_records
+from intake.validation_client import Validation
 
 router = APIRouter(prefix="/v1")
 WAIT_SECONDS = 5.0
@@ -22,11 +23,8 @@ async def submit_completion(completion: Completion, request: Request, provider: 
     records = split_into_records(completion, provider.provider_id, submission_id)
     if dry_run:  # the learner validation tool: the codes, nothing kept
         response.status_code = 200
-        answers = await check_records(validation, records)
         return SubmissionAnswer(submission_id=submission_id, credit_id=records[0].credit_id or "", dry_run=True,
-                                records=[RecordAnswer(record_id=r.record_id, target=r.target.code, status=a["status"],
-                                                      errors=a["errors"])
-                                         for r, a in zip(records, answers, strict=True)])
+                                records=await dry_run_answers(validation, records))
     answers = await submit_and_wait(broker, request.app.state.settings, request.app.state.waiters, records,
                                     str(submission_id), WAIT_SECONDS if wait else 0.0)
     return SubmissionAnswer(submission_id=submission_id, credit_id=records[0].credit_id or "", records=answers)

@@ -4,11 +4,14 @@ import asyncio
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+import httpx
 from faststream.kafka import KafkaBroker
 
 from intake.completions.schemas import Completion, RecordAnswer
+from intake.validation_client import check_records
 from intake.waiters import Waiters
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, SubmitRecord, Target
+from shared.outbox import OutboxMessage
 from shared.settings import Settings
 from shared.states import state_code
 from shared.topics import SUBMISSIONS
@@ -49,15 +52,27 @@ def split_into_records(completion: Completion, provider_id: str, submission_id: 
 async def publish_records(broker: KafkaBroker, settings: Settings, records: list[ReportedRecord],
                           correlation_id: str) -> None:
     """Answer only once Kafka holds every record (acks=all): a 202 means nothing is lost."""
-    topic = settings.topic(SUBMISSIONS.name)
     pending = []
-    for record in records:
-        command = SubmitRecord(record=record, correlation_id=correlation_id, provider_id=record.provider_id,
-                               record_id=record.record_id, submission_id=record.submission_id)
-        pending.append(await broker.publish(
-            command.to_bytes(), topic, key=f"{record.provider_id}:{record.credit_id}".encode(),
-            headers={"event_type": command.event_type, "correlation_id": correlation_id}, no_confirm=True))
+    for m in (submission(settings, record, correlation_id) for record in records):
+        pending.append(await broker.publish(m.value, m.topic, key=m.key, headers=m.headers, no_confirm=True))
     await asyncio.gather(*pending)
+
+
+def submission(settings: Settings, record: ReportedRecord, correlation_id: str) -> OutboxMessage:
+    """A record's SubmitRecord on pars.submissions, keyed by provider and credit ID so an Add and its Delete
+    stay in order."""
+    command = SubmitRecord(record=record, correlation_id=correlation_id, provider_id=record.provider_id,
+                           record_id=record.record_id, submission_id=record.submission_id)
+    return OutboxMessage(topic=settings.topic(SUBMISSIONS.name), value=command.to_bytes(),
+                         key=f"{record.provider_id}:{record.credit_id}".encode(),
+                         headers={"event_type": command.event_type, "correlation_id": correlation_id})
+
+
+async def dry_run(validation: httpx.AsyncClient, records: list[ReportedRecord]) -> list[RecordAnswer]:
+    """The learner validation tool's answer per record: the status and codes it would get, nothing kept."""
+    checked = await check_records(validation, records)
+    return [RecordAnswer(record_id=r.record_id, target=r.target.code, status=a["status"], errors=a["errors"])
+            for r, a in zip(records, checked, strict=True)]
 
 
 async def submit_and_wait(broker: KafkaBroker, settings: Settings, waiters: Waiters, records: list[ReportedRecord],

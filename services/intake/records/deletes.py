@@ -5,7 +5,6 @@ deadline, 422 with PARS's 706; otherwise 202 with its new status (Delete Submitt
 for a rejected record or one no board processes).
 """
 
-import asyncio
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,7 +12,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from intake.completions.schemas import RecordAnswer
-from intake.completions.service import publish_records
+from intake.completions.service import submit_and_wait
 from intake.keys import Principal
 from intake.records import queries
 from intake.waiters import Waiters
@@ -42,8 +41,8 @@ def result(record_id: UUID, status: int, code: str, message: str, new_status: st
     return body
 
 
-def _answer(record_id: UUID, answer: RecordAnswer | None) -> dict[str, Any]:
-    if answer is None:
+def _answer(record_id: UUID, answer: RecordAnswer) -> dict[str, Any]:
+    if answer.status == "Processing":  # validation had not decided when the wait ended
         return result(record_id, 202, "", "", "Processing")
     if answer.status in ("Delete Submitted", "Deleted"):
         return result(record_id, 202, "", "", answer.status)
@@ -72,14 +71,8 @@ async def delete_records(pool: asyncpg.Pool, schema: str, broker: KafkaBroker, s
         else:
             deletes[record_id] = delete_of(row, submission_id)
     if deletes:
-        asked = [d.record_id for d in deletes.values()]
-        futures = dict(zip(asked, waiters.expect(asked), strict=True))
-        try:
-            await publish_records(broker, settings, list(deletes.values()), correlation_id=str(submission_id))
-            await asyncio.wait(futures.values(), timeout=WAIT_SECONDS)
-        finally:
-            waiters.forget(asked)
-        for record_id, delete in deletes.items():
-            future = futures[delete.record_id]
-            results[record_id] = _answer(record_id, future.result() if future.done() else None)
+        answers = await submit_and_wait(broker, settings, waiters, list(deletes.values()), str(submission_id),
+                                        WAIT_SECONDS)
+        for record_id, answer in zip(deletes, answers, strict=True):
+            results[record_id] = _answer(record_id, answer)
     return [results[r] for r in record_ids]

@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from intake.batches.model import MAX_FILE_BYTES, MAX_RECORDS, BatchFileError
 from intake.completions.schemas import Completion, RecordAnswer
-from intake.completions.service import split_into_records, submit_and_wait
+from intake.completions.service import dry_run, split_into_records, submit_and_wait
 from intake.dependencies import Broker, CurrentWebService
 from intake.errors import ApiError
 from intake.keys import Principal
-from intake.validation_client import Validation, check_records
+from intake.validation_client import Validation
 from shared.events import ReportedRecord
 
 router = APIRouter(prefix="/v1/ws")
@@ -61,9 +61,7 @@ def _json_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tu
 async def _answers(request: Request, principal: Principal, broker: Any, validation: Any,
                    records: list[ReportedRecord], submission_id: UUID) -> list[RecordAnswer]:
     if principal.sandbox:
-        checked = await check_records(validation, records)
-        return [RecordAnswer(record_id=r.record_id, target=r.target.code, status=a["status"], errors=a["errors"])
-                for r, a in zip(records, checked, strict=True)]
+        return await dry_run(validation, records)
     return await submit_and_wait(broker, request.app.state.settings, request.app.state.waiters, records,
                                  str(submission_id), WAIT_SECONDS)
 
