@@ -8,6 +8,7 @@ import asyncpg
 from board_sim.judging import Diplomate, Grant, Ledger
 from shared.boards import BoardOverride
 from shared.events import BoardVerdict, ProcessBoardRequest
+from shared.names import name_key
 
 
 async def board_overrides(conn: asyncpg.Connection) -> list[BoardOverride]:
@@ -29,10 +30,10 @@ async def diplomates(conn: asyncpg.Connection, board: str, board_ids: Iterable[s
 
 
 async def diplomates_named(conn: asyncpg.Connection, board: str, last_names: Iterable[str]) -> list[Diplomate]:
-    """The board's diplomates with these last names (compared loosely by the caller), for matching without an ID."""
+    """The board's diplomates with these last names (as PARS compares names), for matching without an ID."""
     rows = await conn.fetch(
-        "SELECT board_id, first_name, last_name, dob FROM roster WHERE board = $1 AND lower(last_name) = ANY($2)",
-        board, list({n.strip().lower() for n in last_names}),
+        "SELECT board_id, first_name, last_name, dob FROM roster WHERE board = $1 AND last_name_key = ANY($2)",
+        board, list({name_key(n) for n in last_names}),
     )
     return [Diplomate(r["board_id"], r["first_name"], r["last_name"], r["dob"]) for r in rows]
 

@@ -2,6 +2,7 @@
 
 import asyncpg
 
+from shared.names import name_key
 from shared.world import World
 
 
@@ -10,8 +11,9 @@ async def load_world(pool: asyncpg.Pool, world: World) -> None:
     for p in world.physicians:
         for cert in p.certifications:
             names = cert.roster
-            roster.append((cert.board, cert.id, (names and names.first_name) or p.first_name,
-                           (names and names.last_name) or p.last_name, (names and names.dob) or p.dob))
+            last_name = (names and names.last_name) or p.last_name
+            roster.append((cert.board, cert.id, (names and names.first_name) or p.first_name, last_name,
+                           (names and names.dob) or p.dob, name_key(last_name)))
             for c in cert.prior_credits:
                 key = f"prior:{cert.board}:{cert.id}:{c.activity_id}:{c.completion_date.isoformat()}"
                 prior.append((key, cert.board, cert.id, c.activity_id, c.completion_date, c.points))
@@ -22,9 +24,10 @@ async def load_world(pool: asyncpg.Pool, world: World) -> None:
             [(b.code, b.model_dump(mode="json", exclude_none=True)) for b in world.boards],
         )
         await conn.executemany(
-            "INSERT INTO roster (board, board_id, first_name, last_name, dob) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (board, board_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
-            " last_name = EXCLUDED.last_name, dob = EXCLUDED.dob",
+            "INSERT INTO roster (board, board_id, first_name, last_name, dob, last_name_key)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (board, board_id) DO UPDATE SET"
+            " first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, dob = EXCLUDED.dob,"
+            " last_name_key = EXCLUDED.last_name_key",
             roster,
         )
         await conn.executemany(

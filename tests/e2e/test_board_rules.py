@@ -104,6 +104,8 @@ def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous
              "certifications": [{"board": "ABS", "id": "71002", "roster": {"dob": "05/05"}}]},
             {"first_name": "Omar", "last_name": "Roe", "dob": "07/07",
              "certifications": [{"board": "ABS", "id": "71003"}]},
+            {"first_name": "Ines", "last_name": "D'Ávila", "dob": "08/08",
+             "certifications": [{"board": "ABS", "id": "71004"}]},
         ],
     }
     (tmp_path / "world.json").write_text(json.dumps(world))
@@ -116,6 +118,8 @@ def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous
                                                           "credit_types": {"Accredited CME": 2}}]}
     assert verdict(stack, key, without_id("Jane", "05/05")) == ["718"]
     assert verdict(stack, key, without_id("Omar", "07/07")) == []  # one match on the roster: accepted
+    written_plainly = {**without_id("Ines", "08/08"), "last_name": "Davila"}  # names compared as PARS forgives them
+    assert verdict(stack, key, written_plainly) == []
 
 
 def test_every_certifying_board_of_the_catalogue_accepts_a_good_record(stack: Stack, tmp_path: Path) -> None:
