@@ -31,6 +31,11 @@ def _codes(errors: list[dict[str, str]]) -> tuple[str, str]:
     return "; ".join(seen), "; ".join(seen.values())
 
 
+def _left_out(o: RowOutcome, rejected: bool) -> set[int]:
+    """The cells of the row's records that belong in the other file."""
+    return (o.added_cells - o.rejected_cells) if rejected else (o.rejected_cells - o.added_cells)
+
+
 def outcome_file(batch: Any, outcomes: list[RowOutcome], *, rejected: bool) -> WrittenFile:
     """Rejections: every row with a rejected record, the cells of its added records blanked, and the codes.
     Successes: every row with an added record, the cells of its rejected records blanked.
@@ -41,17 +46,13 @@ def outcome_file(batch: Any, outcomes: list[RowOutcome], *, rejected: bool) -> W
     if file_format is FileFormat.XML:
         from intake.batches.activity_report_writer import write_activity_reports
         content = write_activity_reports(  # cells[0] is the report's XML; its cell indexes are certificate indexes
-            (o.cells[0], [(e["code"], e["message"]) for e in o.errors] if rejected else [],
-             (o.added_cells - o.rejected_cells) if rejected else (o.rejected_cells - o.added_cells))
+            (o.cells[0], [(e["code"], e["message"]) for e in o.errors] if rejected else [], _left_out(o, rejected))
             for o in chosen)
     else:
         from intake.batches.tabular_writer import blank_cells, write_tabular
         shape = ParsedBatch(format=file_format, layout=Layout(batch["layout"]), preamble=batch["preamble"],
                             header=batch["header"])
-        rows = []
-        for o in chosen:
-            blank = (o.added_cells - o.rejected_cells) if rejected else (o.rejected_cells - o.added_cells)
-            code, message = _codes(o.errors) if rejected else ("", "")
-            rows.append((blank_cells(o.cells, blank), code, message))
+        rows = [(blank_cells(o.cells, _left_out(o, rejected)), *(_codes(o.errors) if rejected else ("", "")))
+                for o in chosen]
         content = write_tabular(shape, rows, with_errors=rejected)
     return WrittenFile(_name(batch["file_name"], kind, file_format), MEDIA_TYPES[file_format], content)
