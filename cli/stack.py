@@ -136,6 +136,20 @@ def _on_sigterm(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+class _StopAsked:
+    """From here on Ctrl-C and SIGTERM only set a flag: an interrupt raised inside `Popen.poll` could leave the
+    child's wait lock held, and the clean-up's wait for that child would then never return. (A plain flag, not
+    a threading.Event: setting an Event from a handler can deadlock on the lock its own wait holds.)"""
+
+    def __init__(self) -> None:
+        self.asked = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._ask)
+
+    def _ask(self, *_: object) -> None:
+        self.asked = True
+
+
 def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
     """Everything `make run` promises, until Ctrl-C or SIGTERM; then stop all that was started."""
     import asyncio
@@ -175,9 +189,12 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
                   f"{world.providers[0].id})")
         print(f"  mail:       {local_dir() / 'mail' / 'new'}  (pars mail list)" if smtp
               else f"  mail:       SMTP {settings.smtp_host}")
+        stop = _StopAsked()
         print(f"  logs:       {logs}/\nPress Ctrl-C to stop everything.", flush=True)
-        while all(p.alive for p in processes):
+        while not stop.asked and all(p.alive for p in processes):
             time.sleep(0.5)
+        if stop.asked:
+            raise KeyboardInterrupt
         dead = [p.service for p in processes if not p.alive]
         print(f"\nservice exited unexpectedly: {', '.join(dead)} (see {logs}); stopping", file=sys.stderr)
     except KeyboardInterrupt:

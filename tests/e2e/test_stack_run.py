@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
                 break
         text = "".join(output)
         assert "Press Ctrl-C" in text, text
+        # Keep reading, as a terminal would: a supervisor writing into a full pipe would block.
+        threading.Thread(target=lambda: output.extend(run.stdout or []), daemon=True).start()
         key = next(line.split("key:")[1].strip() for line in output if line.strip().startswith("provider"))
         api = httpx.Client(base_url=f"http://127.0.0.1:{api_port}/v1", headers={"Authorization": f"Bearer {key}"})
         answer = api.get("/records")
@@ -69,7 +72,11 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
         assert "100 records, 90 added, 10 rejected" in uploaded.stderr
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        code = run.wait(90)
-    assert code == 0, "".join(output) + (run.stdout.read() if run.stdout else "")
+        try:
+            code = run.wait(90)
+        except subprocess.TimeoutExpired:
+            os.killpg(run.pid, signal.SIGKILL)
+            code = None
+    assert code == 0, "".join(output)
     ports = [api_port, smtp_port, *(health_base + i for i in range(1, 6))]
     assert [p for p in ports if listening(p)] == []
