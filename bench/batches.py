@@ -3,12 +3,13 @@
 Starts Kafka and PostgreSQL unless PARS_* name them, runs the six services in a namespace of their own,
 loads a generated world and prints: the parse time alone (in process), how long POST /v1/batches took to
 answer 202 (parse, keep the rows, queue the records), and how long until every record was validated
-(the batch `complete`, with exact added/rejected counts).
+(the batch `complete`, with exact added/rejected counts), and the CPU each process used meanwhile.
 """
 
 import argparse
 import asyncio
 import io
+import os
 import tempfile
 import time
 import uuid
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import openpyxl
 
-from bench.stack import bench_env
+from bench.stack import bench_env, cpu_seconds, server_pids
 from intake.batches.model import FileFormat
 from intake.batches.tabular import read_tabular
 from pars_cli import admin
@@ -49,6 +50,8 @@ def main(argv: list[str]) -> None:
         processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")))
         api = f"http://{settings.api_host}:{settings.api_port}"
         with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+            pids = {p.service: [p.process.pid] for p in processes if p.process} | server_pids()
+            cpu_before = cpu_seconds(pids)
             began = time.perf_counter()
             answer = client.post("/v1/batches", files={"file": ("bench.xlsx", content)})
             answer.raise_for_status()
@@ -59,6 +62,7 @@ def main(argv: list[str]) -> None:
                     raise SystemExit(f"batch not complete within 300 s: {batch}")
                 time.sleep(0.1)
             validated = time.perf_counter() - began
+            cpu = {name: used - cpu_before[name] for name, used in cpu_seconds(pids).items()}
             rejections = client.get(f"{batch_url}/rejections").content
         sheet = openpyxl.load_workbook(io.BytesIO(rejections), read_only=True).active
         codes = Counter(str(row[-2]) for row in list(sheet.iter_rows(values_only=True))[1:])
@@ -67,6 +71,10 @@ def main(argv: list[str]) -> None:
         print(f"upload answered 202 in:   {accepted:.2f} s")
         print(f"fully validated in:       {validated:.2f} s from upload ({batch['records']} records: "
               f"{batch['added']} added, {batch['rejected']} rejected: {dict(codes)})")
+        # Where the time went: on a small machine every service, Kafka and PostgreSQL share the same cores.
+        print(f"CPU used meanwhile:       {sum(cpu.values()):.1f} s of {(os.cpu_count() or 1) * validated:.1f} s "
+              f"on {os.cpu_count()} cores: " + ", ".join(f"{name} {used:.1f}" for name, used in
+                                                      sorted(cpu.items(), key=lambda item: -item[1])))
     finally:
         stop_services(processes)
         stop_servers(started_servers)

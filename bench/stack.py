@@ -1,6 +1,7 @@
 """The benchmarks' stack settings: a namespace of their own, free ports, boards answering at once."""
 
 import os
+from pathlib import Path
 
 from shared.settings import Settings
 from tests.support import free_port, free_port_block, unique_namespace
@@ -13,3 +14,36 @@ def bench_env() -> tuple[dict[str, str], Settings]:
     settings = Settings(**{k[5:].lower(): v for k, v in env.items()
                            if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
     return env, settings
+
+
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system) each named group of processes has used so far, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0
+        for pid in group:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # exited meanwhile
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        used[name] = total / tick
+    return used
+
+
+def server_pids() -> dict[str, list[int]]:
+    """Kafka's and PostgreSQL's processes on this machine, found by their command lines."""
+    found: dict[str, list[int]] = {"kafka": [], "postgresql": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"kafka.Kafka" in command:
+            found["kafka"].append(int(entry.name))
+        elif command.startswith(b"postgres") or b"/bin/postgres" in command:
+            found["postgresql"].append(int(entry.name))
+    return found

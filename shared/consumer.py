@@ -6,7 +6,7 @@ and its source in headers. Only then is the offset committed: nothing is lost, n
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 
+from shared.events import Envelope
 from shared.logging import get_logger, scrub_error_text
 from shared.settings import Settings
 from shared.topics import dead_letters
@@ -58,6 +59,16 @@ def records_of(msg: Any) -> list[ConsumerRecord]:
     return list(raw) if isinstance(raw, list | tuple) else [raw]
 
 
+def event_type_of(record: ConsumerRecord) -> bytes | None:
+    """The `event_type` header every outbox message carries (shared.outbox.event_message), if there is one."""
+    return next((value for key, value in record.headers or () if key == "event_type"), None)
+
+
+def event_types(*events: type[Envelope]) -> frozenset[bytes]:
+    """The header values that name these event classes."""
+    return frozenset(e.model_fields["event_type"].default.encode() for e in events)
+
+
 def subscribe_batches(
     broker: KafkaBroker,
     settings: Settings,
@@ -69,7 +80,11 @@ def subscribe_batches(
     handle: Callable[[list[Delivery[T]]], Awaitable[None]],
     max_records: int = 500,
     retry_delays: Sequence[float] = RETRY_DELAYS,
+    only: Collection[type[Envelope]] | None = None,
 ) -> None:
+    """`only`: the events the handler acts on; others on the topic are passed over (and committed) without
+    being decoded, told apart by their `event_type` header. A message without that header is always decoded."""
+    wanted = event_types(*only) if only is not None else None
     dlq_topic = settings.topic(dead_letters(service).name)
 
     async def dead_letter(record: ConsumerRecord, error: BaseException) -> None:
@@ -110,6 +125,8 @@ def subscribe_batches(
     async def on_batch(msg: KafkaMessage) -> None:
         deliveries: list[Delivery[T]] = []
         for record in records_of(msg):
+            if wanted is not None and (kind := event_type_of(record)) is not None and kind not in wanted:
+                continue
             try:
                 deliveries.append(Delivery(decode(record.value), record))
             except Exception as exc:  # not one of our messages: no retry can fix it

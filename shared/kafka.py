@@ -26,6 +26,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         ack_policy=AckPolicy.ACK,
         enable_idempotence=True,
         linger_ms=5,
+        max_batch_size=512 * 1024,
         allow_auto_create_topics=False,
         graceful_timeout=20.0,
         logger=None,

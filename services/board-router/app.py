@@ -10,7 +10,7 @@ from board_router.handlers import Router
 from shared.boards import shipped_boards
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import BoardVerdict, record_event_adapter
+from shared.events import BoardVerdict, DeleteSubmitted, RecordSubmitted, record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import Running, worker_app
@@ -32,7 +32,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.board-router.records"), decode=record_event_adapter.validate_json,
-        handle=router.on_record_events,
+        handle=router.on_record_events, only=(RecordSubmitted, DeleteSubmitted),
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(BOARD_RESPONSES.name)],

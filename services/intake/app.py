@@ -22,9 +22,15 @@ from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
 from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
-from shared.consumer import raw_records, records_of, subscribe_batches
+from shared.consumer import event_type_of, event_types, raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
-from shared.events import record_event_adapter
+from shared.events import (
+    DeleteSubmitted,
+    RecordDeleted,
+    RecordRejectedByPars,
+    RecordSubmitted,
+    record_event_adapter,
+)
 from shared.kafka import ensure_topics, make_broker, row_publisher
 from shared.logging import configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay
@@ -33,18 +39,20 @@ from shared.settings import Settings, get_settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
 
 SERVICE = "intake"
-OUTCOME_EVENTS = {b"RecordSubmitted", b"RecordRejectedByPars", b"DeleteSubmitted", b"RecordDeleted"}
+OUTCOME_EVENTS = (RecordSubmitted, RecordRejectedByPars, DeleteSubmitted, RecordDeleted)  # what intake answers
 
 
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
     # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
+    outcome_types = event_types(*OUTCOME_EVENTS)
+
     @broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
                        auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=raw_records)
     async def on_outcomes(msg: KafkaMessage) -> None:
         if not waiters.waiting:
             return
         for record in records_of(msg):
-            if dict(record.headers or ()).get("event_type") in OUTCOME_EVENTS:
+            if event_type_of(record) in outcome_types:
                 with contextlib.suppress(ValidationError):  # not ours to judge: the services DLQ bad events
                     waiters.offer(record_event_adapter.validate_json(record.value))
 
@@ -66,7 +74,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         subscribe_batches(
             broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
             group=settings.group("pars.intake.batches"), decode=record_event_adapter.validate_json,
-            handle=BatchOutcomes(pool), max_records=1000)
+            handle=BatchOutcomes(pool), max_records=1000, only=OUTCOME_EVENTS)
         await broker.start()
         # Batch files are queued through the outbox, in the transaction that keeps their rows.
         app.state.outbox = Outbox(schema)

@@ -25,7 +25,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.notifier"), decode=record_event_adapter.validate_json,
-        handle=RejectionCollector(pool).on_record_events,
+        handle=RejectionCollector(pool).on_record_events, only=RejectionCollector.EVENTS,
     )
     sender = DigestSender(pool, settings, lambda message: mailer.send(settings, message))
     sender.start()

@@ -14,12 +14,13 @@ Row = tuple[UUID, str, UUID, str, list, object, str | None, str | None, str | No
 
 
 class RejectionCollector:
+    EVENTS = (RecordSubmitted, RecordRejected, RecordRejectedByPars)  # what it reads of pars.record-events
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
-        events = [d.message for d in batch
-                  if isinstance(d.message, RecordSubmitted | RecordRejected | RecordRejectedByPars)]
+        events = [d.message for d in batch if isinstance(d.message, self.EVENTS)]
         if not events:
             return
         async with self._pool.acquire() as conn, conn.transaction():

@@ -33,7 +33,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.validation.statuses"), decode=record_event_adapter.validate_json,
-        handle=StatusTracker(pool), max_records=1000,
+        handle=StatusTracker(pool), max_records=1000, only=StatusTracker.EVENTS,
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
                    state={"validation_pool": pool, "submission_handler": submissions, "validation_outbox": outbox,

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.consumer import Delivery, subscribe_batches
 from shared.db import create_pool, migrate
+from shared.events import DeleteSubmitted, RecordSubmitted
 from shared.kafka import ensure_topics, make_broker, row_publisher
 from shared.outbox import Outbox, OutboxMessage, OutboxRelay
 from shared.settings import Settings
@@ -139,6 +140,43 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_rest_are_a
     await consumer.start()
     try:
         assert await consumer.committed(TopicPartition(source, 0)) == 6
+    finally:
+        await consumer.stop()
+
+
+async def test_events_a_handler_does_not_read_are_passed_over_undecoded_and_committed(settings: Settings) -> None:
+    source = settings.topic("only-source")
+    await ensure_topics(settings, [TopicSpec("only-source", "k", TopicSpec, (), partitions=1),
+                                   dead_letters("picky")])
+    handled: list[str] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        handled.extend(d.message["n"] for d in batch)
+
+    broker = make_broker(settings, "picky")
+    group = settings.group("only-test")
+    subscribe_batches(broker, settings, service="picky", topics=[source], group=group, decode=json.loads,
+                      handle=handle, only=(RecordSubmitted, DeleteSubmitted))
+    await broker.start()
+    try:
+        sent = [({"event_type": "RecordSubmitted"}, b'{"n": "submitted"}'),
+                ({"event_type": "RecordAccepted"}, b"\xff never decoded, so never dead-lettered"),
+                ({}, b'{"n": "no header: decoded"}'),
+                ({"event_type": "DeleteSubmitted"}, b'{"n": "delete"}')]
+        for headers, value in sent:
+            await broker.publish(value, source, key=b"k", headers=headers)
+        for _ in range(100):
+            if len(handled) == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert handled == ["submitted", "no header: decoded", "delete"]
+    finally:
+        await broker.stop()
+    assert await read_topic(settings, settings.topic(dead_letters("picky").name), 1, timeout=1.0) == []
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
+    await consumer.start()
+    try:
+        assert await consumer.committed(TopicPartition(source, 0)) == 4
     finally:
         await consumer.stop()
 
