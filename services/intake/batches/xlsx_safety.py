@@ -3,9 +3,11 @@ counted and measured (declared sizes, compression ratios, then what really infla
 for a DTD or entity declaration, and encrypted or OLE-wrapped workbooks are recognised."""
 
 import io
+import re
 import zipfile
 
 from defusedxml import DefusedXmlException
+from python_calamine import XmlError
 
 from intake.batches.model import BatchFileError
 
@@ -78,11 +80,50 @@ def check_zip(data: bytes) -> None:
 
 
 def caused_by_entities(exc: BaseException | None) -> bool:
-    """openpyxl wraps what defusedxml raises (in a ValueError 'Unable to read workbook'): look down the chain."""
+    """Whether a reader refused an XML entity: calamine names it in an XmlError; openpyxl wraps what defusedxml
+    raises (in a ValueError 'Unable to read workbook'), so look down the chain."""
     for _ in range(10):
         if exc is None:
             return False
-        if isinstance(exc, DefusedXmlException):
+        if isinstance(exc, DefusedXmlException) or (isinstance(exc, XmlError) and "entity" in str(exc)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+# python-calamine reads a whole sheet at once into one dense grid, each string cell holding its own copy of its
+# text: far faster than openpyxl, and safe only when that grid is known to be small. A grid's size is bounded
+# from the XML before calamine reads it; a workbook outside the bounds is streamed by openpyxl instead.
+_CELL_TAG = re.compile(rb"<(?:[\w.-]+:)?c[\s/>]")
+_CELL_REF = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']")
+_SHARED_STRING = re.compile(rb"<((?:[\w.-]+:)?si)\b.*?</\1>", re.DOTALL)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def dense_grid_fits(data: bytes, max_rows: int, max_columns: int, max_text_bytes: int) -> bool:
+    """Whether every worksheet spans at most `max_rows` x `max_columns` and its cells' text copies fit in
+    `max_text_bytes`. Call after `check_zip`, which has bounded every part's size. Cells without a reference
+    (calamine would place them by counting) leave the grid unbounded: not fit."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheets = [i for i in archive.infolist()
+                  if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
+        cells, longest_text = 0, 0
+        for info in sheets:
+            xml = archive.read(info)
+            refs = _CELL_REF.findall(xml)
+            if len(refs) != len(_CELL_TAG.findall(xml)):
+                return False
+            if refs and (max(map(int, (row for _, row in refs))) > max_rows
+                         or max(map(_column_number, {col for col, _ in refs})) > max_columns):
+                return False
+            cells += len(refs)
+        shared = next((i for i in archive.infolist() if i.filename == "xl/sharedStrings.xml"), None)
+        if shared is not None:
+            longest_text = max((len(m.group(0)) for m in _SHARED_STRING.finditer(archive.read(shared))), default=0)
+    return cells * longest_text <= max_text_bytes

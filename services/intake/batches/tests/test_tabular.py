@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
 
 from intake.batches import tabular, xlsx_safety
 from intake.batches.cell_values import cell_text
@@ -43,6 +44,15 @@ FILES = Path(__file__).resolve().parent / "files"
 SAMPLES = Path(__file__).resolve().parents[4] / "tests" / "data" / "samples-from-guide.tsv"
 REMS = ["REMS Program", "Learner Local ID", "Profession", "Time in Practice", "State of Primary Practice",
         "Practice Area", "DEA Registration", "Surgical Procedures"]
+
+
+@pytest.fixture(autouse=True, params=["calamine", "openpyxl"])
+def xlsx_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test reads its workbooks both ways: python-calamine (any workbook whose grid is known small, the
+    default) and openpyxl's streaming read (the others)."""
+    if request.param == "openpyxl":
+        monkeypatch.setattr(tabular, "dense_grid_fits", lambda *_args, **_kwargs: False)
+    return request.param
 
 
 def read(name: str, data: bytes) -> ParsedBatch:
@@ -480,11 +490,63 @@ def test_bombs_are_refused_in_bounded_memory(name: str, data: bytes) -> None:
     assert peak < 16 * 1024 * 1024
 
 
-def test_openpyxl_refuses_entities_itself_and_that_is_a_batch_file_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Behind the reader's own scan, openpyxl parses sheets with defusedxml: an entity never expands."""
+def test_each_reader_refuses_entities_itself_and_that_is_a_batch_file_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Behind the reader's own scan: calamine knows no entity but XML's own, and openpyxl parses sheets with
+    defusedxml: an entity never expands."""
     data = next(d for case, _, d, _ in HOSTILE if case == "entity-billion-laughs")
     monkeypatch.setattr(tabular, "check_zip", lambda _data: None)
     assert error("a.xlsx", data).code == "unsafe_xml"
+
+
+def _grid_fits(data: bytes) -> bool:
+    return xlsx_safety.dense_grid_fits(data, max_rows=MAX_RECORDS + 6, max_columns=201,
+                                       max_text_bytes=tabular.MAX_DENSE_TEXT_BYTES)
+
+
+COLUMNS = [get_column_letter(n) for n in range(1, 201)]
+
+
+def test_a_workbook_is_read_whole_only_when_its_grid_is_known_to_be_small() -> None:
+    header, row = TEMPLATE_B, TB_ROW
+    assert _grid_fits(xlsx_bytes([header, row]))
+    assert _grid_fits(xlsx_bytes([header, *[row] * MAX_RECORDS]))
+    assert _grid_fits(xlsx_bytes([GUIDANCE, CME_MOC, CME_ROW]))
+
+    def patched(data: bytes, old: str, new: str) -> bytes:
+        xml = sheet_xml(data).decode()
+        assert old in xml
+        return rezip(data, replace={"xl/worksheets/sheet1.xml": xml.replace(old, new, 1).encode()})
+
+    small = xlsx_bytes([header, row])
+    far = patched(small, "</sheetData>", '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c>'
+                                         "</row></sheetData>")
+    assert not _grid_fits(far)  # two cells, a grid of 17 billion: streamed instead
+    assert not _grid_fits(patched(small, "</sheetData>", '<row r="5007"><c r="A5007" t="inlineStr"><is><t>x</t>'
+                                                         "</is></c></row></sheetData>"))
+    assert not _grid_fits(patched(small, 'r="A2"', ""))  # a cell calamine would place by counting
+    assert not _grid_fits(patched(small, 'r="A1"', 'r="GT1"'))  # column 202
+
+    def shared_text(text: str, rows: int) -> bytes:  # every cell of `rows` x 200 shows shared string 0
+        cells = "".join(f'<row r="{r}">' + "".join(f'<c r="{column}{r}" t="s"><v>0</v></c>' for column in COLUMNS)
+                        + "</row>" for r in range(1, rows + 1))
+        xml = sheet_xml(small).decode()
+        xml = xml[:xml.index("<sheetData>")] + f"<sheetData>{cells}</sheetData>" + xml[xml.index("</sheetData>") + 12:]
+        strings = f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>{text}</t></si></sst>'
+        return rezip(small, replace={"xl/worksheets/sheet1.xml": xml.encode()},
+                     add={"xl/sharedStrings.xml": strings.encode()})
+
+    assert _grid_fits(shared_text("x" * 1000, 100))  # 20,000 cells of 1,000 characters: 20 MB of copies
+    assert not _grid_fits(shared_text("y" * 30_000, 100))  # 20,000 of 30,000 characters: 600 MB of copies
+
+
+def test_a_two_cell_workbook_reaching_the_last_cell_is_streamed_and_read(xlsx_reader: str) -> None:
+    if xlsx_reader == "openpyxl":
+        pytest.skip("streamed whichever way: the guard sends it to openpyxl")
+    data = xlsx_bytes([TEMPLATE_B, TB_ROW])
+    xml = sheet_xml(data).decode().replace(
+        "</sheetData>", '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>')
+    far = rezip(data, replace={"xl/worksheets/sheet1.xml": xml.encode()})
+    assert [row.number for row in read("far.xlsx", far).rows] == [2]  # XFD is past the columns PARS reads
 
 
 def test_a_zip_member_count_and_sizes_are_checked_before_parsing() -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -52,9 +53,11 @@ def test_values_that_are_not_json_objects_show_with_digits_masked() -> None:
 async def publish(settings: Settings, topic: str, values: list[bytes], headers: dict[str, str]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await producer.start()
+    # A millisecond apart each: two sent within one would tie on the timestamp the newest are picked by.
+    start = int(time.time() * 1000)
     try:
         for i, value in enumerate(values):
-            await producer.send_and_wait(settings.topic(topic), value, key=f"k{i}".encode(),
+            await producer.send_and_wait(settings.topic(topic), value, key=f"k{i}".encode(), timestamp_ms=start + i,
                                          headers=[(k, v.encode()) for k, v in headers.items()])
     finally:
         await producer.stop()
