@@ -60,8 +60,9 @@ async def delete_records(pool: asyncpg.Pool, schema: str, broker: KafkaBroker, s
     results: dict[UUID, dict[str, Any]] = {}
     deletes: dict[UUID, ReportedRecord] = {}
     submission_id = uuid4()
+    rows = await queries.guarded(queries.get_records(pool, schema, principal, record_ids))
     for record_id in record_ids:
-        row = await queries.guarded(queries.get_record(pool, schema, principal, record_id))
+        row = rows.get(record_id)
         if row is None:
             results[record_id] = result(record_id, 404, "not_found", f"No record {record_id}.")
         elif row["status"] in STILL_WITH_BOARD:

@@ -62,12 +62,17 @@ async def list_records(pool: asyncpg.Pool, schema: str, where: str, args: list[A
     return total, rows
 
 
+async def get_records(pool: asyncpg.Pool, schema: str, principal: Principal,
+                      record_ids: list[UUID]) -> dict[UUID, asyncpg.Record]:
+    """The live records among these IDs that the caller may see, in one query."""
+    rows = await pool.fetch(f"SELECT provider_id, target_kind, {COLUMNS} FROM {schema}.records"
+                            " WHERE record_id = ANY($1::uuid[]) AND NOT deleted", record_ids)
+    # Another provider's record does not exist for this one.
+    return {r["record_id"]: r for r in rows if principal.is_operator or r["provider_id"] == principal.provider_id}
+
+
 async def get_record(pool: asyncpg.Pool, schema: str, principal: Principal, record_id: UUID) -> asyncpg.Record | None:
-    row = await pool.fetchrow(f"SELECT provider_id, target_kind, {COLUMNS} FROM {schema}.records"
-                              " WHERE record_id = $1 AND NOT deleted", record_id)
-    if row is None or (not principal.is_operator and row["provider_id"] != principal.provider_id):
-        return None  # another provider's record does not exist for this one
-    return row
+    return (await get_records(pool, schema, principal, [record_id])).get(record_id)
 
 
 async def history(pool: asyncpg.Pool, schema: str, record_id: UUID) -> list[asyncpg.Record]:
