@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import Settings
-from tests.support import unique_namespace
+from tests.support import drop_namespaces_now, unique_namespace
 
 REPO = Path(__file__).resolve().parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
@@ -48,6 +48,9 @@ def _from_local_scripts() -> Iterator[dict[str, str]]:
                                                              defaults.kafka_bootstrap_servers),
                "PARS_DATABASE_URL": os.environ.get("PARS_DATABASE_URL", defaults.database_url)}
     finally:
+        # The local servers' data outlives the session: leave none of its topics and schemas behind.
+        drop_namespaces_now(os.environ.get("PARS_KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers),
+                            os.environ.get("PARS_DATABASE_URL", defaults.database_url))
         if started:
             subprocess.run(["bash", str(INFRA), "stop", *started], check=False, capture_output=True)
 
@@ -58,6 +61,7 @@ def servers() -> Iterator[dict[str, str]]:
     given = {k: os.environ[k] for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL") if os.environ.get(k)}
     if len(given) == 2:
         yield given
+        drop_namespaces_now(given["PARS_KAFKA_BOOTSTRAP_SERVERS"], given["PARS_DATABASE_URL"])
     elif not given and _docker_engine():
         yield from _from_containers()
     else:

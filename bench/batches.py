@@ -27,6 +27,7 @@ from pars_cli import admin
 from pars_cli.demo_files import batch_file, template_b_rows
 from pars_cli.generate import generate_world
 from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
+from tests.support import drop_namespaces_now
 
 
 def main(argv: list[str]) -> None:
@@ -77,4 +78,5 @@ def main(argv: list[str]) -> None:
                                                       sorted(cpu.items(), key=lambda item: -item[1])))
     finally:
         stop_services(processes)
+        drop_namespaces_now(settings.kafka_bootstrap_servers, settings.database_url)
         stop_servers(started_servers)

@@ -19,6 +19,7 @@ from bench.stack import bench_env
 from pars_cli import admin
 from pars_cli.generate import generate_world
 from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
+from tests.support import drop_namespaces_now
 
 
 def completions(world, count: int) -> tuple[str, list[dict]]:
@@ -95,5 +96,6 @@ def main(argv: list[str]) -> None:
         print(f"all settled by boards in: {total:.2f} s ({len(bodies) / total:.0f} records/s end to end)")
     finally:
         stop_services(processes)
+        drop_namespaces_now(settings.kafka_bootstrap_servers, settings.database_url)
         stop_servers(started_servers)
 

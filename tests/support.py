@@ -1,16 +1,61 @@
-"""Helpers for tests: unique names and free ports."""
+"""Helpers for tests: unique names (and dropping what was made under them) and free ports."""
 
+import asyncio
+import contextlib
 import random
 import socket
 import uuid
+from collections.abc import Iterable
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
 
 # Below the kernel's ephemeral range (32768 and up here), so no outgoing connection takes a port between the
 # moment a test picks it and the moment its server binds it.
 _LOW, _HIGH = 20000, 32000
 
 
+NAMESPACES: set[str] = set()  # every namespace this process made up, to drop when its test session ends
+
+
 def unique_namespace(prefix: str = "t") -> str:
-    return f"{prefix}{uuid.uuid4().hex[:10]}"
+    namespace = f"{prefix}{uuid.uuid4().hex[:10]}"
+    NAMESPACES.add(namespace)
+    return namespace
+
+
+async def drop_namespaces(kafka: str, database_url: str, namespaces: Iterable[str]) -> int:
+    """Deletes the topics and PostgreSQL schemas made under these namespaces; answers how many topics went.
+    Test sessions and benchmarks leave thousands of partitions behind otherwise, and a broker that keeps them
+    all (its data folder outlives each run) ends up out of heap."""
+    prefixes = tuple(f"{ns}." for ns in namespaces)
+    if not prefixes:
+        return 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka, request_timeout_ms=60_000)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        for start in range(0, len(doomed), 200):
+            await admin.delete_topics(doomed[start:start + 200])
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("SET lock_timeout = '2s'")  # a schema some straggler still holds is not waited for
+        schemas = [r["nspname"] for r in await conn.fetch("SELECT nspname FROM pg_namespace")
+                   if r["nspname"].startswith(tuple(f"{ns.lower()}_" for ns in namespaces))]
+        for schema in schemas:
+            with contextlib.suppress(asyncpg.PostgresError):  # one still in use is left for next time
+                await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        await conn.close()
+    return len(doomed)
+
+
+def drop_namespaces_now(kafka: str, database_url: str) -> None:
+    """Drops every namespace this process made up (best effort: a failure here must not fail a run)."""
+    with contextlib.suppress(Exception):
+        asyncio.run(drop_namespaces(kafka, database_url, sorted(NAMESPACES)))
 
 
 def _bindable(port: int) -> bool:

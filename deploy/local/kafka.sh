@@ -220,9 +220,11 @@ start() {
   # (SIGINT to the terminal's foreground group) and the terminal's SIGHUP never
   # reach it. The inner bash records its own pid, which `exec` hands on to java
   # (with -f, $! would be setsid's pid, not the broker's). 9>&- drops our lock.
+  # A 1 GB heap: each partition the broker keeps costs heap, and a developer's data folder outlives every
+  # run (test sessions drop their own topics, but a killed one cannot); 512 MB ran out at ~10,000 partitions.
   # shellcheck disable=SC2016 # $$ and $1 are for the inner bash
   setsid -f bash -c 'echo $$ >"$1"; shift; exec nohup "$@"' kafka-launch "$PIDFILE" \
-    "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
     -cp "$LIBS/*" kafka.Kafka "$PROPS" \
