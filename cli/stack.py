@@ -107,9 +107,13 @@ def wait_ready(settings: Settings, processes: list[ServiceProcess], timeout: flo
 def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
                    services: list[str] | None = None) -> list[ServiceProcess]:
     processes = [ServiceProcess(s, env, log_dir) for s in (services or list(SERVICES))]
-    for p in processes:
-        p.start()
-    wait_ready(settings, processes)
+    try:
+        for p in processes:
+            p.start()
+        wait_ready(settings, processes)
+    except BaseException:  # not ready, or interrupted: none of them is left running without a supervisor
+        stop_services(processes)
+        raise
     return processes
 
 
@@ -137,9 +141,9 @@ def _on_sigterm(*_: object) -> None:
 
 
 class _StopAsked:
-    """From here on Ctrl-C and SIGTERM only set a flag: an interrupt raised inside `Popen.poll` could leave the
-    child's wait lock held, and the clean-up's wait for that child would then never return. (A plain flag, not
-    a threading.Event: setting an Event from a handler can deadlock on the lock its own wait holds.)"""
+    """From here on Ctrl-C and SIGTERM only set a flag the supervisor loop reads, so an interrupt never lands
+    inside `Popen.poll` (it could leave a child's wait lock held, and the clean-up's wait would never return).
+    A plain flag, not a threading.Event: setting an Event from a handler can deadlock on its own lock."""
 
     def __init__(self) -> None:
         self.asked = False
@@ -158,6 +162,9 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
     from pars_cli.demo_files import write_demo_files
     from pars_cli.generate import demo_world
 
+    # Ctrl-C stops the stack even when this process was started with SIGINT ignored, as a shell does for a
+    # command it runs in the background (Python then installs no KeyboardInterrupt of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
     logs, processes, smtp, demo_files = local_dir() / "logs", [], None, []
     started = start_servers()

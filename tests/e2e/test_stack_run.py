@@ -31,8 +31,10 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
            "PARS_HEALTH_PORT_BASE": str(health_base), "PARS_SMTP_PORT": str(smtp_port),
            "PARS_LOCAL_DIR": str(tmp_path), "PARS_BOARD_LATENCY_SCALE": "0", "PARS_DIGEST_SECONDS": "2"}
     env.pop("PARS_SMTP_HOST", None)  # so it starts its own SMTP sink
+    # Started with SIGINT ignored, as a shell starts a command it runs in the background: Ctrl-C must still stop it.
     run = subprocess.Popen([PARS, "stack", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, start_new_session=True)
+                           text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     output: list[str] = []
     try:
         deadline = time.monotonic() + 120
