@@ -97,6 +97,7 @@ def caused_by_entities(exc: BaseException | None) -> bool:
 _CELL_TAG = re.compile(rb"<(?:[\w.-]+:)?c[\s/>]")
 _CELL_REF = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*[\"']\$?([A-Za-z]{1,3})\$?([0-9]{1,7})[\"']")
 _SHARED_STRING = re.compile(rb"<((?:[\w.-]+:)?si)\b.*?</\1>", re.DOTALL)
+_SHARED_STRINGS_ROOT = re.compile(rb"<(?:[\w.-]+:)?sst[\s>]")
 
 
 def _column_number(letters: bytes) -> int:
@@ -108,22 +109,22 @@ def _column_number(letters: bytes) -> int:
 
 def dense_grid_fits(data: bytes, max_rows: int, max_columns: int, max_text_bytes: int) -> bool:
     """Whether every worksheet spans at most `max_rows` x `max_columns` and its cells' text copies fit in
-    `max_text_bytes`. Call after `check_zip`, which has bounded every part's size. Cells without a reference
+    `max_text_bytes`. Call after `check_zip`, which has bounded every part's size. Every part is looked at, not
+    only xl/worksheets/: a workbook's relationships may name any part as a sheet. Cells without a reference
     (calamine would place them by counting) leave the grid unbounded: not fit."""
+    cells, longest_text = 0, 0
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        sheets = [i for i in archive.infolist()
-                  if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
-        cells, longest_text = 0, 0
-        for info in sheets:
-            xml = archive.read(info)
-            refs = _CELL_REF.findall(xml)
-            if len(refs) != len(_CELL_TAG.findall(xml)):
-                return False
-            if refs and (max(map(int, (row for _, row in refs))) > max_rows
-                         or max(map(_column_number, {col for col, _ in refs})) > max_columns):
-                return False
-            cells += len(refs)
-        shared = next((i for i in archive.infolist() if i.filename == "xl/sharedStrings.xml"), None)
-        if shared is not None:
-            longest_text = max((len(m.group(0)) for m in _SHARED_STRING.finditer(archive.read(shared))), default=0)
+        for info in archive.infolist():
+            part = archive.read(info)
+            if b"sheetData" in part:
+                refs = _CELL_REF.findall(part)
+                if len(refs) != len(_CELL_TAG.findall(part)):
+                    return False
+                if refs and (max(map(int, (row for _, row in refs))) > max_rows
+                             or max(map(_column_number, {col for col, _ in refs})) > max_columns):
+                    return False
+                cells += len(refs)
+            if _SHARED_STRINGS_ROOT.search(part[:4096]):
+                longest = max((len(m.group(0)) for m in _SHARED_STRING.finditer(part)), default=0)
+                longest_text = max(longest_text, longest)
     return cells * longest_text <= max_text_bytes

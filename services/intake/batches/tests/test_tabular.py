@@ -521,6 +521,17 @@ def test_a_workbook_is_read_whole_only_when_its_grid_is_known_to_be_small() -> N
     far = patched(small, "</sheetData>", '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c>'
                                          "</row></sheetData>")
     assert not _grid_fits(far)  # two cells, a grid of 17 billion: streamed instead
+
+    def moved(data: bytes) -> bytes:  # the same sheet, where a workbook's relationships may just as well put it
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            rels, types = archive.read("xl/_rels/workbook.xml.rels"), archive.read("[Content_Types].xml")
+            return rezip(data, drop=["xl/worksheets/sheet1.xml"], replace={
+                "xl/_rels/workbook.xml.rels": rels.replace(b"worksheets/sheet1.xml", b"elsewhere/data.xml"),
+                "[Content_Types].xml": types.replace(b"/xl/worksheets/sheet1.xml", b"/xl/elsewhere/data.xml")},
+                add={"xl/elsewhere/data.xml": archive.read("xl/worksheets/sheet1.xml")})
+
+    assert read("moved.xlsx", moved(small)).rows[0].cells[0] == "Learner Template B"
+    assert _grid_fits(moved(small)) and not _grid_fits(moved(far))
     assert not _grid_fits(patched(small, "</sheetData>", '<row r="5007"><c r="A5007" t="inlineStr"><is><t>x</t>'
                                                          "</is></c></row></sheetData>"))
     assert not _grid_fits(patched(small, 'r="A2"', ""))  # a cell calamine would place by counting
