@@ -118,9 +118,9 @@ def _calamine_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
             grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)  # from A1: row numbers hold
         finally:
             workbook.close()
-    except BatchFileError:
+    except (BatchFileError, KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # calamine raises its own errors on a damaged workbook
+    except BaseException as exc:  # calamine's own errors on a damaged workbook; a Rust panic is a BaseException
         raise _unreadable(exc) from exc
     return ((number, row[:MAX_COLUMNS + 1]) for number, row in enumerate(grid, start=1))
 

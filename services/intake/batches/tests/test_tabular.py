@@ -565,3 +565,18 @@ def test_a_zip_member_count_and_sizes_are_checked_before_parsing() -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert all(i.file_size < xlsx_safety.MAX_MEMBER_BYTES for i in archive.infolist())
     xlsx_safety.check_zip(data)  # a real workbook passes
+
+
+def test_a_panic_inside_calamine_is_a_damaged_workbook_not_a_crash(xlsx_reader: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    if xlsx_reader != "calamine":
+        pytest.skip("calamine's own case")
+
+    class PanicException(BaseException):  # what pyo3 raises when the Rust side panics
+        pass
+
+    def panics(_file: Any) -> None:
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(tabular.CalamineWorkbook, "from_filelike", panics)
+    assert error("a.xlsx", xlsx_bytes([TEMPLATE_B, TB_ROW])).code == "not_xlsx"
