@@ -1,9 +1,11 @@
 """A whole stack of the six services, as processes, in a namespace of its own, on the session's servers."""
 
+import json
 import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,13 @@ class Stack:
     def pars(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the `pars` command as a user would, against this stack."""
         return subprocess.run([PARS, *args], env=self.env, capture_output=True, text=True, timeout=120)
+
+    def load_world(self, world: dict[str, Any]) -> None:
+        """Load a world file with `pars world load`, as an operator would."""
+        path = self.log_dir / f"world-{uuid.uuid4().hex[:8]}.json"
+        path.write_text(json.dumps(world), encoding="utf-8")
+        loaded = self.pars("world", "load", str(path))
+        assert loaded.returncode == 0, loaded.stderr
 
     def log(self, service: str) -> str:
         return (self.log_dir / f"{service}.log").read_text(encoding="utf-8", errors="replace")

@@ -4,7 +4,6 @@ history, deletes from batch rows, the learner validation tool, hostile files, an
 
 import csv
 import io
-import json
 import signal
 import time
 from collections.abc import Iterator
@@ -88,8 +87,7 @@ def batches(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("batches")
     stack = start_stack(servers, tmp / "logs")
     try:
-        (tmp / "world.json").write_text(json.dumps(WORLD))
-        assert stack.pars("world", "load", str(tmp / "world.json")).returncode == 0
+        stack.load_world(WORLD)
         yield stack, {p: stack.pars("provider", "key", p).stdout.strip() for p in (P, Q)}
     finally:
         stop_services(list(stack.processes.values()))

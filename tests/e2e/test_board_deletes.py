@@ -1,7 +1,6 @@
 """Deleting records: 409 while Submitted, Delete Submitted while the board works, gone once it confirms;
 rejected records and records no board processes go at once; 706 past the board's delete deadline."""
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -66,8 +65,7 @@ def deletes(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     tmp = tmp_path_factory.mktemp("deletes")
     stack = start_stack(servers, tmp / "logs", PARS_BOARD_LATENCY_SCALE="1")
     try:
-        (tmp / "world.json").write_text(json.dumps(WORLD))
-        assert stack.pars("world", "load", str(tmp / "world.json")).returncode == 0
+        stack.load_world(WORLD)
         yield stack, {p: stack.pars("provider", "key", p).stdout.strip() for p in (A, B)}
     finally:
         stop_services(list(stack.processes.values()))

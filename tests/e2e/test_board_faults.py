@@ -5,7 +5,6 @@ Two stacks run side by side on the same servers, each in a namespace of its own,
 on; the same two 5,000-row batch files go to both, and the final states are compared learner by learner.
 """
 
-import json
 from pathlib import Path
 
 import pytest
@@ -48,8 +47,7 @@ def rows(first: int) -> list[list[str]]:
 
 def start(servers: dict[str, str], tmp: Path, name: str, faults: dict | None) -> tuple[Stack, str, str]:
     stack = start_stack(servers, tmp / name, PARS_BOARD_ANSWER_GRACE_SECONDS="3")
-    (tmp / f"{name}.json").write_text(json.dumps(world(faults)))
-    assert stack.pars("world", "load", str(tmp / f"{name}.json")).returncode == 0
+    stack.load_world(world(faults))
     return stack, stack.pars("provider", "key", P).stdout.strip(), stack.pars("operator", "key").stdout.strip()
 
 

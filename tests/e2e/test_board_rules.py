@@ -1,8 +1,6 @@
 """Board-stage codes through the real pipeline: the simulated boards judge what PARS accepted."""
 
-import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -66,9 +64,8 @@ def verdict(stack: Stack, key: str, body: dict) -> list[str]:
     return codes
 
 
-def test_board_rules_hold_per_learner_and_activity(stack: Stack, tmp_path: Path) -> None:
-    (tmp_path / "world.json").write_text(json.dumps(WORLD))
-    assert stack.pars("world", "load", str(tmp_path / "world.json")).returncode == 0
+def test_board_rules_hold_per_learner_and_activity(stack: Stack) -> None:
+    stack.load_world(WORLD)
     key = stack.pars("provider", "key", P).stdout.strip()
     # Harper holds 2 points of 8 from outside PARS (completed 2021-10-05).
     assert verdict(stack, key, completion("210000011", "ABOHNS", "19927", "2021-10-05", 2)) == ["709"]
@@ -88,8 +85,7 @@ def test_board_rules_hold_per_learner_and_activity(stack: Stack, tmp_path: Path)
     assert verdict(stack, key, completion("210000012", "ABP", "40001", "2021-11-03", 1, **mina)) == ["717"]
 
 
-def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous(stack: Stack,
-                                                                                tmp_path: Path) -> None:
+def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous(stack: Stack) -> None:
     provider = "0008010"
     # PARS's directory tells the two Jane Roes apart by birthday; ABS's own roster has both born 05/05.
     world = {
@@ -108,8 +104,7 @@ def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous
              "certifications": [{"board": "ABS", "id": "71004"}]},
         ],
     }
-    (tmp_path / "world.json").write_text(json.dumps(world))
-    assert stack.pars("world", "load", str(tmp_path / "world.json")).returncode == 0
+    stack.load_world(world)
     key = stack.pars("provider", "key", provider).stdout.strip()
 
     def without_id(first: str, dob: str) -> dict:
@@ -122,7 +117,7 @@ def test_a_board_matching_without_an_id_answers_718_when_its_roster_is_ambiguous
     assert verdict(stack, key, written_plainly) == []
 
 
-def test_every_certifying_board_of_the_catalogue_accepts_a_good_record(stack: Stack, tmp_path: Path) -> None:
+def test_every_certifying_board_of_the_catalogue_accepts_a_good_record(stack: Stack) -> None:
     from shared.boards import shipped_boards
 
     boards = {code: b for code, b in shipped_boards().items() if b.kind == "moc"}
@@ -135,8 +130,7 @@ def test_every_certifying_board_of_the_catalogue_accepts_a_good_record(stack: St
         "physicians": [{"first_name": "Quinn", "last_name": "Every", "dob": "05/06",
                         "certifications": [{"board": code, "id": f"77{i:03d}"} for i, code in enumerate(boards)]}],
     }
-    (tmp_path / "world.json").write_text(json.dumps(world))
-    assert stack.pars("world", "load", str(tmp_path / "world.json")).returncode == 0
+    stack.load_world(world)
     key = stack.pars("provider", "key", provider).stdout.strip()
     with stack.client(key) as api:
         results = {}

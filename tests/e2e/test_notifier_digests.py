@@ -5,7 +5,6 @@ resent after a crash (same Message-ID) counts once, as it would for the provider
 """
 
 import asyncio
-import json
 import random
 import re
 import threading
@@ -80,10 +79,8 @@ def completion(provider: str, board_id: str) -> dict:
             "moc": [{"board": "ABOHNS", "board_id": board_id, "credits": 8, "credit_types": {"Self-Assessment": 8}}]}
 
 
-def load(stack: Stack, tmp_path: Path, providers: list[str]) -> dict[str, str]:
-    path = tmp_path / "world.json"
-    path.write_text(json.dumps(world(providers)))
-    assert stack.pars("world", "load", str(path)).returncode == 0
+def load(stack: Stack, providers: list[str]) -> dict[str, str]:
+    stack.load_world(world(providers))
     return {p: stack.pars("provider", "key", p).stdout.strip() for p in providers}
 
 
@@ -113,7 +110,7 @@ def test_each_provider_gets_one_digest_with_exactly_its_rejections(servers: dict
     stack = start_stack(servers, tmp_path / "logs", PARS_SMTP_HOST="127.0.0.1", PARS_SMTP_PORT=str(port),
                         PARS_DIGEST_SECONDS=str(WINDOW))
     try:
-        keys = load(stack, tmp_path, ["0008001", "0008002", "0008003"])
+        keys = load(stack, ["0008001", "0008002", "0008003"])
         # Report everything early in one window, so each provider's rejections share one digest.
         time.sleep(WINDOW - time.time() % WINDOW + 0.2)
         rejected = {"0008001": [submit(stack, keys["0008001"], "0008001", f"9{i}") for i in range(3)],
@@ -158,7 +155,7 @@ def test_a_notifier_killed_at_random_loses_and_repeats_no_rejection(servers: dic
     stack = start_stack(servers, tmp_path / "logs", PARS_SMTP_HOST="127.0.0.1", PARS_SMTP_PORT=str(port),
                         PARS_DIGEST_SECONDS="2")
     try:
-        keys = load(stack, tmp_path, ["0008001", "0008002"])
+        keys = load(stack, ["0008001", "0008002"])
         rejected: list[str] = []
         feeding = threading.Event()
         feeding.set()

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -35,10 +34,8 @@ def completion(board_id: str = "19927") -> dict:
 
 
 @pytest.fixture(scope="module")
-def keys(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    world = Path(tmp_path_factory.mktemp("world")) / "world.json"
-    world.write_text(json.dumps(WORLD))
-    assert stack.pars("world", "load", str(world)).returncode == 0
+def keys(stack: Stack) -> dict[str, str]:
+    stack.load_world(WORLD)
     issued = {"provider": stack.pars("provider", "key", P), "operator": stack.pars("operator", "key")}
     assert all(r.returncode == 0 for r in issued.values()), {k: r.stderr for k, r in issued.items()}
     return {who: r.stdout.strip() for who, r in issued.items()}

@@ -2,7 +2,6 @@
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -99,8 +98,7 @@ def views(
     tmp = tmp_path_factory.mktemp("views")
     stack = start_stack(servers, tmp / "logs", PARS_BOARD_LATENCY_SCALE="1")
     try:
-        (tmp / "world.json").write_text(json.dumps(WORLD))
-        assert stack.pars("world", "load", str(tmp / "world.json")).returncode == 0
+        stack.load_world(WORLD)
         keys = {p: stack.pars("provider", "key", p).stdout.strip() for p in (A, B)}
         keys["operator"] = stack.pars("operator", "key").stdout.strip()
         bodies = (

@@ -154,10 +154,8 @@ def submit_command(stack: Stack, **changes: object) -> tuple[SubmitRecord, Repor
 
 
 @pytest.fixture(scope="module")
-def key(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
-    world = tmp_path_factory.mktemp("world") / "world.json"
-    world.write_text(json.dumps(WORLD))
-    assert stack.pars("world", "load", str(world)).returncode == 0
+def key(stack: Stack) -> str:
+    stack.load_world(WORLD)
     return stack.pars("provider", "key", P).stdout.strip()
 
 

@@ -1,8 +1,6 @@
 """Two Adds with one credit ID, racing through two intake processes to two validation instances: one wins."""
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,11 +14,9 @@ pytestmark = pytest.mark.e2e
 PAIRS = 40
 
 
-def test_validation_lets_exactly_one_of_two_racing_adds_win(fresh_stack: Stack, tmp_path: Path) -> None:
+def test_validation_lets_exactly_one_of_two_racing_adds_win(fresh_stack: Stack) -> None:
     stack = fresh_stack
-    world = tmp_path / "world.json"
-    world.write_text(json.dumps(WORLD))
-    assert stack.pars("world", "load", str(world)).returncode == 0
+    stack.load_world(WORLD)
     key = stack.pars("provider", "key", "0008001").stdout.strip()
 
     second_api = free_port()

@@ -8,7 +8,6 @@ the row). The 2019 rows are checked with PARS's clock in January 2020, the 2021 
 import asyncio
 import csv
 import io
-import json
 import uuid
 from pathlib import Path
 
@@ -81,11 +80,9 @@ def set_today(stack: Stack, today: str) -> None:
     stack.restart("validation")
 
 
-async def test_validation_of_the_guides_sample_rows(fresh_stack: Stack, tmp_path: Path) -> None:
+async def test_validation_of_the_guides_sample_rows(fresh_stack: Stack) -> None:
     stack = fresh_stack
-    world = tmp_path / "world.json"
-    world.write_text(json.dumps(WORLD))
-    assert stack.pars("world", "load", str(world)).returncode == 0
+    stack.load_world(WORLD)
     samples = rows()
     assert len(samples) == 6
 

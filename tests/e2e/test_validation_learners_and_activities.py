@@ -1,6 +1,5 @@
 """Learner matching, activity registration and the guide's three reporting cases, through the HTTP API."""
 
-import json
 
 import pytest
 
@@ -25,10 +24,8 @@ WORLD = {
 
 
 @pytest.fixture(scope="module")
-def keys(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    world = tmp_path_factory.mktemp("world") / "world.json"
-    world.write_text(json.dumps(WORLD))
-    assert stack.pars("world", "load", str(world)).returncode == 0
+def keys(stack: Stack) -> dict[str, str]:
+    stack.load_world(WORLD)
     return {p: stack.pars("provider", "key", p).stdout.strip() for p in ("0008001", "0008002")}
 
 

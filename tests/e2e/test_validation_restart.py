@@ -1,11 +1,9 @@
 """Killing the validation service while records flow, then starting it again, loses nothing."""
 
-import json
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -17,14 +15,12 @@ pytestmark = pytest.mark.e2e
 RECORDS = 600
 
 
-def test_validation_killed_mid_stream_loses_and_duplicates_nothing(fresh_stack: Stack, tmp_path: Path) -> None:
+def test_validation_killed_mid_stream_loses_and_duplicates_nothing(fresh_stack: Stack) -> None:
     stack = fresh_stack
     # A learner each: the board grants an activity's points to a learner only once (710 after that).
     learners = [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
                  "certifications": [{"board": "ABOHNS", "id": f"5{i:05d}"}]} for i in range(RECORDS)]
-    world = tmp_path / "world.json"
-    world.write_text(json.dumps({**WORLD, "physicians": WORLD["physicians"] + learners}))
-    assert stack.pars("world", "load", str(world)).returncode == 0
+    stack.load_world({**WORLD, "physicians": WORLD["physicians"] + learners})
     key = stack.pars("provider", "key", "0008001").stdout.strip()
     operator = stack.pars("operator", "key").stdout.strip()
 

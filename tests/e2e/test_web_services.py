@@ -1,7 +1,6 @@
 """Web services through the real pipeline: Activity Report XML (and its JSON variant) in, per-record results
 out, Add and Delete; web-service keys apart from interactive ones; a sandbox key whose records are never kept."""
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -36,8 +35,7 @@ def ws(servers: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Ite
     tmp = tmp_path_factory.mktemp("ws")
     stack = start_stack(servers, tmp / "logs")
     try:
-        (tmp / "world.json").write_text(json.dumps(WORLD))
-        assert stack.pars("world", "load", str(tmp / "world.json")).returncode == 0
+        stack.load_world(WORLD)
         keys = {"interactive": stack.pars("provider", "key", P).stdout.strip(),
                 "ws": stack.pars("provider", "key", P, "--web-service").stdout.strip(),
                 "sandbox": stack.pars("provider", "key", P, "--web-service", "--sandbox").stdout.strip()}
