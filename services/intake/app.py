@@ -20,17 +20,11 @@ from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
-from intake.waiters import Waiters
+from intake.waiters import OUTCOME_EVENTS, Waiters
 from intake.ws.router import router as ws_router
 from shared.consumer import event_type_of, event_types, raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
-from shared.events import (
-    DeleteSubmitted,
-    RecordDeleted,
-    RecordRejectedByPars,
-    RecordSubmitted,
-    record_event_adapter,
-)
+from shared.events import record_event_adapter
 from shared.kafka import ensure_topics, make_broker, row_publisher
 from shared.logging import configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay
@@ -39,9 +33,6 @@ from shared.settings import Settings, get_settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
 
 SERVICE = "intake"
-OUTCOME_EVENTS = (RecordSubmitted, RecordRejectedByPars, DeleteSubmitted, RecordDeleted)  # what intake answers
-
-
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
     # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
     outcome_types = event_types(*OUTCOME_EVENTS)

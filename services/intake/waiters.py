@@ -10,6 +10,8 @@ from uuid import UUID
 from intake.completions.schemas import RecordAnswer
 from shared.events import DeleteSubmitted, Envelope, RecordDeleted, RecordRejectedByPars, RecordSubmitted
 
+OUTCOME_EVENTS = (RecordSubmitted, RecordRejectedByPars, DeleteSubmitted, RecordDeleted)  # what `outcome` reads
+
 
 def outcome(event: Envelope) -> RecordAnswer | None:
     if isinstance(event, RecordRejectedByPars):
