@@ -7,27 +7,21 @@ answer 202 (parse, keep the rows, queue the records), and how long until every r
 """
 
 import argparse
-import asyncio
 import io
 import os
-import tempfile
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import openpyxl
 
-from bench.stack import bench_env, cpu_seconds, server_pids
+from bench.stack import bench_stack, cpu_seconds, server_pids
 from intake.batches.model import FileFormat
 from intake.batches.tabular import read_tabular
-from pars_cli import admin
 from pars_cli.demo_files import batch_file, template_b_rows
 from pars_cli.generate import generate_world
-from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
-from tests.support import drop_namespaces_now
 
 
 def main(argv: list[str]) -> None:
@@ -35,23 +29,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args(argv)
 
-    started_servers = start_servers()
-    env, settings = bench_env()
-    processes = []
-    try:
-        world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
-        provider, rows = template_b_rows(world, args.rows, datetime.now(UTC).date())
-        content = batch_file(rows, FileFormat.XLSX)
-        began = time.perf_counter()
-        parsed = read_tabular("bench.xlsx", content, provider_id=provider, batch_id=uuid.uuid4())
-        parse_seconds = time.perf_counter() - began
-        asyncio.run(admin.create_topics(settings))
-        asyncio.run(admin.load_world(settings, world))
-        key = asyncio.run(admin.issue_key(settings, "provider", provider))
-        processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")))
-        api = f"http://{settings.api_host}:{settings.api_port}"
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
-            pids = {p.service: [p.process.pid] for p in processes if p.process} | server_pids()
+    world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
+    provider, rows = template_b_rows(world, args.rows, datetime.now(UTC).date())
+    content = batch_file(rows, FileFormat.XLSX)
+    began = time.perf_counter()
+    parsed = read_tabular("bench.xlsx", content, provider_id=provider, batch_id=uuid.uuid4())
+    parse_seconds = time.perf_counter() - began
+    with bench_stack(world, provider) as stack:
+        with httpx.Client(base_url=stack.api, headers={"Authorization": f"Bearer {stack.key}"},
+                          timeout=120) as client:
+            pids = {p.service: [p.process.pid] for p in stack.processes if p.process} | server_pids()
             cpu_before = cpu_seconds(pids)
             began = time.perf_counter()
             answer = client.post("/v1/batches", files={"file": ("bench.xlsx", content)})
@@ -76,7 +63,3 @@ def main(argv: list[str]) -> None:
         print(f"CPU used meanwhile:       {sum(cpu.values()):.1f} s of {(os.cpu_count() or 1) * validated:.1f} s "
               f"on {os.cpu_count()} cores: " + ", ".join(f"{name} {used:.1f}" for name, used in
                                                       sorted(cpu.items(), key=lambda item: -item[1])))
-    finally:
-        stop_services(processes)
-        drop_namespaces_now(settings.kafka_bootstrap_servers, settings.database_url)
-        stop_servers(started_servers)

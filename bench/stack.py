@@ -1,10 +1,46 @@
-"""The benchmarks' stack settings: a namespace of their own, free ports, boards answering at once."""
+"""The benchmarks' stack: a namespace of their own, free ports, boards answering at once; and CPU accounting."""
 
+import asyncio
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from pars_cli import admin
+from pars_cli.stack import ServiceProcess, start_servers, start_services, stop_servers, stop_services
 from shared.settings import Settings
-from tests.support import free_port, free_port_block, unique_namespace
+from shared.world import World
+from tests.support import drop_namespaces_now, free_port, free_port_block, unique_namespace
+
+
+@dataclass
+class BenchStack:
+    settings: Settings
+    api: str  # the API's base URL
+    key: str  # an API key of the benchmark's provider
+    processes: list[ServiceProcess]
+
+
+@contextmanager
+def bench_stack(world: World, provider: str) -> Iterator[BenchStack]:
+    """The whole pipeline for one benchmark: servers (started unless PARS_* name them), topics, `world` and a key
+    of `provider`'s, all six services in a namespace of their own. Afterwards the services are stopped, the
+    namespace's topics and schemas dropped, and the servers this started stopped."""
+    started = start_servers()
+    env, settings = bench_env()
+    processes: list[ServiceProcess] = []
+    try:
+        asyncio.run(admin.create_topics(settings))
+        asyncio.run(admin.load_world(settings, world))
+        key = asyncio.run(admin.issue_key(settings, "provider", provider))
+        processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")))
+        yield BenchStack(settings, f"http://{settings.api_host}:{settings.api_port}", key, processes)
+    finally:
+        stop_services(processes)
+        drop_namespaces_now(settings.kafka_bootstrap_servers, settings.database_url)
+        stop_servers(started)
 
 
 def bench_env() -> tuple[dict[str, str], Settings]:
