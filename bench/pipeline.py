@@ -7,36 +7,28 @@ took them and how long until every record was settled by its board.
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import UTC, date, datetime
 
 import httpx
 
-from bench.stack import bench_env
-from pars_cli import admin
+from bench.stack import bench_stack
+from pars_cli.demo_files import template_b_rows
 from pars_cli.generate import generate_world
-from pars_cli.stack import start_servers, start_services, stop_servers, stop_services
-from tests.support import drop_namespaces_now
+from shared.world import World
 
 
-def completions(world, count: int) -> tuple[str, list[dict]]:
-    provider = world.providers[0].id
-    today = datetime.now(UTC).date()
-    activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today]
-    learners = [(p, c) for p in world.physicians for c in p.certifications]
+def completions(world: World, count: int) -> tuple[str, list[dict]]:
+    """`count` completions of the first provider's MOC activities: the demo files' rows, as API bodies."""
+    provider, rows = template_b_rows(world, count, datetime.now(UTC).date())
     bodies = []
-    for i in range(count):
-        activity = activities[i % len(activities)]
-        board = next(iter(activity.moc))
-        physician, cert = learners[i % len(learners)]
+    for i, (_, board, activity_id, _, board_id, first, last, dob, done, _, points, credit_type) in enumerate(rows):
+        month, day, year = (int(part) for part in done.split("/"))
         bodies.append({
-            "activity_id": activity.id, "credit_id": f"ccid:bench:{i}", "first_name": physician.first_name,
-            "last_name": physician.last_name, "dob": physician.dob, "completion_date": activity.start_date.isoformat(),
-            "moc": [{"board": board, "board_id": cert.id if cert.board == board else f"9{i:07d}",
-                     "credits": float(min(activity.moc_credits or 1, 1)), "credit_types": {}}],
+            "activity_id": activity_id, "credit_id": f"ccid:bench:{i}", "first_name": first, "last_name": last,
+            "dob": dob, "completion_date": date(year, month, day).isoformat(),
+            "moc": [{"board": board, "board_id": board_id, "credits": points, "credit_types": {credit_type: points}}],
         })
     return provider, bodies
 
@@ -69,23 +61,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     args = parser.parse_args(argv)
 
-    started_servers = start_servers()
-    env, settings = bench_env()
-    processes = []
-    try:
-        world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
-        asyncio.run(admin.create_topics(settings))
-        asyncio.run(admin.load_world(settings, world))
-        provider, bodies = completions(world, args.records)
-        key = asyncio.run(admin.issue_key(settings, "provider", provider))
-        processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")))
-        api = f"http://{settings.api_host}:{settings.api_port}"
-
+    world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
+    provider, bodies = completions(world, args.records)
+    with bench_stack(world, provider) as stack:
         began = time.perf_counter()
-        posting, codes = asyncio.run(post_all(api, key, bodies, args.clients))
+        posting, codes = asyncio.run(post_all(stack.api, stack.key, bodies, args.clients))
         kept = codes.pop("kept")
         deadline = began + 300
-        while (settled := settled_count(api, key)) < kept:
+        while (settled := settled_count(stack.api, stack.key)) < kept:
             if time.perf_counter() > deadline:
                 raise SystemExit(f"only {settled} of {kept} kept records settled within 300 s")
             time.sleep(0.25)
@@ -94,8 +77,3 @@ def main(argv: list[str]) -> None:
         rate = len(bodies) / posting
         print(f"validated (wait=true) in: {posting:.2f} s ({rate:.0f} records/s, {args.clients} clients)")
         print(f"all settled by boards in: {total:.2f} s ({len(bodies) / total:.0f} records/s end to end)")
-    finally:
-        stop_services(processes)
-        drop_namespaces_now(settings.kafka_bootstrap_servers, settings.database_url)
-        stop_servers(started_servers)
-
