@@ -2,7 +2,8 @@
 
 `make run` calls `pars stack run`. Services run in their own sessions, so a Ctrl-C reaches only this
 supervisor, which stops them in order (intake first, so nothing new comes in) and then stops exactly the
-servers it started.
+servers it started. A service that exits on its own is started again after a back-off (`Backoff`); only
+Ctrl-C or SIGTERM stops the stack.
 """
 
 import os
@@ -10,13 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from shared.settings import Settings
+from shared.settings import Settings, connect_host
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
@@ -43,7 +45,8 @@ def stop_servers(started: list[str]) -> None:
 
 
 def health_url(settings: Settings, service: str) -> str:
-    return f"http://{settings.api_host}:{settings.service_port(service)}"
+    host = settings.api_host if service == "intake" else settings.health_host
+    return f"http://{connect_host(host)}:{settings.service_port(service)}"
 
 
 @dataclass
@@ -54,13 +57,21 @@ class ServiceProcess:
     env: dict[str, str]
     log_dir: Path
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    started_at: float = field(default=0.0, init=False)  # time.monotonic() of the last start
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / f"{self.service}.log"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", SERVICES[self.service]]
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.log_dir / f"{self.service}.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", SERVICES[self.service]], env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=REPO)
+        log = self.log_file.open("ab")
+        self.process = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, cwd=REPO)
+        self.started_at = time.monotonic()
         log.close()
 
     @property
@@ -92,7 +103,7 @@ def wait_ready(settings: Settings, processes: list[ServiceProcess], timeout: flo
     while pending:
         for p in processes:
             if p.service in pending and not p.alive:
-                raise RuntimeError(f"{p.service} exited during start-up; see {p.log_dir / (p.service + '.log')}")
+                raise RuntimeError(f"{p.service} exited during start-up; see {p.log_file}")
         for service in list(pending):
             try:
                 if httpx.get(health_url(settings, service) + "/readyz", timeout=1.0).status_code == 200:
@@ -134,6 +145,59 @@ def start_smtp_sink(host: str, port: int, mail_dir: Path, log_dir: Path) -> subp
     return subprocess.Popen(
         [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"{host}:{port}", "-c", "aiosmtpd.handlers.Mailbox",
          str(mail_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@dataclass
+class Backoff:
+    """How long to wait before starting a crashed service again: 1 s, 2 s, 4 s ... at most `cap`; a service
+    that had stayed up `steady` seconds before it exited starts over at `first` (it was working, this is news)."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    steady: float = 60.0
+    attempt: int = 0  # restarts since the service last stayed up `steady` seconds
+
+    def next_delay(self, uptime: float) -> float:
+        """The wait before the next start, given how long the run that just ended lasted; counts the attempt."""
+        if uptime >= self.steady:
+            self.attempt = 0
+        self.attempt += 1
+        return min(self.cap, self.first * 2 ** (self.attempt - 1))
+
+
+def exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def supervise(processes: list[ServiceProcess], stopping: Callable[[], bool],
+              backoff: Callable[[], Backoff] = Backoff, every: float = 0.3) -> None:
+    """Until `stopping()`: a service that exited is started again after its back-off, said on stderr.
+    Restarts do not wait for /readyz, so one slow service never holds up the others' restarts."""
+    policies = {p.service: backoff() for p in processes}
+    due: dict[str, float] = {}  # service -> when it starts again
+    while not stopping():
+        now = time.monotonic()
+        for p in processes:
+            if p.service in due:
+                if now >= due[p.service]:
+                    del due[p.service]
+                    p.start()
+                    assert p.process is not None
+                    print(f"pars stack: {p.service} started again (pid {p.process.pid})", file=sys.stderr, flush=True)
+            elif not p.alive:
+                assert p.process is not None
+                policy = policies[p.service]
+                delay = policy.next_delay(now - p.started_at)
+                due[p.service] = now + delay
+                print(f"pars stack: {p.service} exited ({exit_reason(p.process.returncode)}) after "
+                      f"{now - p.started_at:.0f} s; restart {policy.attempt} in {delay:g} s; log: {p.log_file}",
+                      file=sys.stderr, flush=True)
+        time.sleep(every)
 
 
 def _on_sigterm(*_: object) -> None:
@@ -198,12 +262,8 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
               else f"  mail:       SMTP {settings.smtp_host}")
         stop = _StopAsked()
         print(f"  logs:       {logs}/\nPress Ctrl-C to stop everything.", flush=True)
-        while not stop.asked and all(p.alive for p in processes):
-            time.sleep(0.5)
-        if stop.asked:
-            raise KeyboardInterrupt
-        dead = [p.service for p in processes if not p.alive]
-        print(f"\nservice exited unexpectedly: {', '.join(dead)} (see {logs}); stopping", file=sys.stderr)
+        supervise(processes, lambda: stop.asked)
+        raise KeyboardInterrupt  # a stop was asked
     except KeyboardInterrupt:
         print("\nstopping...", file=sys.stderr, flush=True)
     finally:

@@ -5,6 +5,7 @@ and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight 
 """
 
 import contextlib
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,6 +41,29 @@ def add_health_routes(app: FastAPI, service: str, ready: ReadyCheck) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+SERVICE_TOKEN_HEADER = "X-PARS-Service-Token"
+
+
+class ServiceTokenRefused(Exception):
+    """A call to a service's internal routes without the stack's service token."""
+
+
+async def require_service_token(request: Request) -> None:
+    given = request.headers.get(SERVICE_TOKEN_HEADER, "")
+    if not hmac.compare_digest(given.encode(), request.app.state.service_token.encode()):
+        raise ServiceTokenRefused
+
+
+async def _refuse(_request: Request, _exc: Exception) -> Response:
+    return JSONResponse({"error": {"code": "unauthorized", "message": f"Internal route: {SERVICE_TOKEN_HEADER} "
+                                   "is missing or wrong.", "details": []}}, status_code=401)
+
+
+def internal_router(prefix: str = "/internal") -> APIRouter:
+    """Routes only other services of the stack may call: each request must carry the service token."""
+    return APIRouter(prefix=prefix, dependencies=[Depends(require_service_token)])
+
+
 def health_port(settings: Settings, service: str) -> int:
     return settings.health_port if settings.health_port is not None else settings.service_port(service)
 
@@ -59,6 +83,11 @@ class _Server(uvicorn.Server):
                 self._captured_signals.clear()
 
         return without_reraise()
+
+
+def serve_worker(app: FastAPI, settings: Settings, service: str) -> None:
+    """A worker listens on the health host (loopback unless set): its routes are for the stack, not the world."""
+    serve(app, settings.health_host, health_port(settings, service))
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:
@@ -130,6 +159,8 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
 
     app = FastAPI(title=f"pars {service}", lifespan=lifespan)
     app.state.broker = broker
+    app.state.service_token = settings.internal_token()
+    app.add_exception_handler(ServiceTokenRefused, _refuse)
     add_health_routes(app, service, ready)
     for router in routers:
         app.include_router(router)

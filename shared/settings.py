@@ -1,12 +1,32 @@
 """Settings shared by every process, read from `PARS_*` environment variables."""
 
+import hashlib
+import hmac
+import os
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HEALTH_PORT_OFFSETS = {"validation": 1, "board-router": 2, "board-sim": 3, "projector": 4, "notifier": 5}
+LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/pars"
+
+
+def local_database_url() -> str:
+    """The local cluster's URL for the project's role, as deploy/local/postgres.sh keeps it (with its password)
+    in <local dir>/pg/database.url; a cluster set up before that file existed is reached as before."""
+    local_dir = Path(os.environ.get("PARS_LOCAL_DIR") or Path(__file__).resolve().parent.parent / ".local")
+    try:
+        return (local_dir / "pg" / "database.url").read_text(encoding="utf-8").strip() or LOCAL_DATABASE_URL
+    except OSError:
+        return LOCAL_DATABASE_URL
+
+
+def connect_host(host: str) -> str:
+    """Where to connect to a server listening on `host` (one listening everywhere is reached on loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 class Settings(BaseSettings):
@@ -14,7 +34,7 @@ class Settings(BaseSettings):
 
     # Defaults point at the servers deploy/local/infra.sh starts.
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
-    database_url: str = "postgresql://postgres@127.0.0.1:55432/pars"
+    database_url: str = Field(default_factory=local_database_url, repr=False)  # may carry a password
     # Prefix for every topic, consumer group and schema, so test runs and stacks never mix.
     namespace: str = ""
 
@@ -23,6 +43,12 @@ class Settings(BaseSettings):
     # Where each worker service answers /healthz, /readyz and /metrics: base + a fixed offset per service.
     health_port_base: int = 8100
     health_port: int | None = None  # set when several instances of one service share a host
+    # Where the workers listen (those routes, and validation's /internal ones): loopback unless, as in a
+    # container, intake and the health checks come from elsewhere.
+    health_host: str = "127.0.0.1"
+    # Intake shows it to validation's /internal routes. Unset: derived from the database URL and namespace,
+    # so every process of one stack agrees with no set-up (see internal_token).
+    service_token: str | None = Field(default=None, repr=False)
     # Where intake reaches the validation service's own routes (activities, learner matching).
     validation_url: str | None = None
 
@@ -60,7 +86,15 @@ class Settings(BaseSettings):
         return self.api_port if service == "intake" else self.health_port_base + HEALTH_PORT_OFFSETS[service]
 
     def validation_base_url(self) -> str:
-        return self.validation_url or f"http://{self.api_host}:{self.service_port('validation')}"
+        return self.validation_url or f"http://{connect_host(self.health_host)}:{self.service_port('validation')}"
+
+    def internal_token(self) -> str:
+        """The service token: PARS_SERVICE_TOKEN, else one derived from what every process of a stack already
+        shares. Whoever knows the database URL can read every record anyway, so it gives nobody new powers."""
+        if self.service_token:
+            return self.service_token
+        return hmac.new(self.database_url.encode(), f"pars service token|{self.namespace}".encode(),
+                        hashlib.sha256).hexdigest()
 
 
 @lru_cache

@@ -1,9 +1,9 @@
 """`python -m board_router`: runs the board router."""
 
 from board_router.app import SERVICE, build
-from shared.service import health_port, serve
+from shared.service import serve_worker
 from shared.settings import get_settings
 
 if __name__ == "__main__":
     settings = get_settings()
-    serve(build(settings), settings.api_host, health_port(settings, SERVICE))
+    serve_worker(build(settings), settings, SERVICE)

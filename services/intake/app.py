@@ -4,13 +4,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from intake import validation_client
 from intake.activities.router import router as activities_router
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
@@ -72,7 +72,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         relay = OutboxRelay(pool, app.state.outbox, row_publisher(broker))
         await relay.start()
         app.state.pool = pool
-        app.state.validation_client = httpx.AsyncClient(base_url=settings.validation_base_url(), timeout=10.0)
+        app.state.validation_client = validation_client.connect(settings)
         log.info("intake listening", host=settings.api_host, port=settings.api_port)
         try:
             yield

@@ -8,6 +8,14 @@ from fastapi.responses import JSONResponse
 
 from intake.errors import ApiError
 from shared.events import ReportedRecord
+from shared.service import SERVICE_TOKEN_HEADER
+from shared.settings import Settings
+
+
+def connect(settings: Settings) -> httpx.AsyncClient:
+    """A client of validation's internal routes, showing them the stack's service token."""
+    return httpx.AsyncClient(base_url=settings.validation_base_url(), timeout=10.0,
+                             headers={SERVICE_TOKEN_HEADER: settings.internal_token()})
 
 
 def get_validation(request: Request) -> httpx.AsyncClient:

@@ -1,14 +1,16 @@
 """The validation service's own HTTP routes, for the intake API: activities and learner matching.
 
 Validation owns the activities and the physician directory, so it answers for them; intake checks who
-is asking and forwards. These routes are internal: they trust the provider ID intake passes.
+is asking and forwards. These routes are internal: they trust the provider ID intake passes, so each call
+must carry the stack's service token (shared/service.py: internal_router), and they listen on loopback unless
+PARS_HEALTH_HOST says otherwise.
 """
 
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from shared.boards import apply_overrides
@@ -16,6 +18,7 @@ from shared.events import ActivityRegistered, ReportedRecord, SubmitRecord
 from shared.names import name_key
 from shared.npi import is_valid_npi
 from shared.outbox import event_message
+from shared.service import internal_router
 from shared.states import state_code
 from shared.topics import ACTIVITIES
 from validation import storage
@@ -24,7 +27,7 @@ from validation.decide import dry_run_answer
 from validation.matching import LearnerQuery, learner_fields, match_learner
 from validation.world import license_key
 
-router = APIRouter(prefix="/internal")
+router = internal_router()
 
 
 def _pool(request: Request) -> asyncpg.Pool:
