@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.settings import Settings, connect_host
+from shared.settings import Settings, connect_host, local_database_url
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
@@ -232,6 +232,8 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     logs, processes, smtp, demo_files = local_dir() / "logs", [], None, []
     started = start_servers()
+    if "database_url" not in settings.model_fields_set:  # the local cluster's URL file may be new
+        settings = settings.model_copy(update={"database_url": local_database_url()})
     try:
         asyncio.run(admin.create_topics(settings))
         env = dict(os.environ)

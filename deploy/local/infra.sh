@@ -9,7 +9,8 @@
 #   PARS_KAFKA_BOOTSTRAP_SERVERS set -> no local Kafka
 #   PARS_DATABASE_URL set            -> no local PostgreSQL
 # Otherwise the defaults the Python code uses are served locally:
-#   Kafka 127.0.0.1:19092, postgresql://postgres@127.0.0.1:55432/pars
+#   Kafka 127.0.0.1:19092, PostgreSQL 127.0.0.1:55432 (the URL, with the project's
+#   role and its password, in .local/pg/database.url: never printed)
 #
 # `start` ends with one line per server it started this time ("started: kafka",
 # "started: postgres"; none for one that was already running), so a supervisor

@@ -4,7 +4,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -14,8 +14,10 @@ from intake import validation_client
 from intake.activities.router import router as activities_router
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
+from intake.body_limit import BodyLimit
 from intake.completions.router import router as completions_router
 from intake.errors import install_error_handlers
+from intake.keepable import keepable_parameters
 from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
@@ -82,7 +84,10 @@ def build(settings: Settings | None = None) -> FastAPI:
             await broker.stop()
             await pool.close()
 
-    app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan)
+    # Every route's path and query parameters are checked before it runs: a NUL must never reach PostgreSQL.
+    app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan,
+                  dependencies=[Depends(keepable_parameters)])
+    app.add_middleware(BodyLimit)  # bodies over their route's limit: 413 before they are read
     app.state.settings = settings
     app.state.broker = broker
     app.state.waiters = waiters

@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.limits import printable
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
@@ -25,13 +27,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+        # A field name may be a key the caller sent (a credit type's name): printable keeps it encodable.
+        details = [{"field": printable(".".join(str(p) for p in e["loc"] if p != "body")), "reason": e["msg"]}
                    for e in exc.errors()]
-        return JSONResponse(error_body("invalid_request", "The request is not a valid completion.", details), 422)
+        first = details[0] if details else {"field": "", "reason": "not valid"}
+        more = f" (and {len(details) - 1} more, in details)" if len(details) > 1 else ""
+        message = f"The request is not valid: {first['field'] or 'the body'}: {first['reason']}{more}."
+        return JSONResponse(error_body("invalid_request", message, details), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                413: "body_too_large"}.get(
             exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -8,6 +8,7 @@ from intake.completions.schemas import Completion, SubmissionAnswer
 from intake.completions.service import dry_run as dry_run_answers
 from intake.completions.service import split_into_records, submit_and_wait
 from intake.dependencies import Broker, CurrentProvider
+from intake.keepable import refuse_unkeepable_records
 from intake.validation_client import Validation
 
 router = APIRouter(prefix="/v1")
@@ -21,6 +22,7 @@ async def submit_completion(completion: Completion, request: Request, provider: 
     assert provider.provider_id is not None
     submission_id = uuid4()
     records = split_into_records(completion, provider.provider_id, submission_id)
+    refuse_unkeepable_records(records)  # what is answered 202 must be keepable by every service
     if dry_run:  # the learner validation tool: the codes, nothing kept
         response.status_code = 200
         return SubmissionAnswer(submission_id=submission_id, credit_id=records[0].credit_id or "", dry_run=True,

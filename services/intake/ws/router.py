@@ -15,14 +15,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from intake.batches.model import MAX_FILE_BYTES, MAX_RECORDS, BatchFileError
+from intake.batches.model import MAX_RECORDS, BatchFileError, refuse_unkeepable
 from intake.completions.schemas import Completion, RecordAnswer
 from intake.completions.service import dry_run, split_into_records, submit_and_wait
 from intake.dependencies import Broker, CurrentWebService
 from intake.errors import ApiError
+from intake.keepable import refuse_unkeepable_records
 from intake.keys import Principal
 from intake.validation_client import Validation
 from shared.events import ReportedRecord
+from shared.limits import printable
 
 router = APIRouter(prefix="/v1/ws")
 WAIT_SECONDS = 10.0
@@ -36,6 +38,7 @@ def _xml_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tup
     from intake.batches.activity_report import read_activity_report
     try:
         parsed = read_activity_report(data, provider_id=provider_id, batch_id=submission_id, channel="ws")
+        refuse_unkeepable(parsed)
     except BatchFileError as exc:
         raise ApiError(422, exc.code, exc.message) from exc
     # Not a batch: no batch ID, so the batch tables never see these records.
@@ -47,11 +50,14 @@ def _json_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tu
     try:
         body = JsonActivityReports.model_validate_json(data)
     except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]} for e in exc.errors()]
-        raise ApiError(422, "invalid_request", "The body is not a list of activity reports.", details) from exc
+        details = [{"field": printable(".".join(str(p) for p in e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        first = details[0]
+        raise ApiError(422, "invalid_request", f"The body is not a list of activity reports: {first['field']}: "
+                                               f"{first['reason']}.", details) from exc
     reports = []
     for number, completion in enumerate(body.activity_reports, start=1):
         records = split_into_records(completion, provider_id, submission_id)
+        refuse_unkeepable_records(records, f"Activity report {number}")
         # Web-service records carry their own credit ID (650 when missing), as the XML does.
         reports.append((number, [r.model_copy(update={"channel": "ws", "credit_id_required": True,
                                                        "credit_id": completion.credit_id}) for r in records]))
@@ -70,9 +76,7 @@ async def _answers(request: Request, principal: Principal, broker: Any, validati
 async def activity_reports(request: Request, principal: CurrentWebService, broker: Broker,
                            validation: Validation) -> Response:
     assert principal.provider_id is not None
-    data = await request.body()
-    if len(data) > MAX_FILE_BYTES:
-        raise ApiError(413, "body_too_large", f"A web-service call may carry at most {MAX_FILE_BYTES:,} bytes.")
+    data = await request.body()  # at most WEB_SERVICE_BODY_BYTES: the BodyLimit middleware answers 413 beyond
     as_json = "json" in request.headers.get("content-type", "")
     submission_id = uuid4()
     reports = (_json_reports if as_json else _xml_reports)(data, principal.provider_id, submission_id)
