@@ -67,7 +67,9 @@ def test_validation_registers_an_activity_and_refuses_a_bad_one(stack: Stack, ke
     assert {"id", "end_date", "cme_credits"} <= fields and any(f.startswith("moc") for f in fields)
     with stack.client(keys["0008002"]) as other:  # another provider's activity does not exist for this one
         assert other.get("/v1/activities/310000001").status_code == 404
-        assert other.post("/v1/activities", json=activity).status_code == 409
+        taken = other.post("/v1/activities", json=activity)  # refused as any registration, owner unnamed
+    assert taken.status_code == 422 and taken.json()["error"]["code"] == "invalid_activity"
+    assert "another provider" not in taken.text and "0008001" not in taken.text
 
 
 def test_validation_of_the_guides_three_cases(stack: Stack, keys: dict[str, str]) -> None:

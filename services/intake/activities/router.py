@@ -7,7 +7,10 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from intake.activities import queries
+from intake.activities.registration import as_provider_sees_it
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
+from intake.keepable import refuse_unkeepable_json
+from intake.paging import Page
 from intake.records.queries import guarded, record_filters
 from intake.validation_client import Validation, forward
 
@@ -17,8 +20,10 @@ router = APIRouter(prefix="/v1")
 @router.post("/activities")
 async def register_activity(provider: CurrentProvider, validation: Validation,
                             body: dict[str, Any] = Body(...)) -> JSONResponse:
-    return await forward(validation, "POST", "/internal/activities", json=body,
-                         params={"provider_id": provider.provider_id})
+    refuse_unkeepable_json(body)  # validation keeps it: no NUL, no infinite credits
+    answer = await forward(validation, "POST", "/internal/activities", json=body,
+                           params={"provider_id": provider.provider_id})
+    return as_provider_sees_it(answer, body.get("id"))
 
 
 @router.get("/activities")
@@ -26,7 +31,7 @@ async def activity_summary(
     request: Request, principal: CurrentPrincipal, pool: Pool, format: str | None = None, q: str | None = None,
     status: str | None = None, board: str | None = None, name: str | None = None, learner_id: str | None = None,
     completed_from: date | None = None, completed_to: date | None = None, sort: str = "id",
-    page: Annotated[int, Query(ge=1)] = 1, per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
+    page: Page = 1, per_page: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     """Each activity with its Submitted, Accepted and Rejected counts, under the record list's filters."""
     where, args = record_filters(principal, activity_id=None, status=status, board=board, name=name,

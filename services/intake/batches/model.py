@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.events import ReportedRecord
+from shared.limits import completion_problems
 
 MAX_RECORDS = 5_000  # rows (learner completions) in one file; one more and the whole file is refused
 MAX_FILE_BYTES = 20 * 1024 * 1024  # an upload larger than this is refused before it is read
+# Multipart framing around the file; a body much larger than the file limit is refused (413) before it is read.
+FRAMING_BYTES = 64 * 1024
 MAX_CELL_CHARS = 1_000  # a longer cell is not a value any PARS field takes: the file is refused, naming it
 
 
@@ -77,3 +80,16 @@ class ParsedBatch:
     @property
     def record_count(self) -> int:
         return sum(len(r.records) for r in self.rows)
+
+
+def refuse_unkeepable(batch: ParsedBatch) -> None:
+    """A value no service downstream could keep (a NUL, an over-long name, too many targets: shared/limits.py)
+    refuses the whole file, naming the row and the field, like the other whole-file errors: once a batch is
+    answered 202, every record of it must reach a status its provider can see."""
+    row_word = "ActivityReport" if batch.format is FileFormat.XML else "Row"
+    for row in batch.rows:
+        if problems := completion_problems([r.record for r in row.records]):
+            first = problems[0]
+            more = f" (and {len(problems) - 1} more in that row)" if len(problems) > 1 else ""
+            raise BatchFileError("value_not_kept", f"{row_word} {row.number}: {first.field} {first.reason}{more}; "
+                                                   "correct it and send it again.")

@@ -7,17 +7,17 @@ import asyncpg
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from intake.attachments import content_disposition, safe_file_name
 from intake.batches import files, service, storage
-from intake.batches.model import MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
+from intake.batches.model import FRAMING_BYTES, MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
 from intake.errors import ApiError, error_body
+from intake.paging import Page
 from intake.validation_client import Validation, check_records
 from shared.logging import get_logger
 
 router = APIRouter(prefix="/v1")
 log = get_logger(__name__)
-# Multipart framing around the file; a body much larger than the file limit is refused before it is read.
-FRAMING_BYTES = 64 * 1024
 
 
 def batch_body(row: asyncpg.Record) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def batch_body(row: asyncpg.Record) -> dict[str, Any]:
 async def _read_upload(request: Request, file: UploadFile | None) -> tuple[str, bytes]:
     if file is None:
         raise ApiError(422, "missing_file", "Send the batch file as multipart form data in the field 'file'.")
-    file_name = (file.filename or "").strip() or "upload"
+    file_name = safe_file_name(file.filename or "", default="upload")  # kept and shown: a name, never a path
     if (file.size or 0) > MAX_FILE_BYTES or int(request.headers.get("content-length") or 0) > (
             MAX_FILE_BYTES + FRAMING_BYTES):
         raise too_large()
@@ -44,7 +44,7 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
                        file: UploadFile | None = None, dry_run: bool = False) -> Any:
     assert provider.provider_id is not None
     batch_id = uuid4()
-    file_name = (file.filename if file else None) or "upload"
+    file_name = safe_file_name((file.filename if file else None) or "", default="upload")
     try:
         file_name, data = await _read_upload(request, file)
         parsed = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
@@ -79,7 +79,7 @@ async def _dry_run(validation: Any, file_name: str, parsed: ParsedBatch) -> JSON
 
 
 @router.get("/batches")
-async def upload_history(principal: CurrentPrincipal, pool: Pool, page: Annotated[int, Query(ge=1)] = 1,
+async def upload_history(principal: CurrentPrincipal, pool: Pool, page: Page = 1,
                          per_page: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     owner = None if principal.is_operator else principal.provider_id
     total, rows = await storage.history(pool, owner, per_page, (page - 1) * per_page)
@@ -113,6 +113,6 @@ async def _outcome_file(pool: asyncpg.Pool, batch: asyncpg.Record, *, rejected: 
         raise ApiError(409, "batch_failed", f"The file was refused as a whole: {batch['reason']}")
     outcomes = await storage.row_outcomes(pool, batch["batch_id"])
     written = files.outcome_file(batch, outcomes, rejected=rejected)
-    headers = {"Content-Disposition": f'attachment; filename="{written.file_name}"',
+    headers = {"Content-Disposition": content_disposition(written.file_name),
                "X-Batch-Status": batch["status"]}
     return Response(written.content, media_type=written.media_type, headers=headers)

@@ -7,7 +7,7 @@ from uuid import UUID
 import asyncpg
 
 from intake.batches import storage
-from intake.batches.model import BatchFileError, FileFormat, ParsedBatch
+from intake.batches.model import BatchFileError, FileFormat, ParsedBatch, refuse_unkeepable
 from intake.completions.service import submission
 from shared.outbox import Outbox
 from shared.settings import Settings
@@ -28,9 +28,12 @@ def parse(file_name: str, data: bytes, provider_id: str, batch_id: UUID) -> Pars
                              "workbook, a tab-delimited .txt file or an Activity Report .xml file.")
     if kind is FileFormat.XML:
         from intake.batches.activity_report import read_activity_report
-        return read_activity_report(data, provider_id=provider_id, batch_id=batch_id)
-    from intake.batches.tabular import read_tabular
-    return read_tabular(file_name, data, provider_id=provider_id, batch_id=batch_id)
+        parsed = read_activity_report(data, provider_id=provider_id, batch_id=batch_id)
+    else:
+        from intake.batches.tabular import read_tabular
+        parsed = read_tabular(file_name, data, provider_id=provider_id, batch_id=batch_id)
+    refuse_unkeepable(parsed)
+    return parsed
 
 
 async def parse_off_loop(file_name: str, data: bytes, provider_id: str, batch_id: UUID) -> ParsedBatch:

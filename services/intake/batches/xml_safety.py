@@ -70,6 +70,12 @@ def _check_root(root: etree._Element, accepted: tuple[str, ...]) -> None:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise _dtd_refused(root.sourceline)
+    local = root.tag.rpartition("}")[2]
+    if ":" in local:  # an undeclared prefix: libxml2 names the error only later, and lxml cannot make a QName of it
+        prefix = local.partition(":")[0]
+        raise BatchFileError("not_well_formed", f"The file is not well-formed XML (line {root.sourceline}): the "
+                                                f"namespace prefix {prefix!r} of <{local}> is not declared (declare it "
+                                                f"on the root: xmlns:{prefix}=\"...\").")
     if root.tag not in accepted:
         name = etree.QName(root)
         found = f"<{name.localname}>" + (f" in namespace {name.namespace}" if name.namespace else " in no namespace")

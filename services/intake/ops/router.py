@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_validator
 
 from intake.dependencies import CurrentPrincipal
 from intake.errors import ApiError
@@ -114,8 +114,20 @@ async def live(topic: str, settings: Config, request: Request) -> StreamingRespo
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class ReplayRequest(BaseModel):
-    since: datetime
+    since: datetime = Field(description="Re-apply verdicts from this time (UTC when no offset is given), 1970 or "
+                                        "later: Kafka's timestamps start at the epoch.")
+
+    @field_validator("since")
+    @classmethod
+    def after_the_epoch(cls, since: datetime) -> datetime:
+        # Refused, not clamped: a time before any message can be is a mistake, and the whole log is a big replay.
+        if (since if since.tzinfo else since.replace(tzinfo=UTC)) < EPOCH:
+            raise ValueError("is before 1970-01-01T00:00:00Z, where Kafka's timestamps start")
+        return since
 
 
 def replay_lock(request: Request) -> asyncio.Lock:

@@ -9,8 +9,10 @@ import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from intake.attachments import content_disposition
 from intake.dependencies import Broker, CurrentPrincipal, Pool
 from intake.errors import ApiError
+from intake.paging import Page
 from intake.records import deletes, downloads, queries
 
 router = APIRouter(prefix="/v1")
@@ -33,7 +35,7 @@ async def list_records(
     request: Request, principal: CurrentPrincipal, pool: Pool,
     activity_id: str | None = None, status: str | None = None, board: str | None = None, name: str | None = None,
     learner_id: str | None = None, completed_from: date | None = None, completed_to: date | None = None,
-    sort: str = "-submission", page: Annotated[int, Query(ge=1)] = 1,
+    sort: str = "-submission", page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=1000)] = 50, format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     where, args = queries.record_filters(
@@ -45,7 +47,7 @@ async def list_records(
             pool, _schema(request), where, args, sort)
         media = "text/csv" if format == "csv" else XLSX
         return StreamingResponse(stream, media_type=media,
-                                 headers={"Content-Disposition": f'attachment; filename="records.{format}"'})
+                                 headers={"Content-Disposition": content_disposition(f"records.{format}")})
     total, rows = await queries.guarded(queries.list_records(pool, _schema(request), where, args, sort=sort, page=page,
                                                       per_page=per_page))
     return {"total": total, "page": page, "per_page": per_page, "items": [_item(r) for r in rows]}
@@ -85,5 +87,4 @@ async def delete_several(request: Request, principal: CurrentPrincipal, pool: Po
 async def _delete(request: Request, principal: CurrentPrincipal, pool: Pool, broker: Broker,
                   record_ids: list[UUID]) -> list[dict[str, Any]]:
     state = request.app.state
-    return await deletes.delete_records(pool, _schema(request), broker, state.settings, state.waiters, principal,
-                                        record_ids)
+    return await deletes.delete_records(pool, _schema(request), state.submissions, principal, record_ids)
