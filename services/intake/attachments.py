@@ -28,10 +28,11 @@ def _ascii(text: str) -> str:
 
 
 def _ascii_fallback(name: str) -> str:
-    """Accents folded (Café -> Cafe), other letters dropped; a stem with nothing left becomes `download`."""
+    """Accents folded (Café -> Cafe), other letters dropped (тест-rejections -> rejections); a stem with nothing
+    left becomes `download`."""
     path = PurePosixPath(name)
-    stem = _ascii(path.stem).strip(" .")
-    return (stem if stem.strip("_-") else "download") + _ascii(path.suffix)
+    stem = _ascii(path.stem).strip(" ._-")
+    return (stem or "download") + _ascii(path.suffix)
 
 
 def content_disposition(file_name: str) -> str:

@@ -212,7 +212,7 @@ def test_another_providers_activity_id_is_refused_without_naming_its_owner() -> 
 
 
 @pytest.mark.parametrize(("upload", "fallback", "real"), [
-    ("тест-rejections.txt", "-rejections.txt", "тест-rejections.txt"),
+    ("тест-rejections.txt", "rejections.txt", "тест-rejections.txt"),
     ("тест.txt", "download.txt", "тест.txt"),
     ("Café résumé.xlsx", "Cafe resume.xlsx", "Café résumé.xlsx"),
     ("../../etc/passwd-rejections.txt", "passwd-rejections.txt", None),
