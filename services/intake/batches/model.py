@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.events import ReportedRecord
-from shared.limits import completion_problems
+from shared.limits import completion_problems, text_problem
 
 MAX_RECORDS = 5_000  # rows (learner completions) in one file; one more and the whole file is refused
 MAX_FILE_BYTES = 20 * 1024 * 1024  # an upload larger than this is refused before it is read
@@ -85,11 +85,27 @@ class ParsedBatch:
 def refuse_unkeepable(batch: ParsedBatch) -> None:
     """A value no service downstream could keep (a NUL, an over-long name, too many targets: shared/limits.py)
     refuses the whole file, naming the row and the field, like the other whole-file errors: once a batch is
-    answered 202, every record of it must reach a status its provider can see."""
+    answered 202, every record of it must reach a status its provider can see. A spreadsheet's other cells are
+    kept too (the rejection file gives them back), so none may hold a NUL or a control character either; an
+    xlsx cell can, spelt `_x0000_`."""
     row_word = "ActivityReport" if batch.format is FileFormat.XML else "Row"
+    tabular = batch.format is not FileFormat.XML
+    for number, cells in enumerate(batch.preamble, start=1) if tabular else ():
+        _refuse_cells(f"Row {number} (above the header)", cells)
+    if tabular:
+        _refuse_cells("The header", batch.header)
     for row in batch.rows:
         if problems := completion_problems([r.record for r in row.records]):
             first = problems[0]
             more = f" (and {len(problems) - 1} more in that row)" if len(problems) > 1 else ""
             raise BatchFileError("value_not_kept", f"{row_word} {row.number}: {first.field} {first.reason}{more}; "
                                                    "correct it and send it again.")
+        if tabular:
+            _refuse_cells(f"Row {row.number}", row.cells)
+
+
+def _refuse_cells(where: str, cells: list[str]) -> None:
+    for column, cell in enumerate(cells, start=1):
+        if isinstance(cell, str) and (problem := text_problem(cell)):
+            raise BatchFileError("value_not_kept", f"{where}, column {column}: the cell {problem}; correct it and "
+                                                   "send it again.")

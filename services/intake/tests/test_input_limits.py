@@ -250,3 +250,16 @@ def test_a_batch_row_with_an_unkeepable_value_refuses_the_file_naming_row_and_fi
     with pytest.raises(BatchFileError) as raised:
         refuse_unkeepable(ParsedBatch(format=FileFormat.TXT, layout=Layout.TEMPLATE_B, rows=rows))
     assert raised.value.message.startswith("Row 3: last_name holds 3,000 characters")
+
+
+def test_an_xlsx_cell_spelt_with_an_escaped_control_character_refuses_the_file() -> None:
+    from intake.batches.service import parse
+    from intake.batches.tests.hostile import xlsx_bytes
+    header = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
+              "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
+              "Activity Certification (1st)", "Notes"]
+    row = ["Learner Template B", "ABOHNS", "210000041", "ABOHNS", "1", "Harper", "Benton", "11/11", "11/2/2021", "Add",
+           "1", "Self-Assessment", "note_x0001_"]  # OOXML's escape: readers give back U+0001
+    with pytest.raises(BatchFileError) as raised:
+        parse("learners.xlsx", xlsx_bytes([header, row]), "0008001", uuid4())
+    assert raised.value.message.startswith("Row 2, column 13: the cell holds the control character U+0001")
