@@ -20,6 +20,18 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
+def unreadable_body(cause: BaseException) -> str:
+    if isinstance(cause, RecursionError):
+        why = "it nests arrays or objects deeper than PARS reads"
+    elif isinstance(cause, UnicodeDecodeError):
+        why = "it is not UTF-8 text"
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        why = "a number in it has more than 4,300 digits"
+    else:
+        why = "it is not JSON"
+    return f"The request body cannot be read: {why}."
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -40,5 +52,8 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
                 413: "body_too_large"}.get(
             exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+        message = str(exc.detail)
+        if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI could not parse the body at all
+            code, message = "unreadable_body", unreadable_body(exc.__cause__)
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -126,6 +126,10 @@ def test_activities_and_learner_matching_refuse_infinite_numbers_and_nul(stack: 
                 "first_name")
         refused(api.post("/v1/learners/match", content=b'{"last_name": "Benton", "dob": 1e309}',
                          headers={"Content-Type": "application/json"}), 422, "dob", "finite")
+        # A body of the wrong shape is validation's own 422, given in the API's shape without echoing the input.
+        shape = refused(api.post("/v1/learners/match", json={"dob": [1, 2]}), 422, "dob")
+        assert shape["code"] == "invalid_request" and "[1, 2]" not in json.dumps(shape)
+        refused(api.post("/v1/activities", json={"id": "210009302", "moc": [1, 2]}), 422, "moc")
         assert api.post("/v1/learners/match", json={"first_name": "Harper", "last_name": "Benton",
                                                      "dob": "11/11"}).json()["matched"] is True
 

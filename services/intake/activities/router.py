@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from intake.activities import queries
 from intake.activities.registration import as_provider_sees_it
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
+from intake.forwarded import in_api_shape
 from intake.keepable import refuse_unkeepable_json
 from intake.paging import Page
 from intake.records.queries import guarded, record_filters
@@ -23,7 +24,7 @@ async def register_activity(provider: CurrentProvider, validation: Validation,
     refuse_unkeepable_json(body)  # validation keeps it: no NUL, no infinite credits
     answer = await forward(validation, "POST", "/internal/activities", json=body,
                            params={"provider_id": provider.provider_id})
-    return as_provider_sees_it(answer, body.get("id"))
+    return as_provider_sees_it(in_api_shape(answer, "an activity registration"), body.get("id"))
 
 
 @router.get("/activities")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 
 from intake.dependencies import CurrentPrincipal
+from intake.forwarded import in_api_shape
 from intake.keepable import refuse_unkeepable_json
 from intake.validation_client import Validation, forward
 
@@ -16,4 +17,4 @@ router = APIRouter(prefix="/v1")
 async def match_learner(_: CurrentPrincipal, validation: Validation,
                         body: dict[str, Any] = Body(...)) -> JSONResponse:
     refuse_unkeepable_json(body)  # no NUL for the directory's queries, no infinite numbers for its JSON
-    return await forward(validation, "POST", "/internal/learners/match", json=body)
+    return in_api_shape(await forward(validation, "POST", "/internal/learners/match", json=body), "a learner query")

@@ -263,3 +263,13 @@ def test_an_xlsx_cell_spelt_with_an_escaped_control_character_refuses_the_file()
     with pytest.raises(BatchFileError) as raised:
         parse("learners.xlsx", xlsx_bytes([header, row]), "0008001", uuid4())
     assert raised.value.message.startswith("Row 2, column 13: the cell holds the control character U+0001")
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b"[" * 30_000 + b"]" * 30_000, "nests"), (b'{"cme": {"credits": ' + b"9" * 5000 + b"}}", "4,300 digits"),
+    (b'{"cme": {}, "first_name": "\xff\xfe"}', "not UTF-8"),
+])
+def test_a_body_json_cannot_read_is_a_400_saying_why(client: TestClient, body: bytes, says: str) -> None:
+    answer = client.post("/v1/completions", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "unreadable_body" and says in answer.json()["error"]["message"]
