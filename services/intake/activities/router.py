@@ -2,6 +2,7 @@
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
@@ -46,4 +47,5 @@ async def activity_summary(
 @router.get("/activities/{activity_id}")
 async def get_activity(activity_id: str, principal: CurrentPrincipal, validation: Validation) -> JSONResponse:
     params = {} if principal.is_operator else {"provider_id": principal.provider_id}
-    return await forward(validation, "GET", f"/internal/activities/{activity_id}", params=params)
+    # Quoted: an ID holding '?', '#' or '/' stays one path segment of validation's route.
+    return await forward(validation, "GET", f"/internal/activities/{quote(activity_id, safe='')}", params=params)
