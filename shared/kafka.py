@@ -1,4 +1,5 @@
-"""Kafka helpers: the broker every service uses, topic creation, and raw publishing for outbox and DLQ."""
+"""Kafka helpers: the broker every service uses, topic creation, raw publishing for outbox and DLQ, and what a
+process knows of Kafka's health."""
 
 import asyncio
 import contextlib
@@ -15,6 +16,10 @@ from shared.settings import Settings
 from shared.topics import TopicSpec
 
 log = get_logger(__name__)
+
+# Kafka's default max.message.bytes (topics are created without their own) and aiokafka's max_request_size: a
+# message over it is refused by the producer or the broker.
+KAFKA_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
@@ -43,6 +48,30 @@ def row_publisher(broker: KafkaBroker) -> PublishRows:
         await asyncio.gather(*pending)
 
     return publish
+
+
+class KafkaHealth:
+    """Whether Kafka answered this process lately. A probe asks every second, and at once when a publish failed,
+    so a request can be refused during an outage instead of waiting out aiokafka's 40 s time-outs."""
+
+    def __init__(self, every: float = 1.0, timeout: float = 1.5) -> None:
+        self.reachable = True  # the broker connected at start-up
+        self._every, self._timeout = every, timeout
+        self._wake = asyncio.Event()
+
+    def suspect(self) -> None:
+        """A publish failed or took too long: probe now."""
+        self._wake.set()
+
+    async def watch(self, broker: KafkaBroker) -> None:
+        while True:
+            reachable = await broker.ping(timeout=self._timeout)
+            if reachable != self.reachable:
+                (log.info if reachable else log.warning)("kafka reachable" if reachable else "kafka unreachable")
+            self.reachable = reachable
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._every)
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], within: float = 15.0) -> None:

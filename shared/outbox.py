@@ -2,13 +2,17 @@
 
 The relay holds a per-schema advisory lock while it publishes, so with several instances of a service
 exactly one publishes at a time and each key's messages leave in the order they were written.
+
+A writer that wants its messages out at once (intake's submissions) enqueues them with a hand-over delay,
+publishes them itself after the commit and `settle`s them once Kafka acknowledged; the relay sends only what
+the writer did not (it failed, or died): `hand_over` makes such rows due at once.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
@@ -44,16 +48,34 @@ class Outbox:
         self.schema = schema
         self.channel = f"outbox_{schema}"
 
-    async def enqueue(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
-        """Call inside the transaction that changes the state these messages announce."""
+    async def enqueue(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage], *, notify: bool = True,
+                      hand_over_after: float = 0.0) -> list[int]:
+        """Call inside the transaction that changes the state these messages announce; answers the rows' ids, in
+        the messages' order. One statement, whatever the number of messages. `hand_over_after` (seconds) keeps the
+        relay off rows without a `not_before` while their writer publishes them itself."""
         if not messages:
-            return
-        await conn.executemany(
+            return []
+        ids = await conn.fetch(
             "INSERT INTO outbox (topic, key, value, headers, not_before)"
-            " VALUES ($1, $2, $3, $4, coalesce($5, now()))",
-            [(m.topic, m.key, m.value, m.headers, m.not_before) for m in messages],
+            " SELECT m.topic, m.key, m.value, m.headers, coalesce(m.not_before, now() + make_interval(secs => $6))"
+            " FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])"
+            " WITH ORDINALITY AS m(topic, key, value, headers, not_before, n) ORDER BY m.n RETURNING id",
+            [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
+            [m.headers for m in messages], [m.not_before for m in messages], hand_over_after,
         )
-        await conn.execute("SELECT pg_notify($1, '')", self.channel)  # delivered at commit
+        if notify:
+            await conn.execute("SELECT pg_notify($1, '')", self.channel)  # delivered at commit
+        return sorted(r["id"] for r in ids)  # ids grow in insertion order, which is the messages' order
+
+    @staticmethod
+    async def settle(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
+        """Their writer published these rows itself and Kafka acknowledged them: the relay must not send them."""
+        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", list(ids))
+
+    @staticmethod
+    async def hand_over(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
+        """Their writer could not publish these rows: they are the relay's now, due at once (it looks every second)."""
+        await conn.execute("UPDATE outbox SET not_before = now() WHERE id = ANY($1::bigint[])", list(ids))
 
 
 class OutboxRelay:
@@ -68,9 +90,20 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(self._outbox.channel, self._on_notify)
+        await self._listen()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._outbox.schema}")
+
+    async def _listen(self) -> None:
+        """Listen for NOTIFY on a connection of its own; again after PostgreSQL restarted and closed the old one."""
+        if self._listener is not None:
+            if _open(self._listener):
+                return
+            with contextlib.suppress(Exception):  # the pool may have taken it back already
+                await self._pool.release(self._listener)
+            self._listener = None
+        listener = await self._pool.acquire()
+        await listener.add_listener(self._outbox.channel, self._on_notify)
+        self._listener = listener
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -88,6 +121,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         while True:
             try:
+                await self._listen()
                 published, next_due = await self.drain_once()
             except Exception:
                 log.exception("outbox relay failed; retrying", schema=self._outbox.schema)
@@ -97,15 +131,14 @@ class OutboxRelay:
                 return
             if published:
                 continue
-            timeout = 1.0
-            if next_due is not None:
-                timeout = max(0.0, min(timeout, (next_due - datetime.now(UTC)).total_seconds()))
+            timeout = 1.0 if next_due is None else max(0.0, min(1.0, next_due))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
-    async def drain_once(self) -> tuple[int, datetime | None]:
-        """Publish one batch of due messages; answer how many, and when the next delayed one is due."""
+    async def drain_once(self) -> tuple[int, float | None]:
+        """Publish one batch of due messages; answer how many, and in how many seconds the next delayed one is due
+        (by PostgreSQL's clock, which set it)."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
                                        f"outbox:{self._outbox.schema}"):
@@ -115,11 +148,18 @@ class OutboxRelay:
                 " ORDER BY id LIMIT $1", self._batch_size,
             )
             if not rows:
-                return 0, await conn.fetchval("SELECT min(not_before) FROM outbox")
+                return 0, await conn.fetchval("SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox")
             await self._publish([OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["headers"]) for r in rows])
             # Deleted only after Kafka acknowledged every message: a crash in between republishes (same ids).
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         return len(rows), None
+
+
+def _open(conn: asyncpg.Connection) -> bool:
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:  # the server closed it and the pool took it back
+        return False
 
 
 def event_message(topic: str, event: Envelope, key: str, not_before: datetime | None = None) -> OutboxMessage:

@@ -1,5 +1,6 @@
 """Composition root of the intake API."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from intake.activities.router import router as activities_router
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
 from intake.body_limit import BodyLimit
+from intake.completions import idempotency
 from intake.completions.router import router as completions_router
 from intake.errors import install_error_handlers
 from intake.keepable import keepable_parameters
@@ -22,12 +24,13 @@ from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
+from intake.submissions import Submissions
 from intake.waiters import OUTCOME_EVENTS, Waiters
 from intake.ws.router import router as ws_router
 from shared.consumer import event_type_of, event_types, raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
-from shared.kafka import ensure_topics, make_broker, row_publisher
+from shared.kafka import KafkaHealth, ensure_topics, make_broker, row_publisher
 from shared.logging import configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import add_health_routes
@@ -69,16 +72,24 @@ def build(settings: Settings | None = None) -> FastAPI:
             group=settings.group("pars.intake.batches"), decode=record_event_adapter.validate_json,
             handle=BatchOutcomes(pool), max_records=1000, only=OUTCOME_EVENTS)
         await broker.start()
-        # Batch files are queued through the outbox, in the transaction that keeps their rows.
+        # Every submission is kept in the outbox first: batch files with their rows, API records, web-service reports
+        # and deletes with their Idempotency-Key. The relay sends what their requests did not publish themselves.
         app.state.outbox = Outbox(schema)
         relay = OutboxRelay(pool, app.state.outbox, row_publisher(broker))
         await relay.start()
+        health = KafkaHealth()
+        app.state.submissions = Submissions(pool, app.state.outbox, row_publisher(broker), health, settings, waiters)
+        chores = [asyncio.create_task(health.watch(broker), name="kafka-health"),
+                  asyncio.create_task(idempotency.keep_tidy(pool), name="idempotency-keys")]
         app.state.pool = pool
         app.state.validation_client = validation_client.connect(settings)
         log.info("intake listening", host=settings.api_host, port=settings.api_port)
         try:
             yield
         finally:
+            for chore in chores:
+                chore.cancel()
+            await asyncio.gather(*chores, return_exceptions=True)
             await app.state.validation_client.aclose()
             await relay.stop()
             await broker.stop()

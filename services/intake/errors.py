@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -11,13 +12,32 @@ from shared.limits import printable
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers
 
 
 def error_body(code: str, message: str, details: list[Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+# PostgreSQL is restarting, shutting down, out of connection slots or unreachable: not the request's fault, nor
+# ours. Query errors (our bugs) are not among them and stay 500s.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
+    asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,  # 57P01-03
+    asyncpg.TooManyConnectionsError,  # 53300
+    ConnectionError,  # refused or reset while connecting
+)
+
+
+def database_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, asyncpg.InterfaceError):  # the pool closing, or a connection the server closed
+        return any(words in str(exc) for words in ("pool is closed", "pool is closing", "connection is closed"))
+    return isinstance(exc, DATABASE_UNAVAILABLE)
 
 
 def unreadable_body(cause: BaseException) -> str:
@@ -35,7 +55,19 @@ def unreadable_body(cause: BaseException) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
+                            headers=exc.headers)
+
+    async def database_error(_: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # a bug: the server error it is
+        return JSONResponse(error_body("database_unavailable", "PARS's database is not reachable right now (it may be"
+                                       " restarting); nothing was changed. Send the request again in"
+                                       f" {DATABASE_RETRY_AFTER_SECONDS} seconds."),
+                            status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+    for kind in (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError):
+        app.add_exception_handler(kind, database_error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,24 +1,42 @@
 """POST /v1/completions."""
 
+from typing import Annotated
 from uuid import uuid4
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
+from intake.completions.idempotency import HEADER, KEEP_FOR, idempotency_key
 from intake.completions.schemas import Completion, SubmissionAnswer
 from intake.completions.service import dry_run as dry_run_answers
-from intake.completions.service import split_into_records, submit_and_wait
-from intake.dependencies import Broker, CurrentProvider
+from intake.completions.service import split_into_records, submit_once
+from intake.dependencies import CurrentProvider, Pool
 from intake.keepable import refuse_unkeepable_records
 from intake.validation_client import Validation
 
 router = APIRouter(prefix="/v1")
 WAIT_SECONDS = 5.0
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending the request again.",
+                               "schema": {"type": "integer"}}}
+RESPONSES: dict[int | str, dict[str, object]] = {
+    413: {"description": "A record of the completion would be too large to keep (the error names its target and "
+                         "field). Nothing was kept."},
+    422: {"description": "Not a completion, or an Idempotency-Key that is malformed or was sent with another "
+                         "completion."},
+    503: {"description": "PARS's database or message log is unavailable for a moment. Nothing was kept; send the "
+                         "request again after Retry-After seconds (with the same Idempotency-Key, if any).",
+          "headers": RETRY_AFTER},
+}
+IDEMPOTENCY_KEY = Header(
+    alias=HEADER, description=f"Your own name for this completion (a UUID, up to 255 visible ASCII characters). A "
+    f"retry with the same key and completion within {KEEP_FOR.total_seconds() / 3600:.0f} hours answers the first "
+    "request's submission (header Idempotent-Replayed: true) and keeps nothing again; the same key with another "
+    "completion answers 422.")
 
 
-@router.post("/completions", status_code=202, response_model=SubmissionAnswer)
-async def submit_completion(completion: Completion, request: Request, provider: CurrentProvider, broker: Broker,
-                            validation: Validation, response: Response, wait: bool = False,
-                            dry_run: bool = False) -> SubmissionAnswer:
+@router.post("/completions", status_code=202, response_model=SubmissionAnswer, responses=RESPONSES)
+async def submit_completion(completion: Completion, request: Request, provider: CurrentProvider, pool: Pool,
+                            validation: Validation, response: Response, wait: bool = False, dry_run: bool = False,
+                            idempotency: Annotated[str | None, IDEMPOTENCY_KEY] = None) -> SubmissionAnswer:
     assert provider.provider_id is not None
     submission_id = uuid4()
     records = split_into_records(completion, provider.provider_id, submission_id)
@@ -27,6 +45,9 @@ async def submit_completion(completion: Completion, request: Request, provider: 
         response.status_code = 200
         return SubmissionAnswer(submission_id=submission_id, credit_id=records[0].credit_id or "", dry_run=True,
                                 records=await dry_run_answers(validation, records))
-    answers = await submit_and_wait(broker, request.app.state.settings, request.app.state.waiters, records,
-                                    str(submission_id), WAIT_SECONDS if wait else 0.0)
-    return SubmissionAnswer(submission_id=submission_id, credit_id=records[0].credit_id or "", records=answers)
+    key = idempotency_key(provider.provider_id, idempotency, completion)
+    answer, replayed = await submit_once(request.app.state.submissions, pool, records, submission_id, key,
+                                         WAIT_SECONDS if wait else 0.0)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return answer

@@ -1,20 +1,20 @@
-"""Turns one completion into one reported record per target, and publishes them to pars.submissions."""
+"""Turns one completion into one reported record per target, and submits them (intake/submissions.py)."""
 
-import asyncio
 from decimal import Decimal
+from functools import partial
 from uuid import UUID, uuid4
 
+import asyncpg
 import httpx
-from faststream.kafka import KafkaBroker
 
-from intake.completions.schemas import Completion, RecordAnswer
+from intake.completions import idempotency
+from intake.completions.idempotency import IdempotencyKey
+from intake.completions.schemas import Completion, RecordAnswer, SubmissionAnswer
+from intake.submissions import Submissions
+from intake.submissions import submission as submission  # batch files build their messages with it
 from intake.validation_client import check_records
-from intake.waiters import Waiters
-from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, SubmitRecord, Target
-from shared.outbox import OutboxMessage
-from shared.settings import Settings
+from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
 from shared.states import state_code
-from shared.topics import SUBMISSIONS
 
 
 def _text(value: Decimal | str | None) -> str | None:
@@ -49,25 +49,6 @@ def split_into_records(completion: Completion, provider_id: str, submission_id: 
     return records
 
 
-async def publish_records(broker: KafkaBroker, settings: Settings, records: list[ReportedRecord],
-                          correlation_id: str) -> None:
-    """Answer only once Kafka holds every record (acks=all): a 202 means nothing is lost."""
-    pending = []
-    for m in (submission(settings, record, correlation_id) for record in records):
-        pending.append(await broker.publish(m.value, m.topic, key=m.key, headers=m.headers, no_confirm=True))
-    await asyncio.gather(*pending)
-
-
-def submission(settings: Settings, record: ReportedRecord, correlation_id: str) -> OutboxMessage:
-    """A record's SubmitRecord on pars.submissions, keyed by provider and credit ID so an Add and its Delete
-    stay in order."""
-    command = SubmitRecord(record=record, correlation_id=correlation_id, provider_id=record.provider_id,
-                           record_id=record.record_id, submission_id=record.submission_id)
-    return OutboxMessage(topic=settings.topic(SUBMISSIONS.name), value=command.to_bytes(),
-                         key=f"{record.provider_id}:{record.credit_id}".encode(),
-                         headers={"event_type": command.event_type, "correlation_id": correlation_id})
-
-
 async def dry_run(validation: httpx.AsyncClient, records: list[ReportedRecord]) -> list[RecordAnswer]:
     """The learner validation tool's answer per record: the status and codes it would get, nothing kept."""
     checked = await check_records(validation, records)
@@ -75,19 +56,19 @@ async def dry_run(validation: httpx.AsyncClient, records: list[ReportedRecord]) 
             for r, a in zip(records, checked, strict=True)]
 
 
-async def submit_and_wait(broker: KafkaBroker, settings: Settings, waiters: Waiters, records: list[ReportedRecord],
-                          correlation_id: str, wait_seconds: float) -> list[RecordAnswer]:
-    """Publish, then wait up to `wait_seconds` for validation's decisions; undecided records answer Processing."""
-    ids = [r.record_id for r in records]
-    futures = waiters.expect(ids) if wait_seconds > 0 else []
-    try:
-        await publish_records(broker, settings, records, correlation_id=correlation_id)
-        if futures:
-            await asyncio.wait(futures, timeout=wait_seconds)
-    finally:
-        waiters.forget(ids)
-    return [
-        future.result() if future is not None and future.done()
-        else RecordAnswer(record_id=record.record_id, target=record.target.code, status="Processing")
-        for record, future in zip(records, futures or [None] * len(records), strict=True)
-    ]
+async def submit_once(submissions: Submissions, pool: asyncpg.Pool, records: list[ReportedRecord],
+                      submission_id: UUID, key: IdempotencyKey | None,
+                      wait_seconds: float) -> tuple[SubmissionAnswer, bool]:
+    """Submit a completion's records; answer what to say and whether it is the answer of an earlier request that
+    carried the same Idempotency-Key (then nothing was submitted again)."""
+    first = SubmissionAnswer(submission_id=submission_id, credit_id=records[0].credit_id or "", records=[
+        RecordAnswer(record_id=r.record_id, target=r.target.code, status="Processing") for r in records])
+    claim = None if key is None else partial(idempotency.claim, key=key, answer=first)
+    answers = await submissions.submit(records, str(submission_id), wait_seconds, claim=claim)
+    if answers is None:
+        assert key is not None
+        return await idempotency.replay(pool, key), True
+    answer = first.model_copy(update={"records": answers})
+    if key is not None and answer != first:
+        await idempotency.remember(pool, key, answer)
+    return answer, False

@@ -9,15 +9,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 
 from intake.completions.schemas import RecordAnswer
-from intake.completions.service import submit_and_wait
 from intake.keys import Principal
 from intake.records import queries
-from intake.waiters import Waiters
+from intake.submissions import Submissions
 from shared.events import ReportedRecord, Target
-from shared.settings import Settings
 
 WAIT_SECONDS = 5.0
 STILL_WITH_BOARD = ("Submitted", "Delete Submitted")
@@ -55,8 +52,8 @@ def _answer(record_id: UUID, answer: RecordAnswer) -> dict[str, Any]:
     return result(record_id, 422, code, message)
 
 
-async def delete_records(pool: asyncpg.Pool, schema: str, broker: KafkaBroker, settings: Settings,
-                         waiters: Waiters, principal: Principal, record_ids: list[UUID]) -> list[dict[str, Any]]:
+async def delete_records(pool: asyncpg.Pool, schema: str, submissions: Submissions, principal: Principal,
+                         record_ids: list[UUID]) -> list[dict[str, Any]]:
     results: dict[UUID, dict[str, Any]] = {}
     deletes: dict[UUID, ReportedRecord] = {}
     submission_id = uuid4()
@@ -72,8 +69,8 @@ async def delete_records(pool: asyncpg.Pool, schema: str, broker: KafkaBroker, s
         else:
             deletes[record_id] = delete_of(row, submission_id)
     if deletes:
-        answers = await submit_and_wait(broker, settings, waiters, list(deletes.values()), str(submission_id),
-                                        WAIT_SECONDS)
+        answers = await submissions.submit(list(deletes.values()), str(submission_id), WAIT_SECONDS)
+        assert answers is not None  # no claim to refuse
         for record_id, answer in zip(deletes, answers, strict=True):
             results[record_id] = _answer(record_id, answer)
     return [results[r] for r in record_ids]

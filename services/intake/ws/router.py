@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from intake.batches.model import MAX_RECORDS, BatchFileError, refuse_unkeepable
 from intake.completions.schemas import Completion, RecordAnswer
-from intake.completions.service import dry_run, split_into_records, submit_and_wait
+from intake.completions.service import dry_run, split_into_records
 from intake.dependencies import Broker, CurrentWebService
 from intake.errors import ApiError
 from intake.keepable import refuse_unkeepable_records
@@ -68,8 +68,9 @@ async def _answers(request: Request, principal: Principal, broker: Any, validati
                    records: list[ReportedRecord], submission_id: UUID) -> list[RecordAnswer]:
     if principal.sandbox:
         return await dry_run(validation, records)
-    return await submit_and_wait(broker, request.app.state.settings, request.app.state.waiters, records,
-                                 str(submission_id), WAIT_SECONDS)
+    answers = await request.app.state.submissions.submit(records, str(submission_id), WAIT_SECONDS)
+    assert answers is not None  # no claim to refuse
+    return answers
 
 
 @router.post("/activity-reports")
