@@ -15,7 +15,7 @@ from intake import validation_client
 from intake.activities.router import router as activities_router
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
-from intake.body_limit import BodyLimit
+from intake.body_limit import LIMITS, TOO_LARGE, BodyLimit
 from intake.completions import idempotency
 from intake.completions.router import router as completions_router
 from intake.errors import install_error_handlers
@@ -96,8 +96,8 @@ def build(settings: Settings | None = None) -> FastAPI:
             await pool.close()
 
     # Every route's path and query parameters are checked before it runs: a NUL must never reach PostgreSQL.
-    app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan,
-                  dependencies=[Depends(keepable_parameters)])
+    app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan, description=LIMITS,
+                  responses=TOO_LARGE, dependencies=[Depends(keepable_parameters)])
     app.add_middleware(BodyLimit)  # bodies over their route's limit: 413 before they are read
     app.state.settings = settings
     app.state.broker = broker

@@ -11,7 +11,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intake.batches.model import FRAMING_BYTES, MAX_FILE_BYTES
 from intake.errors import error_body
-from shared.limits import API_BODY_BYTES, COMPLETION_BODY_BYTES, WEB_SERVICE_BODY_BYTES
+from shared.limits import (
+    API_BODY_BYTES,
+    COMPLETION_BODY_BYTES,
+    CREDIT_TYPE_CHARS,
+    ID_CHARS,
+    MAX_CREDIT_TYPES,
+    MAX_MOC_ENTRIES,
+    MAX_PAGE,
+    MAX_REMS_ENTRIES,
+    MAX_TARGETS,
+    NAME_CHARS,
+    WEB_SERVICE_BODY_BYTES,
+)
 
 
 def body_limit(path: str) -> int:
@@ -22,6 +34,19 @@ def body_limit(path: str) -> int:
     if path.startswith("/v1/completions"):
         return COMPLETION_BODY_BYTES
     return API_BODY_BYTES
+
+
+LIMITS = (
+    f"**Limits.** Request bodies: `POST /v1/completions` and other JSON routes {COMPLETION_BODY_BYTES // 1024} KiB, "
+    f"`/v1/ws/activity-reports` {WEB_SERVICE_BODY_BYTES // (1024 * 1024)} MiB, `/v1/batches` a "
+    f"{MAX_FILE_BYTES // (1024 * 1024)} MB file; larger bodies answer 413 `body_too_large`. A completion names at "
+    f"most {MAX_MOC_ENTRIES} boards (`moc`), {MAX_REMS_ENTRIES} REMS programs and {MAX_CREDIT_TYPES} credit types a "
+    f"board, and makes at most {MAX_TARGETS} records; names hold at most {NAME_CHARS} characters, IDs and credit IDs "
+    f"{ID_CHARS}, credit types {CREDIT_TYPE_CHARS} (each field's own limit is in its schema). No text may hold a NUL, "
+    f"another control character but tab and line ends, or a lone surrogate, and numbers must be finite; pages go up "
+    f"to {MAX_PAGE:,}. What breaks a limit answers 422 naming the field or parameter, before anything is kept.")
+TOO_LARGE: dict[int | str, dict[str, object]] = {
+    413: {"description": "The request body is larger than the route takes (see Limits); nothing was read or kept."}}
 
 
 class BodyLimit:

@@ -181,7 +181,10 @@ def test_a_streamed_body_within_the_limit_reaches_the_route_whole() -> None:
 
 
 def test_the_openapi_document_states_the_limits(client: TestClient) -> None:
-    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    document = client.get("/openapi.json").json()
+    assert "64 KiB" in document["info"]["description"] and "413" in document["paths"]["/v1/activities"]["post"][
+        "responses"]
+    schemas = document["components"]["schemas"]
     completion = schemas["Completion"]["properties"]
     assert completion["last_name"]["anyOf"][0]["maxLength"] == 100
     assert completion["moc"]["maxItems"] == MAX_MOC_ENTRIES
