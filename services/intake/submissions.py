@@ -110,10 +110,14 @@ class Submissions:
             raise kafka_unavailable()
         messages = [submission(self._settings, r, correlation_id) for r in records]
         refuse_oversized(records, messages)
-        async with self._pool.acquire() as conn, conn.transaction():
-            if claim is not None and not await claim(conn):
-                return None
-            ids = await self._outbox.enqueue(conn, messages, notify=False, hand_over_after=HAND_OVER_SECONDS)
+        async with self._pool.acquire() as conn:
+            if claim is None:  # one INSERT is all or nothing by itself: no BEGIN and COMMIT round trips
+                ids = await self._keep(conn, messages)
+            else:
+                async with conn.transaction():
+                    if not await claim(conn):
+                        return None
+                    ids = await self._keep(conn, messages)
         record_ids = [r.record_id for r in records]
         futures = self._waiters.expect(record_ids) if wait_seconds > 0 else []
         deadline = asyncio.get_running_loop().time() + wait_seconds
@@ -128,6 +132,9 @@ class Submissions:
             else RecordAnswer(record_id=record.record_id, target=record.target.code, status="Processing")
             for record, future in zip(records, futures or [None] * len(records), strict=True)
         ]
+
+    async def _keep(self, conn: asyncpg.Connection, messages: list[OutboxMessage]) -> list[int]:
+        return await self._outbox.enqueue(conn, messages, notify=False, hand_over_after=HAND_OVER_SECONDS)
 
     async def _publish_now(self, ids: list[int], messages: list[OutboxMessage]) -> bool:
         """Publish the kept rows and delete them once Kafka has them all; on failure leave them to the relay."""

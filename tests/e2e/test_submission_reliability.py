@@ -2,6 +2,7 @@
 down. The outages run on a PostgreSQL and a Kafka of the test's own (deploy/local scripts, their own folder and
 ports), never on the session's shared servers."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -14,8 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from pars_cli.stack import stop_services
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS, SUBMISSIONS
 from tests.e2e.conftest import Stack, start_stack
 from tests.support import free_port_block
 
@@ -101,6 +105,50 @@ def test_simultaneous_retries_make_one_submission(stack: Stack, key: str) -> Non
     assert [a.status_code for a in answers] == [202] * 4
     assert len({a.json()["submission_id"] for a in answers}) == 1
     assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true", "true", "true"]
+
+
+async def read_topic(settings: Settings, topic: str) -> list[ConsumerRecord]:
+    """Every message of a topic of the stack's namespace (a few dozen here), from its start."""
+    consumer = AIOKafkaConsumer(settings.topic(topic), bootstrap_servers=settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    got: list[ConsumerRecord] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=2000):
+            got += [m for records in batch.values() for m in records]
+    finally:
+        await consumer.stop()
+    return got
+
+
+async def send_again(settings: Settings, record_id: str) -> None:
+    """Publish a record's SubmitRecord again, as the relay does after a crash between Kafka's ack and the delete."""
+    [sent] = [m for m in await read_topic(settings, SUBMISSIONS.name) if record_id.encode() in m.value]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(sent.topic, sent.value, key=sent.key, headers=list(sent.headers))
+    finally:
+        await producer.stop()
+
+
+async def event_types(settings: Settings, record_id: str) -> list[str]:
+    return [dict(m.headers)["event_type"].decode() for m in await read_topic(settings, RECORD_EVENTS.name)
+            if record_id.encode() in m.value]
+
+
+def test_a_submission_sent_twice_is_decided_once(stack: Stack, key: str) -> None:
+    completion = COMPLETION | {"credit_id": f"twice-{uuid.uuid4().hex[:8]}"}
+    with stack.client(key) as api:
+        [record] = api.post("/v1/completions", params={"wait": "true"}, json=completion).json()["records"]
+        assert record["status"] == "Submitted"
+        asyncio.run(send_again(stack.settings, record["record_id"]))
+        # Same credit ID, same key, same partition: once this one is decided, validation has read the copy.
+        later = api.post("/v1/completions", params={"wait": "true"}, json=completion).json()["records"][0]
+        assert [e["code"] for e in later["errors"]] == ["603"]  # the first record is live
+    types = asyncio.run(event_types(stack.settings, record["record_id"]))
+    # Decided again, the copy would have been rejected with 603 under the first record's ID.
+    assert types.count("RecordSubmitted") == 1 and "RecordRejectedByPars" not in types
 
 
 # Outages -----------------------------------------------------------------------------------------------------
