@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install infra-start infra-stop bench
+.PHONY: run test lint install infra-start infra-stop bench chaos
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,9 @@ infra-stop:
 # 5,000-row xlsx uploaded and followed until validated), `make bench BENCH=queries` (record list queries).
 bench: install
 	@$(BIN)/python -m bench $(BENCH)
+
+# The chaos suite at full size: a 20,000-record ingest in six rounds while services, Kafka and PostgreSQL (its own,
+# in .local/chaos) are killed and brought back; prints a table of rounds and outcomes. `make test` runs it smaller.
+chaos: install
+	@PARS_CHAOS_RECORDS=$${PARS_CHAOS_RECORDS:-20000} PARS_CHAOS_ROUNDS=$${PARS_CHAOS_ROUNDS:-6} \
+	  $(BIN)/python -m pytest tests/chaos
