@@ -18,7 +18,7 @@ from intake.batches.router import router as batches_router
 from intake.body_limit import LIMITS, TOO_LARGE, BodyLimit
 from intake.completions import idempotency
 from intake.completions.router import router as completions_router
-from intake.errors import install_error_handlers
+from intake.errors import UNAVAILABLE, install_error_handlers
 from intake.keepable import keepable_parameters
 from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
@@ -97,7 +97,7 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     # Every route's path and query parameters are checked before it runs: a NUL must never reach PostgreSQL.
     app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan, description=LIMITS,
-                  responses=TOO_LARGE, dependencies=[Depends(keepable_parameters)])
+                  responses=TOO_LARGE | UNAVAILABLE, dependencies=[Depends(keepable_parameters)])
     app.add_middleware(BodyLimit)  # bodies over their route's limit: 413 before they are read
     app.state.settings = settings
     app.state.broker = broker

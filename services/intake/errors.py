@@ -34,6 +34,13 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before sending the request again.",
+                                      "schema": {"type": "integer"}}}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"description": "PARS's database cannot be reached for a moment (it may be restarting); nothing was changed. "
+                         "Send the request again after Retry-After seconds.", "headers": RETRY_AFTER_HEADER}}
+
+
 def database_unavailable(exc: Exception) -> bool:
     if isinstance(exc, asyncpg.InterfaceError):  # the pool closing, or a connection the server closed
         return any(words in str(exc) for words in ("pool is closed", "pool is closing", "connection is closed"))

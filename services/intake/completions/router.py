@@ -10,21 +10,20 @@ from intake.completions.schemas import Completion, SubmissionAnswer
 from intake.completions.service import dry_run as dry_run_answers
 from intake.completions.service import split_into_records, submit_once
 from intake.dependencies import CurrentProvider, Pool
+from intake.errors import RETRY_AFTER_HEADER
 from intake.keepable import refuse_unkeepable_records
 from intake.validation_client import Validation
 
 router = APIRouter(prefix="/v1")
 WAIT_SECONDS = 5.0
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending the request again.",
-                               "schema": {"type": "integer"}}}
 RESPONSES: dict[int | str, dict[str, object]] = {
-    413: {"description": "A record of the completion would be too large to keep (the error names its target and "
-                         "field). Nothing was kept."},
+    413: {"description": "The body is larger than the route takes, or a record of the completion would be too large "
+                         "to keep (the error names its target and field). Nothing was kept."},
     422: {"description": "Not a completion, or an Idempotency-Key that is malformed or was sent with another "
                          "completion."},
     503: {"description": "PARS's database or message log is unavailable for a moment. Nothing was kept; send the "
                          "request again after Retry-After seconds (with the same Idempotency-Key, if any).",
-          "headers": RETRY_AFTER},
+          "headers": RETRY_AFTER_HEADER},
 }
 IDEMPOTENCY_KEY = Header(
     alias=HEADER, description=f"Your own name for this completion (a UUID, up to 255 visible ASCII characters). A "
