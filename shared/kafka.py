@@ -54,7 +54,7 @@ class KafkaHealth:
     """Whether Kafka answered this process lately. A probe asks every second, and at once when a publish failed,
     so a request can be refused during an outage instead of waiting out aiokafka's 40 s time-outs."""
 
-    def __init__(self, every: float = 1.0, timeout: float = 1.5) -> None:
+    def __init__(self, every: float = 1.0, timeout: float = 3.0) -> None:
         self.reachable = True  # the broker connected at start-up
         self._every, self._timeout = every, timeout
         self._wake = asyncio.Event()
