@@ -12,6 +12,7 @@ XML ones are also sent to the web service.
 import csv
 import io
 import json
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ def completion_case(case_id: str, expect: str = REFUSED, **changes: Any) -> Case
     """A completion of provider A with `changes`; refused ones must keep nothing of their credit ID. Sent with
     wait=true, so an accepted one's answer carries each record's status once validation decided."""
     kw: dict[str, Any] = {"says": changes.pop("says", None)}
-    check = changes.pop("check", records_visible)
+    check = changes.pop("check", None) or kept_as_sent({k: v for k, v in changes.items() if k in NAME_FIELDS})
     if expect == REFUSED:
         kw["credit_id"] = credit_id(case_id)
     else:
@@ -155,6 +156,24 @@ def records_visible(probe: Probe, answer: httpx.Response) -> None:
                 continue
             probe.stack.wait_for(lambda r=record["record_id"]: api.get(f"/v1/records/{r}").status_code == 200,
                                  timeout=30)
+
+
+NAME_FIELDS = ("first_name", "last_name")
+
+
+def kept_as_sent(names: dict[str, str]) -> Check:
+    """records_visible, and each listed record keeps the names as sent (or as their NFC form)."""
+
+    def check(probe: Probe, answer: httpx.Response) -> None:
+        records_visible(probe, answer)
+        with probe.client() as api:
+            for record in _answered_records(answer.json()):
+                if record["status"] == "Rejected by PARS":
+                    continue
+                kept = api.get(f"/v1/records/{record['record_id']}").json()
+                for name, sent in names.items():
+                    assert kept[name] in (sent, unicodedata.normalize("NFC", sent)), (name, kept[name], sent)
+    return check
 
 
 def empty_listing(_: Probe, answer: httpx.Response) -> None:
