@@ -67,6 +67,7 @@ def plan_kills(kind: str, records: int, rng: random.Random) -> list[Kill]:
     if kind == "services":
         kills = [Kill(s, at(), rng.uniform(0.2, 3.0)) for s in rng.sample(SERVICES, len(SERVICES))]
     else:
+        assert kind in KINDS, f"no round kind {kind!r}: {', '.join(KINDS)}"
         kills = [Kill(kind, max(1, int(records * rng.uniform(0.15, 0.6))), rng.uniform(1.0, 5.0))]
     return sorted(kills, key=lambda k: k.at_record)
 
