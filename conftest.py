@@ -7,6 +7,7 @@ groups and schemas), never by restarting servers.
 """
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -55,17 +56,25 @@ def _from_local_scripts() -> Iterator[dict[str, str]]:
             subprocess.run(["bash", str(INFRA), "stop", *started], check=False, capture_output=True)
 
 
+class Servers(dict[str, str]):
+    """The servers' variables; shown without the database password (pytest prints fixtures in a failure's
+    traceback, and CI's output is a log like any other)."""
+
+    def __repr__(self) -> str:
+        return repr({k: re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", v) for k, v in self.items()})
+
+
 @pytest.fixture(scope="session")
-def servers() -> Iterator[dict[str, str]]:
+def servers() -> Iterator[Servers]:
     """`PARS_*` variables naming a running Kafka and PostgreSQL for this test session."""
     given = {k: os.environ[k] for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL") if os.environ.get(k)}
     if len(given) == 2:
-        yield given
+        yield Servers(given)
         drop_namespaces_now(given["PARS_KAFKA_BOOTSTRAP_SERVERS"], given["PARS_DATABASE_URL"])
     elif not given and _docker_engine():
-        yield from _from_containers()
+        yield from (Servers(s) for s in _from_containers())
     else:
-        yield from _from_local_scripts()
+        yield from (Servers(s) for s in _from_local_scripts())
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ TODAY = "2021-12-01"
 @dataclass
 class Stack:
     settings: Settings
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # holds the database URL, password and all
     processes: dict[str, ServiceProcess]
     log_dir: Path
 
