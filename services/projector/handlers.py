@@ -1,9 +1,10 @@
-"""Applies a batch of record events in one transaction: timeline first (the dedupe), then current rows."""
+"""Applies a batch of record events in one transaction: timeline first (the dedupe), then current rows and
+PARS's rejections."""
 
 import asyncpg
 
 from projector import storage
-from projector.folding import fold
+from projector.folding import fold, rejection
 from projector.world import UPSERT_ACTIVITY, activity_row
 from shared.consumer import Delivery
 from shared.events import ActivityRegistered, Envelope
@@ -33,6 +34,7 @@ async def apply_events(conn: asyncpg.Connection, tables: storage.Tables, events:
         if row is not None and row is not rows.get(event.record_id):
             rows[row.record_id] = changed[row.record_id] = row
     await storage.save_rows(conn, tables, changed.values())
+    await storage.save_rejections(conn, tables, [row for event in todo if (row := rejection(event)) is not None])
 
 
 class ActivityProjector:

@@ -32,8 +32,9 @@ class RebuildReport:
 async def _new_generation(conn: asyncpg.Connection) -> tuple[Tables, Tables]:
     live = Tables(await conn.fetchval("SELECT active FROM projection_state"))
     fresh = Tables(live.generation + 1)
-    await conn.execute(f"DROP TABLE IF EXISTS {fresh.records}, {fresh.events}")  # a failed rebuild's leftovers
+    await conn.execute(f"DROP TABLE IF EXISTS {', '.join(fresh.all)}")  # a failed rebuild's leftovers
     await conn.execute(f"CREATE TABLE {fresh.records} (LIKE {live.records} INCLUDING ALL)")
+    await conn.execute(f"CREATE TABLE {fresh.rejections} (LIKE {live.rejections} INCLUDING ALL)")
     # The timeline's order column gets a sequence of its own: the old one goes with the old table.
     await conn.execute(f"CREATE TABLE {fresh.events} (LIKE {live.events} INCLUDING ALL EXCLUDING DEFAULTS)")
     await conn.execute(f"CREATE SEQUENCE {fresh.events}_seq OWNED BY {fresh.events}.seq")
@@ -80,7 +81,8 @@ async def rebuild(settings: Settings) -> RebuildReport:
                 await conn.execute("UPDATE projection_state SET active = $1", fresh.generation)
                 await conn.execute(f"CREATE OR REPLACE VIEW records AS SELECT * FROM {fresh.records}")
                 await conn.execute(f"CREATE OR REPLACE VIEW record_events AS SELECT * FROM {fresh.events}")
-            await conn.execute(f"DROP TABLE {live.records}, {live.events}")
+                await conn.execute(f"CREATE OR REPLACE VIEW pars_rejections AS SELECT * FROM {fresh.rejections}")
+            await conn.execute(f"DROP TABLE {', '.join(live.all)}")
             records = await conn.fetchval("SELECT count(*) FROM records")
         return RebuildReport(fresh.generation, applied, records)
     finally:

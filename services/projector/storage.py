@@ -1,4 +1,4 @@
-"""The projection schema: records and their timelines, in generations (see migrations/0003)."""
+"""The projection schema: records, their timelines and PARS's rejections, in generations (see migrations/0003)."""
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -6,10 +6,11 @@ from uuid import UUID
 
 import asyncpg
 
-from projector.folding import RecordRow
+from projector.folding import RecordRow, RejectionRow
 from shared.events import Envelope
 
 _COLUMNS = list(RecordRow.model_fields)
+_REJECTION_COLUMNS = list(RejectionRow.model_fields)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,14 @@ class Tables:
     @property
     def events(self) -> str:
         return f"record_events_g{self.generation}"
+
+    @property
+    def rejections(self) -> str:
+        return f"pars_rejections_g{self.generation}"
+
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return self.records, self.events, self.rejections
 
 
 async def active_tables(conn: asyncpg.Connection, *, lock: str = "SHARE") -> Tables:
@@ -57,6 +66,16 @@ async def save_rows(conn: asyncpg.Connection, t: Tables, rows: Iterable[RecordRo
         f"INSERT INTO {t.records} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"
         f" ON CONFLICT (record_id) DO UPDATE SET {updates}",
         [tuple(_db_value(c, getattr(row, c)) for c in _COLUMNS) for row in rows],
+    )
+
+
+async def save_rejections(conn: asyncpg.Connection, t: Tables, rows: Iterable[RejectionRow]) -> None:
+    """Keep PARS's rejections; one seen before stays as it was (a record is judged once)."""
+    placeholders = ", ".join(f"${i}" for i in range(1, len(_REJECTION_COLUMNS) + 1))
+    await conn.executemany(
+        f"INSERT INTO {t.rejections} ({', '.join(_REJECTION_COLUMNS)}) VALUES ({placeholders})"
+        " ON CONFLICT (record_id) DO NOTHING",
+        [tuple(_db_value(c, getattr(row, c)) for c in _REJECTION_COLUMNS) for row in rows],
     )
 
 

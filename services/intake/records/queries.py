@@ -1,4 +1,4 @@
-"""Reads of the projection (the projector's schema, read-only here): record lists and timelines."""
+"""Reads of the projection (the projector's schema, read-only here): record lists, timelines, PARS rejections."""
 
 from datetime import date
 from typing import Any
@@ -15,6 +15,14 @@ SORTS = {
 }
 COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id, completion_date,"
            " submitted_at, credits, credit_types, status, errors")
+
+
+# A record PARS itself rejected, in a record's shape: it was never kept, so it has no credits and no status
+# of its own (and leaves every list, whose statuses are those of kept records).
+PARS_REJECTED = "Rejected by PARS"
+REJECTION_COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id,"
+                     " completion_date, rejected_at AS submitted_at, NULL::numeric AS credits,"
+                     f" NULL::jsonb AS credit_types, '{PARS_REJECTED}' AS status, errors")
 
 
 def order_by(sort: str) -> str:
@@ -73,6 +81,14 @@ async def get_records(pool: asyncpg.Pool, schema: str, principal: Principal,
 
 async def get_record(pool: asyncpg.Pool, schema: str, principal: Principal, record_id: UUID) -> asyncpg.Record | None:
     return (await get_records(pool, schema, principal, [record_id])).get(record_id)
+
+
+async def get_pars_rejection(pool: asyncpg.Pool, schema: str, principal: Principal,
+                             record_id: UUID) -> asyncpg.Record | None:
+    row = await pool.fetchrow(f"SELECT provider_id, {REJECTION_COLUMNS} FROM {schema}.pars_rejections"
+                              " WHERE record_id = $1", record_id)
+    # As for a kept record, another provider's does not exist for this one.
+    return row if row is not None and (principal.is_operator or row["provider_id"] == principal.provider_id) else None
 
 
 async def history(pool: asyncpg.Pool, schema: str, record_id: UUID) -> list[asyncpg.Record]:

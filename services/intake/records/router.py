@@ -22,7 +22,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _item(row: asyncpg.Record) -> dict[str, Any]:
     item = {k: row[k] for k in queries.COLUMNS.replace(" ", "").split(",")}
     item["credits"] = float(row["credits"]) if isinstance(row["credits"], Decimal) else row["credits"]
-    item["credit_types"] = {k: float(v) for k, v in (row["credit_types"] or {}).items()}
+    types = row["credit_types"]  # None only for a record PARS rejected
+    item["credit_types"] = None if types is None else {k: float(v) for k, v in types.items()}
     return item
 
 
@@ -56,6 +57,8 @@ async def list_records(
 @router.get("/records/{record_id}")
 async def get_record(record_id: UUID, request: Request, principal: CurrentPrincipal, pool: Pool) -> dict[str, Any]:
     row = await queries.guarded(queries.get_record(pool, _schema(request), principal, record_id))
+    if row is None:  # never kept: perhaps PARS rejected it (a 202 it answered must lead somewhere)
+        row = await queries.guarded(queries.get_pars_rejection(pool, _schema(request), principal, record_id))
     if row is None:
         raise ApiError(404, "not_found", f"No record {record_id}.")
     item = _item(row)

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from projector.folding import RecordRow, fold
+from projector.folding import RecordRow, fold, rejection
 from shared.codes import pars_error
 from shared.events import (
     DeleteSubmitted,
@@ -180,3 +180,46 @@ def test_replaying_the_log_into_an_empty_projection_gives_the_same_row() -> None
     events = LIVES["accepted then deleted"]
     assert fold_all(events) == fold_all(events)
     assert fold_all(events[2:], fold_all(events[:2])) == fold_all(events)
+
+
+def reported(**changes: object) -> ReportedRecord:
+    fields: dict[str, object] = {
+        "record_id": RECORD_ID, "submission_id": SUBMISSION_ID, "provider_id": "0008001", "target": TARGET,
+        "credit_id": " ccid-1 ", "activity_id": "999999999", "first_name": " Harper", "last_name": "Benton ",
+        "dob": "1/5", "completion_date": "11/02/2021", "learner_id": "19927", "credits": "6",
+    }
+    return ReportedRecord(**(fields | changes))
+
+
+def test_a_pars_rejection_keeps_the_record_as_reported_with_its_errors() -> None:
+    event = RecordRejectedByPars(record=reported(), errors=[pars_error("690")], **common(3))
+    row = rejection(event)
+    assert row is not None
+    assert (row.record_id, row.submission_id, row.provider_id) == (RECORD_ID, SUBMISSION_ID, "0008001")
+    assert (row.credit_id, row.activity_id, row.target_kind, row.board) == ("ccid-1", "999999999", "moc", "ABOHNS")
+    assert (row.first_name, row.last_name, row.dob, row.learner_id) == ("Harper", "Benton", "01/05", "19927")
+    assert row.completion_date == date(2021, 11, 2)
+    assert [(e.code, e.message) for e in row.errors] == [("690", pars_error("690").message)]
+    assert row.rejected_at == at(3)
+
+
+def test_a_pars_rejection_leaves_what_is_blank_or_unreadable_empty() -> None:
+    event = RecordRejectedByPars(record=reported(credit_id="  ", activity_id=None, first_name="", dob="31/31",
+                                                 completion_date="2021-13-45", learner_id=None, npi="1234567893"),
+                                 errors=[pars_error("630"), pars_error("631")], **common(0))
+    row = rejection(event)
+    assert row is not None
+    assert (row.credit_id, row.activity_id, row.first_name, row.completion_date) == (None, None, None, None)
+    assert row.dob == "31/31"  # no month/day: kept as reported
+    assert row.learner_id == "1234567893"  # the NPI stands in for a missing learner ID, as for a kept record
+    assert [e.code for e in row.errors] == ["630", "631"]
+
+
+@pytest.mark.parametrize("event", [submitted(), accepted(5), rejected(5, "661"), delete_submitted(5), deleted(5)])
+def test_only_a_pars_rejection_leaves_a_rejection_row(event: Envelope) -> None:
+    assert rejection(event) is None
+
+
+def test_the_same_pars_rejection_twice_gives_the_same_row() -> None:
+    event = rejected_by_pars(5)
+    assert rejection(event) == rejection(RecordRejectedByPars.model_validate_json(event.model_dump_json()))
