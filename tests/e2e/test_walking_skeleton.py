@@ -117,8 +117,14 @@ def test_pars_rejects_at_once_with_the_exact_code(stack: Stack, keys: dict[str, 
     [record] = answer.json()["records"]
     assert record["status"] == "Rejected by PARS"
     assert record["errors"] == [{"code": c, "message": messages[c]} for c in codes]
-    with stack.client(keys["0008001"]) as api:  # PARS keeps no record of it
-        assert api.get(f"/v1/records/{record['record_id']}").status_code == 404
+    # PARS keeps no record of it, but its provider finds it by its ID, with the same codes (issue 11).
+    with stack.client(keys["0008001"]) as api:
+        def found() -> dict | None:
+            answer = api.get(f"/v1/records/{record['record_id']}")
+            return answer.json() if answer.status_code == 200 else None
+        row = stack.wait_for(found)
+        assert (row["status"], row["errors"]) == ("Rejected by PARS", record["errors"])
+        assert record["record_id"] not in {r["record_id"] for r in api.get("/v1/records").json()["items"]}
 
 
 def test_a_provider_sees_only_its_own_records(stack: Stack, keys: dict[str, str]) -> None:
