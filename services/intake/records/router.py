@@ -56,6 +56,8 @@ async def list_records(
 
 @router.get("/records/{record_id}")
 async def get_record(record_id: UUID, request: Request, principal: CurrentPrincipal, pool: Pool) -> dict[str, Any]:
+    """A record with its history. A record PARS itself rejected (never kept, so in no list) answers here too:
+    `"status": "Rejected by PARS"` with its errors, `credits` and `credit_types` null."""
     row = await queries.guarded(queries.get_record(pool, _schema(request), principal, record_id))
     if row is None:  # never kept: perhaps PARS rejected it (a 202 it answered must lead somewhere)
         row = await queries.guarded(queries.get_pars_rejection(pool, _schema(request), principal, record_id))
