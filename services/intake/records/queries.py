@@ -17,8 +17,8 @@ COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob
            " submitted_at, credits, credit_types, status, errors")
 
 
-# A record PARS itself rejected, in a record's shape: it was never kept, so it has no credits and no status
-# of its own (and leaves every list, whose statuses are those of kept records).
+# A record PARS itself rejected, in a record's shape: it was never kept, so it has no credits, and its status
+# is none of the kept records' four (it is in no list, summary or download).
 PARS_REJECTED = "Rejected by PARS"
 REJECTION_COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id,"
                      " completion_date, rejected_at AS submitted_at, NULL::numeric AS credits,"
