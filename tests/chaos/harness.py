@@ -22,7 +22,7 @@ from tests.e2e.conftest import Stack
 SERVICES = ("intake", "validation", "board-router", "board-sim", "projector", "notifier")
 KINDS = ("services", "kafka", "postgres")  # rounds take these in turn
 SENDERS = 4  # requests in flight at once
-GIVE_UP_SECONDS = 300.0  # a request still refused after this long is counted as refused, not retried
+GIVE_UP_SECONDS = 300.0  # a request refused for this long, with everything back up, fails the suite
 
 
 @dataclass
@@ -88,6 +88,8 @@ class Sender:
         def send(item: Item) -> None:
             try:
                 self._send(item)
+            except Exception as exc:  # kept on the item: the table shows it and the suite fails on it
+                item.refused_for_good = f"{type(exc).__name__}: {exc}"
             finally:
                 free.release()
 
@@ -130,6 +132,7 @@ class Sender:
                 if item.file and self._in_history(api, item, deadline):
                     return
                 time.sleep(min(2.0, 0.25 * item.attempts))
+        item.refused_for_good = f"still refused after {GIVE_UP_SECONDS:.0f} s and {item.attempts} attempts"
 
     def _post(self, api: httpx.Client, item: Item) -> httpx.Response:
         if item.file:

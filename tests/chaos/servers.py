@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pars_cli.stack import local_dir
 from tests.support import free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +52,7 @@ class ChaosServers:
 
     def _share_kafka_jars(self) -> None:
         """Hard links to the jars `make test` already resolved (same pom, same stamp), so no second Maven run."""
-        mine, theirs = self.local_dir / "kafka", REPO / ".local" / "kafka"
+        mine, theirs = self.local_dir / "kafka", local_dir() / "kafka"
         if (mine / "libs.stamp").exists() or not (theirs / "libs.stamp").exists():
             return  # kafka.sh compares the stamp with its pom and resolves again when they differ
         mine.mkdir(parents=True, exist_ok=True)

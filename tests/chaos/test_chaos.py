@@ -24,9 +24,10 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 
+from pars_cli.stack import local_dir
 from tests.chaos.harness import KINDS, Chaos, Round, Sender, plan_kills
 from tests.chaos.outcomes import batch_tallies, mailed_rejections, outcomes, read_final_state, table, unresolved
-from tests.chaos.servers import REPO, ChaosServers
+from tests.chaos.servers import ChaosServers
 from tests.chaos.workload import PROVIDERS, plan_round, world
 from tests.e2e.conftest import start_stack, stop_services
 from tests.e2e.test_notifier_digests import Mailbox, linked_records
@@ -45,7 +46,7 @@ QUIET_SECONDS = 150 + RECORDS // 40  # for the pipeline to settle after the last
 
 @pytest.fixture
 def chaos_servers() -> Iterator[ChaosServers]:
-    servers = ChaosServers.fresh(REPO / ".local" / "chaos")
+    servers = ChaosServers.fresh(local_dir() / "chaos")
     try:
         servers.start()
         yield servers

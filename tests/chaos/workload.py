@@ -113,7 +113,7 @@ class Item:
     attempts: int = 0  # requests made
     acknowledged: bool = False  # answered 202 (or, for a file, found in the upload history after a cut-off)
     found_after_cut_off: bool = False
-    refused_for_good: str | None = None  # a 4xx no retry can change: the suite fails on it
+    refused_for_good: str | None = None  # a 4xx no retry can change, or no 202 in time: the suite fails on it
     ids: tuple[str, ...] = ()  # the record IDs answered, or the batch ID
 
 
