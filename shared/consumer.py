@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
 
+from shared.db import DATABASE_UNAVAILABLE
 from shared.events import Envelope
 from shared.logging import get_logger, scrub_error_text
 from shared.settings import Settings
@@ -30,9 +31,8 @@ log = get_logger(__name__)
 RETRY_DELAYS = (0.2, 1.0, 3.0)
 # Failures of the infrastructure, not of the message: the batch is redelivered later, never dead-lettered.
 TRANSIENT = (
-    OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
-    KafkaConnectionError, KafkaTimeoutError,
+    *DATABASE_UNAVAILABLE, OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError, KafkaConnectionError, KafkaTimeoutError,
 )
 TRANSIENT_PAUSE = 2.0
 

@@ -11,6 +11,15 @@ import asyncpg
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+# PostgreSQL is restarting, shutting down, out of connection slots or unreachable: not the work's fault. Query
+# errors (our bugs) are not among them. Intake answers these with 503; consumers rewind and redeliver.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
+    asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,  # 57P01-03
+    asyncpg.TooManyConnectionsError,  # 53300
+    ConnectionError,  # refused or reset while connecting
+)
+
 _SAFE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db import DATABASE_UNAVAILABLE
 from shared.limits import printable
 
 
@@ -24,14 +25,6 @@ def error_body(code: str, message: str, details: list[Any] | None = None) -> dic
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
-# PostgreSQL is restarting, shutting down, out of connection slots or unreachable: not the request's fault, nor
-# ours. Query errors (our bugs) are not among them and stay 500s.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
-    asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,  # 57P01-03
-    asyncpg.TooManyConnectionsError,  # 53300
-    ConnectionError,  # refused or reset while connecting
-)
 
 
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds to wait before sending the request again.",
