@@ -1,11 +1,12 @@
-"""`python -m bench [pipeline|queries|batches|ceiling] [options]`: benchmarks, run on demand, printing figures."""
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile] [options]`: benchmarks, run on demand,
+printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
 
-from bench import batches, ceiling, pipeline, queries
+from bench import batches, ceiling, pipeline, profile, queries, suite
 
 if __name__ == "__main__":
     which, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else (
-        "pipeline", sys.argv[1:])
-    {"pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,
-     "ceiling": ceiling.main}[which](rest)
+        "suite", sys.argv[1:])
+    {"suite": suite.main, "pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,
+     "ceiling": ceiling.main, "profile": profile.main}[which](rest)

@@ -1,0 +1,106 @@
+"""Files at scale: several providers' 5,000-row Template B workbooks uploaded at once, followed until every kept
+record is settled by its board in the projection; and one workbook alone, timed to its rejection file and to its
+last board verdict."""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+import httpx
+
+from bench.pipeline import settled_count
+from bench.stack import BenchStack
+from bench.table import AT_MOST, Figure
+from intake.batches.model import FileFormat
+from pars_cli import admin
+from pars_cli.demo_files import batch_file, template_b_rows
+from shared.world import World
+
+ROWS = 5000
+TIMEOUT = 600.0
+
+
+def provider_file(world: World, index: int, rows: int = ROWS, skip: int = 0) -> tuple[str, bytes]:
+    """The `index`th provider's workbook of `rows` rows (after `skip` rows, so two files do not repeat)."""
+    turned = world.model_copy(update={"providers": world.providers[index:] + world.providers[:index]})
+    provider, found = template_b_rows(turned, skip + rows, datetime.now(UTC).date())
+    return provider, batch_file(found[skip:], FileFormat.XLSX)
+
+
+async def _upload(client: httpx.AsyncClient, key: str, content: bytes) -> str:
+    answer = await client.post("/v1/batches", files={"file": ("bench.xlsx", content)},
+                               headers={"Authorization": f"Bearer {key}"})
+    answer.raise_for_status()
+    return f"/v1/batches/{answer.json()['batch_id']}"
+
+
+async def _complete(client: httpx.AsyncClient, key: str, batch_url: str, began: float) -> dict:
+    """The batch once every record is validated; polled often, as the rejection file's time depends on it."""
+    while (batch := (await client.get(batch_url, headers={"Authorization": f"Bearer {key}"})).json())[
+            "status"] == "processing":
+        if time.perf_counter() - began > TIMEOUT:
+            raise SystemExit(f"batch not complete within {TIMEOUT:.0f} s: {batch}")
+        await asyncio.sleep(0.05)
+    return batch
+
+
+def _wait_settled(api: str, wanted: dict[str, int], keys: dict[str, str], began: float) -> None:
+    """Until each provider's board-settled records (Accepted + Rejected in the projection) reach `wanted`."""
+    waiting = dict(wanted)
+    while waiting:
+        waiting = {p: n for p, n in waiting.items() if settled_count(api, keys[p]) < n}
+        if time.perf_counter() - began > TIMEOUT:
+            raise SystemExit(f"records not settled within {TIMEOUT:.0f} s: {waiting}")
+        if waiting:
+            time.sleep(0.1)
+
+
+def files_at_scale(stack: BenchStack, world: World, providers: int, ceiling: float) -> Figure:
+    files = [provider_file(world, i) for i in range(providers)]
+    keys = {files[0][0]: stack.key}  # the stack's provider
+    for provider, _ in files[1:]:
+        keys[provider] = asyncio.run(admin.issue_key(stack.settings, "provider", provider))
+    before = {p: settled_count(stack.api, keys[p]) for p, _ in files}
+
+    async def upload_all() -> list[dict]:
+        async with httpx.AsyncClient(base_url=stack.api, timeout=TIMEOUT) as client:
+            urls = await asyncio.gather(*(_upload(client, keys[p], content) for p, content in files))
+            return await asyncio.gather(*(_complete(client, keys[p], url, began)
+                                          for (p, _), url in zip(files, urls, strict=True)))
+
+    began = time.perf_counter()
+    batches = asyncio.run(upload_all())
+    validated = time.perf_counter() - began
+    kept = {p: batch["added"] for (p, _), batch in zip(files, batches, strict=True)}
+    _wait_settled(stack.api, {p: before[p] + kept[p] for p in kept}, keys, began)
+    seconds = time.perf_counter() - began
+    rows = sum(batch["records"] for batch in batches)
+    return Figure("files: settled records/s", sum(kept.values()) / seconds, "records/s", 0.5 * ceiling,
+                  per_ceiling=True,
+                  note=f"{providers} providers × {ROWS:,}-row xlsx at once: {sum(kept.values()):,} of {rows:,} "
+                       f"kept, all validated in {validated:.1f} s, settled in {seconds:.1f} s")
+
+
+def one_file(stack: BenchStack, world: World) -> tuple[Figure, Figure]:
+    provider, content = provider_file(world, 0, skip=ROWS)  # not the rows files_at_scale sent
+    before = settled_count(stack.api, stack.key)
+
+    async def until_rejections() -> dict:
+        async with httpx.AsyncClient(base_url=stack.api, timeout=TIMEOUT) as client:
+            url = await _upload(client, stack.key, content)
+            batch = await _complete(client, stack.key, url, began)
+            for _ in range(int(TIMEOUT / 0.05)):  # the file is written once the batch is complete
+                if (await client.get(f"{url}/rejections", headers={"Authorization": f"Bearer {stack.key}"})
+                        ).status_code == 200:
+                    return batch
+                await asyncio.sleep(0.05)
+            raise SystemExit(f"no rejection file within {TIMEOUT:.0f} s of the batch's completion")
+
+    began = time.perf_counter()
+    batch = asyncio.run(until_rejections())
+    rejections = time.perf_counter() - began
+    _wait_settled(stack.api, {provider: before + batch["added"]}, {provider: stack.key}, began)
+    settled = time.perf_counter() - began
+    note = f"{batch['records']:,} rows, {batch['added']:,} kept, {batch['rejected']:,} rejected"
+    return (Figure("one xlsx: rejection file ready", rejections, "s", 1.5, AT_MOST, note=note),
+            Figure("one xlsx: every board verdict projected", settled, "s", 2.5, AT_MOST))

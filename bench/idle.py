@@ -1,0 +1,52 @@
+"""Idle cost: the CPU a stack with nothing to do uses, per service and for Kafka and PostgreSQL; and waiting for
+a stack to be quiet, so one figure does not pay for the work another left behind."""
+
+import time
+from pathlib import Path
+
+from bench.stack import BenchStack, cpu_seconds, server_pids
+from bench.table import AT_MOST, Figure
+
+
+def stack_pids(stack: BenchStack) -> dict[str, list[int]]:
+    """Each service's process, and Kafka's and PostgreSQL's (whose connections come and go: ask again)."""
+    return {p.service: [p.process.pid] for p in stack.processes if p.process} | server_pids()
+
+
+def _cpu_shares(stack: BenchStack, seconds: float) -> dict[str, float]:
+    """% of a core each service, Kafka and PostgreSQL used over `seconds`; a process that exits meanwhile (a
+    PostgreSQL connection closing) leaves out what it used."""
+    groups = stack_pids(stack)
+    per_process = {f"{name}/{pid}": [pid] for name, pids in groups.items() for pid in pids}
+    before = cpu_seconds(per_process)
+    time.sleep(seconds)
+    shares = dict.fromkeys(groups, 0.0)
+    for process, used in cpu_seconds(per_process).items():
+        shares[process.split("/")[0]] += max(0.0, used - before[process]) / seconds * 100
+    return shares
+
+
+def idle_cost(stack: BenchStack, seconds: float) -> Figure:
+    share = _cpu_shares(stack, seconds)
+    return Figure("idle: CPU of a core, whole stack", sum(share.values()), "%", 3, AT_MOST,
+                  note=f"{seconds:.0f} s: " + ", ".join(f"{name} {used:.1f}" for name, used in
+                                                        sorted(share.items(), key=lambda item: -item[1]))
+                  + " (Kafka and PostgreSQL also serve whatever else runs on this machine)")
+
+
+def wait_quiet(stack: BenchStack, below: float = 20.0, timeout: float = 120.0) -> None:
+    """Until the six services together use under `below`% of a core over a second: the work before is done."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        share = _cpu_shares(stack, 1.0)
+        if sum(used for name, used in share.items() if name not in ("kafka", "postgresql")) < below:
+            return
+    raise SystemExit(f"the stack was still busy {timeout:.0f} s after the last figure")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's resident-memory high-water mark (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no VmHWM for process {pid}")

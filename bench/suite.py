@@ -1,0 +1,74 @@
+"""`python -m bench` (`make bench`): every figure of high-volume ingestion that takes minutes, in one run on the
+same servers, printed as one table with each figure's ratio to the Kafka ceiling and, for the API, to wrk's
+GET /healthz rate (the floor: what the API's framework answers with no work behind it).
+
+In order: the ceiling (plain aiokafka through the pipeline's hops); then one stack of the six services (boards
+answering at once) and, on it: idle cost; files at scale and intake's peak memory while they parse; one
+workbook alone; the API with wrk; a caller at 100 requests/s; web services. `--profile DIR` also records
+intake, validation and the projector with py-spy during files at scale and the wrk run (figures then pay for
+the sampling).
+"""
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import api, ceiling, files, idle
+from bench.profile import profiled
+from bench.stack import bench_stack
+from bench.table import AT_MOST, Figure, render
+from bench.wrk import ensure_wrk
+from pars_cli.generate import generate_world
+from shared.settings import Settings
+
+PROFILED = ("intake", "validation", "projector")
+NOT_YET = ("cost per record, 10k → 1M records in the projection", "pars projection rebuild ≥ 50,000 events/s",
+           "no service's memory grows through a 1M-record run")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--providers", type=int, default=4, help="files at scale: one 5,000-row file each")
+    parser.add_argument("--seconds", type=int, default=15, help="each wrk run and the idle measurement")
+    parser.add_argument("--messages", type=int, default=20_000, help="through the ceiling's chain")
+    parser.add_argument("--profile", type=Path, help="a folder for py-spy's profiles")
+    args = parser.parse_args(argv)
+    ensure_wrk()  # before minutes of other figures
+    world = generate_world(providers=args.providers, activities=60, physicians=4000, seed=3)
+    began, load_before = datetime.now(UTC), _load()
+
+    rate = ceiling.measure(Settings(), args.messages)
+    figures = [Figure("ceiling: plain aiokafka chain", rate, "records/s", per_ceiling=True,
+                      note=f"{len(ceiling.HOPS)} hop processes, {args.messages:,} records")]
+    with bench_stack(world, world.providers[0].id) as stack:
+        pids = idle.stack_pids(stack)
+        profile_pids = {name: pids[name][0] for name in PROFILED}
+        idle.wait_quiet(stack)  # the services' start-up done
+        figures.append(idle.idle_cost(stack, args.seconds))
+        with profiled(args.profile, "files", profile_pids):
+            figures.append(files.files_at_scale(stack, world, args.providers, rate))
+        figures.append(Figure(f"intake peak RSS, {args.providers} files parsing", idle.peak_rss_mb(pids["intake"][0]),
+                              "MB", 200, AT_MOST, note="VmHWM after files at scale (the process's peak so far)"))
+        idle.wait_quiet(stack)
+        figures.extend(files.one_file(stack, world))
+        idle.wait_quiet(stack)
+        floor = api.healthz_floor(stack, args.seconds)
+        figures.append(Figure("API: GET /healthz (the floor)", floor.requests_per_second, "/s", per_floor=True,
+                              note=f"wrk, {api.CONNECTIONS} connections, p99 {floor.p99_ms:.1f} ms"))
+        with profiled(args.profile, "wrk", profile_pids):
+            posted, p99 = api.completions_with_wrk(stack, world, args.seconds)
+        figures += [posted, Figure("API: completions ÷ /healthz floor", posted.value / floor.requests_per_second,
+                                   "×", 0.3), p99]
+        idle.wait_quiet(stack)  # the board verdicts of wrk's completions, still on their way after the answers
+        figures.append(api.fixed_rate_caller(stack, world, args.seconds))
+        idle.wait_quiet(stack)
+        figures.append(api.web_services(stack, world))
+    figures += [Figure(name, None, "", note="make bench BENCH=growth: not written yet") for name in NOT_YET]
+    print(f"\nmake bench, {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average (1, 5, 15 min) "
+          f"before: {load_before}, after: {_load()}\n")
+    print(render(figures, rate, floor.requests_per_second))
+
+
+def _load() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
