@@ -38,8 +38,9 @@ infra-start: install
 infra-stop:
 	@bash deploy/local/infra.sh stop
 
-# Benchmarks print figures: `make bench` (the pipeline through the API), `make bench BENCH=batches` (a
-# 5,000-row xlsx uploaded and followed until validated), `make bench BENCH=queries` (record list queries).
+# Benchmarks print figures: `make bench` (every figure of high-volume ingestion in one table, against the Kafka
+# ceiling: docs/PERFORMANCE.md), `make bench BENCH=pipeline` (completions through the API with httpx),
+# `BENCH=batches` (a 5,000-row xlsx until validated), `BENCH=queries` (record list queries), `BENCH=ceiling`.
 bench: install
 	@$(BIN)/python -m bench $(BENCH)
 

@@ -33,7 +33,7 @@ failed, rejected = 0, 0  -- globals: done() reads them from each thread
 function setup(thread) thread:set("id", #threads) table.insert(threads, thread) end
 function request()
   counter = counter + 1
-  local body = bodies[(counter - 1) %% #bodies + 1]:gsub("%(credit)s", "ccid:wrk:" .. id .. ":" .. counter, 1)
+  local body = bodies[(counter - 1) %% #bodies + 1]:gsub("%(credit)s", "ccid:%(name)s:" .. id .. ":" .. counter, 1)
   return wrk.format("POST", "/v1/completions?wait=true", headers, body)
 end
 function response(status, headers, body)
@@ -52,24 +52,43 @@ def healthz_floor(stack: BenchStack, seconds: int) -> WrkResult:
     return run_wrk(f"{stack.api}/healthz", connections=CONNECTIONS, seconds=seconds)
 
 
-def completions_with_wrk(stack: BenchStack, world: World, seconds: int) -> tuple[Figure, Figure]:
+def _post_with_wrk(stack: BenchStack, world: World, *, name: str, connections: int, seconds: int,
+                   delay_ms: int = 0) -> tuple[WrkResult, str]:
+    """wrk posting completions with wait=true; `delay_ms`: each connection waits so long before each request.
+    Answers wrk's result and a note of what was answered."""
     _, bodies = completions(world, 5000)
     folder = Path(tempfile.mkdtemp(prefix="pars-bench-wrk-"))
     (folder / "bodies.jsonl").write_text("".join(json.dumps({**b, "credit_id": CREDIT}) + "\n" for b in bodies))
     # The key goes in the script, not on wrk's command line, where `ps` and error messages would show it.
-    (folder / "completions.lua").write_text(LUA % {"bodies": folder / "bodies.jsonl", "credit": CREDIT,
-                                                   "key": stack.key})
+    script = LUA % {"bodies": folder / "bodies.jsonl", "credit": CREDIT, "key": stack.key, "name": name}
+    if delay_ms:
+        script += f"function delay() return {delay_ms} end\n"
+    (folder / "completions.lua").write_text(script)
     try:
-        result = run_wrk(stack.api, connections=CONNECTIONS, seconds=seconds, script=folder / "completions.lua")
+        result = run_wrk(stack.api, connections=connections, seconds=seconds, script=folder / "completions.lua",
+                         threads=min(2, connections))
     finally:
         shutil.rmtree(folder)
     failed, rejected = result.script_count("failed"), result.script_count("rejected")
-    note = (f"wrk, {CONNECTIONS} connections, {seconds} s: {result.requests} answered, p50 {result.p50_ms:.0f} ms"
-            + (f", {failed} not 2xx" if failed else "") + (f", {rejected} rejected by PARS" if rejected else ""))
+    plural = "s" if connections > 1 else ""
+    return result, (f"wrk, {connections} connection{plural}, {seconds} s: {result.requests} answered, "
+                    f"p50 {result.p50_ms:.0f} ms" + (f", {failed} not 2xx" if failed else "")
+                    + (f", {rejected} rejected by PARS" if rejected else ""))
+
+
+def completions_with_wrk(stack: BenchStack, world: World, seconds: int) -> tuple[Figure, Figure]:
+    result, note = _post_with_wrk(stack, world, name="wrk", connections=CONNECTIONS, seconds=seconds)
     return (Figure("API: completions, wait=true", result.requests_per_second, "/s", 2000, per_ceiling=True,
                    per_floor=True, note=note),
-            Figure("API: completions p99 at full load", result.p99_ms, "ms", note=f"wrk --latency, {CONNECTIONS} "
-                   "connections (no target: the target is for 100/s)", direction=AT_MOST))
+            Figure("API: completions p99 at full load", result.p99_ms, "ms", direction=AT_MOST,
+                   note=f"wrk --latency, {CONNECTIONS} connections (no target: the target is for 100/s)"))
+
+
+def one_caller(stack: BenchStack, world: World, seconds: int) -> Figure:
+    """One connection, 10 ms between an answer and the next request (closed loop: at most 100/s)."""
+    result, note = _post_with_wrk(stack, world, name="one", connections=1, seconds=seconds, delay_ms=10)
+    return Figure("API: completions p99, one caller", result.p99_ms, "ms", 50, AT_MOST,
+                  note=f"{note}, {result.requests_per_second:.0f}/s, 10 ms between answer and next request")
 
 
 async def _fixed_rate(stack: BenchStack, bodies: list[dict], rate: float) -> tuple[list[float], int]:

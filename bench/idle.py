@@ -1,6 +1,9 @@
 """Idle cost: the CPU a stack with nothing to do uses, per service and for Kafka and PostgreSQL; and waiting for
 a stack to be quiet, so one figure does not pay for the work another left behind."""
 
+import contextlib
+import os
+import re
 import time
 from pathlib import Path
 
@@ -9,8 +12,41 @@ from bench.table import AT_MOST, Figure
 
 
 def stack_pids(stack: BenchStack) -> dict[str, list[int]]:
-    """Each service's process, and Kafka's and PostgreSQL's (whose connections come and go: ask again)."""
-    return {p.service: [p.process.pid] for p in stack.processes if p.process} | server_pids()
+    """Each service's process, Kafka's, and PostgreSQL's own processes with the connections of this stack's
+    services (not those of whatever else uses the same server; connections come and go: ask again)."""
+    services = {p.service: [p.process.pid] for p in stack.processes if p.process}
+    servers = server_pids()
+    ports = _local_ports([pid for pids in services.values() for pid in pids])
+    servers["postgresql"] = [pid for pid in servers["postgresql"] if _client_port(pid) in ports | {None}]
+    return services | servers
+
+
+def _client_port(pid: int) -> int | None:
+    """The client's port a PostgreSQL backend serves (`postgres: user db 127.0.0.1(PORT) idle`); None: none."""
+    try:
+        found = re.search(rb"\((\d+)\)", Path(f"/proc/{pid}/cmdline").read_bytes())
+    except OSError:
+        return -1  # gone
+    return int(found.group(1)) if found else None
+
+
+def _local_ports(pids: list[int]) -> set[int]:
+    """The local TCP ports of these processes' sockets."""
+    inodes = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if (target := os.readlink(fd)).startswith("socket:["):
+                        inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def _cpu_shares(stack: BenchStack, seconds: float) -> dict[str, float]:
@@ -31,7 +67,7 @@ def idle_cost(stack: BenchStack, seconds: float) -> Figure:
     return Figure("idle: CPU of a core, whole stack", sum(share.values()), "%", 3, AT_MOST,
                   note=f"{seconds:.0f} s: " + ", ".join(f"{name} {used:.1f}" for name, used in
                                                         sorted(share.items(), key=lambda item: -item[1]))
-                  + " (Kafka and PostgreSQL also serve whatever else runs on this machine)")
+                  + " (Kafka: the whole broker, shared)")
 
 
 def wait_quiet(stack: BenchStack, below: float = 20.0, timeout: float = 120.0) -> None:

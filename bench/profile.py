@@ -1,21 +1,35 @@
-"""py-spy profiles of services while a figure runs (`python -m bench suite --profile DIR`), and their summary.
+"""`python -m bench suite --profile DIR`: py-spy profiles of services while a figure runs; and their summary.
 
 py-spy is not a dependency of the project: `.venv/bin/pip install py-spy`. It samples each process 100 times a
-second without stopping it (--nonblocking) and writes collapsed stacks (`--format raw`), one file per service
-and phase, which `python -m bench profile FILE...` summarises: the functions where the CPU was spent (self) and
-the project's functions that account for it (inclusive), as shares of the samples.
+second (pausing it for each sample, which costs it a few per cent) and writes collapsed stacks (`--format raw`),
+one file per service and phase, which `python -m bench profile FILE...` summarises: the functions where the CPU
+was spent (self) and the project's functions that account for it (inclusive), as shares of the busy samples.
 """
 
 import argparse
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-OWN_CODE = ("/services/", "/shared/")  # the project's frames, for the inclusive view
+# The project's packages, as py-spy names their files, for the inclusive view.
+OWN_CODE = ("shared/", "intake/", "validation/", "board_router/", "board_sim/", "projector/", "notifier/")
+# Where a thread waits for work (py-spy does not always tell waiting from running): counted apart, as idle.
+WAITING = ("EpollSelector.select (selectors.py)", "Condition.wait (threading.py)", "select (selectors.py)")
+
+
+def find_py_spy() -> str:
+    """py-spy beside this Python (the venv's bin) or on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.exists():
+        return str(beside)
+    if found := shutil.which("py-spy"):
+        return found
+    raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
 
 
 @contextmanager
@@ -24,11 +38,9 @@ def profiled(folder: Path | None, phase: str, pids: dict[str, int]) -> Iterator[
     if folder is None:
         yield
         return
-    py_spy = shutil.which("py-spy")
-    if py_spy is None:
-        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    py_spy = find_py_spy()
     folder.mkdir(parents=True, exist_ok=True)
-    recorders = [subprocess.Popen([py_spy, "record", "--pid", str(pid), "--nonblocking", "--format", "raw",
+    recorders = [subprocess.Popen([py_spy, "record", "--pid", str(pid), "--format", "raw",
                                    "--duration", "3600", "-o", str(folder / f"{phase}.{service}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for service, pid in pids.items()]
@@ -44,31 +56,34 @@ def profiled(folder: Path | None, phase: str, pids: dict[str, int]) -> Iterator[
 def _function(frame: str) -> str:
     """`name (path/to/file.py:12)` -> `name (file.py)`; lines apart, one function is one entry."""
     name, _, where = frame.partition(" (")
-    path = where.rsplit(":", 1)[0]
-    for marker in ("/site-packages/", "/services/", "/shared/", "/lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{name} ({path})"
+    return f"{name} ({where.rsplit(':', 1)[0]})"
+
+
+def _own(function: str) -> bool:
+    return function.partition(" (")[2].startswith(OWN_CODE)
 
 
 def summarise(path: Path, top: int = 12) -> str:
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
-    total = 0
+    total = waiting = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
             continue
-        frames = stack.split(";")
+        functions = [_function(frame) for frame in stack.split(";")]
         samples = int(count)
+        if functions[-1] in WAITING:
+            waiting += samples
+            continue
         total += samples
-        own[_function(frames[-1])] += samples
-        for function in {_function(f) for f in frames if any(m in f for m in OWN_CODE)}:
+        own[functions[-1]] += samples
+        for function in {f for f in functions if _own(f)}:
             inclusive[function] += samples
     if not total:
         return f"{path.name}: no samples"
-    lines = [f"{path.name}: {total} samples ({total / 100:.1f} CPU-seconds at 100 Hz)", "  self:"]
+    lines = [f"{path.name}: {total} samples busy ({total / 100:.1f} s at 100 Hz), {waiting} waiting; shares of "
+             "the busy ones", "  self:"]
     lines += [f"    {n / total:6.1%}  {name}" for name, n in own.most_common(top)]
     lines += ["  inclusive, project code:"]
     lines += [f"    {n / total:6.1%}  {name}" for name, n in inclusive.most_common(top)]

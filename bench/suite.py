@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import api, ceiling, files, idle
-from bench.profile import profiled
+from bench.profile import find_py_spy, profiled
 from bench.stack import bench_stack
 from bench.table import AT_MOST, Figure, render
 from bench.wrk import ensure_wrk
@@ -35,6 +35,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--profile", type=Path, help="a folder for py-spy's profiles")
     args = parser.parse_args(argv)
     ensure_wrk()  # before minutes of other figures
+    if args.profile:
+        find_py_spy()
     world = generate_world(providers=args.providers, activities=60, physicians=4000, seed=3)
     began, load_before = datetime.now(UTC), _load()
 
@@ -62,6 +64,8 @@ def main(argv: list[str]) -> None:
                                    "×", 0.3), p99]
         idle.wait_quiet(stack)  # the board verdicts of wrk's completions, still on their way after the answers
         figures.append(api.fixed_rate_caller(stack, world, args.seconds))
+        idle.wait_quiet(stack)
+        figures.append(api.one_caller(stack, world, args.seconds))
         idle.wait_quiet(stack)
         figures.append(api.web_services(stack, world))
     figures += [Figure(name, None, "", note="make bench BENCH=growth: not written yet") for name in NOT_YET]
