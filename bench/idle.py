@@ -5,6 +5,8 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.stack import BenchStack, cpu_seconds, server_pids
@@ -49,17 +51,30 @@ def _local_ports(pids: list[int]) -> set[int]:
     return ports
 
 
-def _cpu_shares(stack: BenchStack, seconds: float) -> dict[str, float]:
-    """% of a core each service, Kafka and PostgreSQL used over `seconds`; a process that exits meanwhile (a
-    PostgreSQL connection closing) leaves out what it used."""
+@contextmanager
+def cpu_used(stack: BenchStack) -> Iterator[dict[str, float]]:
+    """CPU-seconds each service, Kafka and PostgreSQL used while the block ran (in the dict it yields, filled on
+    exit); a process that exits meanwhile (a PostgreSQL connection closing) leaves out what it used."""
     groups = stack_pids(stack)
     per_process = {f"{name}/{pid}": [pid] for name, pids in groups.items() for pid in pids}
     before = cpu_seconds(per_process)
-    time.sleep(seconds)
-    shares = dict.fromkeys(groups, 0.0)
-    for process, used in cpu_seconds(per_process).items():
-        shares[process.split("/")[0]] += max(0.0, used - before[process]) / seconds * 100
-    return shares
+    used = dict.fromkeys(groups, 0.0)
+    yield used
+    for process, total in cpu_seconds(per_process).items():
+        used[process.split("/")[0]] += max(0.0, total - before[process])
+
+
+def _cpu_shares(stack: BenchStack, seconds: float) -> dict[str, float]:
+    """% of a core each service, Kafka and PostgreSQL used over `seconds`."""
+    with cpu_used(stack) as used:
+        time.sleep(seconds)
+    return {name: cpu / seconds * 100 for name, cpu in used.items()}
+
+
+def cpu_text(used: dict[str, float], seconds: float) -> str:
+    """`intake 12.3 s (82%), ...`, the busiest first: CPU-seconds and share of one core over `seconds`."""
+    return ", ".join(f"{name} {cpu:.1f} s ({cpu / seconds:.0%})"
+                     for name, cpu in sorted(used.items(), key=lambda item: -item[1]))
 
 
 def idle_cost(stack: BenchStack, seconds: float) -> Figure:

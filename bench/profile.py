@@ -19,7 +19,8 @@ from pathlib import Path
 # The project's packages, as py-spy names their files, for the inclusive view.
 OWN_CODE = ("shared/", "intake/", "validation/", "board_router/", "board_sim/", "projector/", "notifier/")
 # Where a thread waits for work (py-spy does not always tell waiting from running): counted apart, as idle.
-WAITING = ("EpollSelector.select (selectors.py)", "Condition.wait (threading.py)", "select (selectors.py)")
+WAITING = ("EpollSelector.select (selectors.py)", "Condition.wait (threading.py)", "select (selectors.py)",
+           "_worker (concurrent/futures/thread.py)")  # an idle thread pool worker, blocked in its queue
 
 
 def find_py_spy() -> str:

@@ -11,6 +11,9 @@ the sampling).
 
 import argparse
 import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,8 +51,9 @@ def main(argv: list[str]) -> None:
         profile_pids = {name: pids[name][0] for name in PROFILED}
         idle.wait_quiet(stack)  # the services' start-up done
         figures.append(idle.idle_cost(stack, args.seconds))
-        with profiled(args.profile, "files", profile_pids):
+        with profiled(args.profile, "files", profile_pids), idle.cpu_used(stack) as used, _timed() as took:
             figures.append(files.files_at_scale(stack, world, args.providers, rate))
+        cpu = {"files at scale": idle.cpu_text(used, took())}
         figures.append(Figure(f"intake peak RSS, {args.providers} files parsing", idle.peak_rss_mb(pids["intake"][0]),
                               "MB", 200, AT_MOST, note="VmHWM after files at scale (the process's peak so far)"))
         idle.wait_quiet(stack)
@@ -58,8 +62,9 @@ def main(argv: list[str]) -> None:
         floor = api.healthz_floor(stack, args.seconds)
         figures.append(Figure("API: GET /healthz (the floor)", floor.requests_per_second, "/s", per_floor=True,
                               note=f"wrk, {api.CONNECTIONS} connections, p99 {floor.p99_ms:.1f} ms"))
-        with profiled(args.profile, "wrk", profile_pids):
+        with profiled(args.profile, "wrk", profile_pids), idle.cpu_used(stack) as used, _timed() as took:
             posted, p99 = api.completions_with_wrk(stack, world, args.seconds)
+        cpu["wrk posting completions"] = idle.cpu_text(used, took())
         figures += [posted, Figure("API: completions ÷ /healthz floor", posted.value / floor.requests_per_second,
                                    "×", 0.3), p99]
         idle.wait_quiet(stack)  # the board verdicts of wrk's completions, still on their way after the answers
@@ -72,6 +77,18 @@ def main(argv: list[str]) -> None:
     print(f"\nmake bench, {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average (1, 5, 15 min) "
           f"before: {load_before}, after: {_load()}\n")
     print(render(figures, rate, floor.requests_per_second))
+    print("\nCPU-seconds (share of one core) while:")
+    for phase, text in cpu.items():
+        print(f"  {phase}: {text}")
+
+
+@contextmanager
+def _timed() -> Iterator[Callable[[], float]]:
+    """Yields a function answering the block's duration, once it is over."""
+    began = time.perf_counter()
+    ended: list[float] = []
+    yield lambda: ended[0] - began
+    ended.append(time.perf_counter())
 
 
 def _load() -> str:
