@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.stack import BenchStack, cpu_seconds, server_pids
 from bench.table import AT_MOST, Figure
+from pars_cli.stack import exit_reason
 
 
 def stack_pids(stack: BenchStack) -> dict[str, list[int]]:
@@ -85,8 +86,18 @@ def idle_cost(stack: BenchStack, seconds: float) -> Figure:
                   + " (Kafka: the whole broker, shared)")
 
 
+def check_alive(stack: BenchStack) -> None:
+    """Stop the run if a service exited: every figure after it would be wrong, or would never end."""
+    for service in stack.processes:
+        if not service.alive:
+            code = service.process.returncode if service.process else None
+            raise SystemExit(f"{service.service} exited ({exit_reason(code)}) during the benchmark; its log: "
+                             f"{service.log_file}")
+
+
 def wait_quiet(stack: BenchStack, below: float = 20.0, timeout: float = 120.0) -> None:
     """Until the six services together use under `below`% of a core over a second: the work before is done."""
+    check_alive(stack)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         share = _cpu_shares(stack, 1.0)

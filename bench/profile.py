@@ -86,6 +86,11 @@ def summarise(path: Path, top: int = 12) -> str:
     lines = [f"{path.name}: {total} samples busy ({total / 100:.1f} s at 100 Hz), {waiting} waiting; shares of "
              "the busy ones", "  self:"]
     lines += [f"    {n / total:6.1%}  {name}" for name, n in own.most_common(top)]
+    packages: Counter[str] = Counter()
+    for function, n in own.items():
+        where = function.partition(" (")[2]
+        packages[where.split("/", 1)[0] if "/" in where else where.rstrip(")")] += n
+    lines += ["  self, by package: " + ", ".join(f"{name} {n / total:.0%}" for name, n in packages.most_common(8))]
     lines += ["  inclusive, project code:"]
     lines += [f"    {n / total:6.1%}  {name}" for name, n in inclusive.most_common(top)]
     return "\n".join(lines)

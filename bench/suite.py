@@ -73,6 +73,7 @@ def main(argv: list[str]) -> None:
         figures.append(api.one_caller(stack, world, args.seconds))
         idle.wait_quiet(stack)
         figures.append(api.web_services(stack, world))
+        idle.check_alive(stack)
     figures += [Figure(name, None, "", note="make bench BENCH=growth: not written yet") for name in NOT_YET]
     print(f"\nmake bench, {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average (1, 5, 15 min) "
           f"before: {load_before}, after: {_load()}\n")
