@@ -36,6 +36,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=int, default=15, help="each wrk run and the idle measurement")
     parser.add_argument("--messages", type=int, default=20_000, help="through the ceiling's chain")
     parser.add_argument("--profile", type=Path, help="a folder for py-spy's profiles")
+    parser.add_argument("--profile-services", default=",".join(PROFILED), help="which services --profile records")
     args = parser.parse_args(argv)
     ensure_wrk()  # before minutes of other figures
     if args.profile:
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> None:
                       note=f"{len(ceiling.HOPS)} hop processes, {args.messages:,} records")]
     with bench_stack(world, world.providers[0].id) as stack:
         pids = idle.stack_pids(stack)
-        profile_pids = {name: pids[name][0] for name in PROFILED}
+        profile_pids = {name: pids[name][0] for name in args.profile_services.split(",")}
         idle.wait_quiet(stack)  # the services' start-up done
         figures.append(idle.idle_cost(stack, args.seconds))
         with profiled(args.profile, "files", profile_pids), idle.cpu_used(stack) as used, _timed() as took:
