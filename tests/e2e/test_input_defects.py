@@ -12,19 +12,12 @@ import pytest
 from intake.batches.tests.activity_reports import activity_report_xml
 from shared.limits import COMPLETION_BODY_BYTES, MAX_MOC_ENTRIES
 from tests.e2e.conftest import Stack
+from tests.e2e.worlds import one_activity_world
 
 pytestmark = pytest.mark.e2e
 P = "0009301"
 ACTIVITY = "210009301"
-WORLD = {
-    "providers": [{"id": P, "name": "Hostile Input Medical", "email": "cme@hostile.example"}],
-    "activities": [{"id": ACTIVITY, "provider_id": P, "title": "Airway course", "start_date": "2021-01-01",
-                    "end_date": "2021-11-30", "cme_credits": 8, "moc_credits": 8,
-                    "moc": {"ABOHNS": ["Self-Assessment"]}}],
-    "physicians": [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
-                    "licenses": [{"state": "CA", "id": "A12345"}],
-                    "certifications": [{"board": "ABOHNS", "id": "19927"}]}],
-}
+WORLD = one_activity_world(P, "Hostile Input Medical", "cme@hostile.example", ACTIVITY)
 TEMPLATE_B = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
               "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
               "Activity Certification (1st)"]

@@ -21,24 +21,14 @@ from pars_cli.stack import stop_services
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS
 from tests.e2e.conftest import Stack, start_stack
+from tests.e2e.worlds import GUIDE_WORLD
 from tests.support import free_port_block
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 PROVIDER = "0008001"
-WORLD = {
-    "providers": [{"id": PROVIDER, "name": "Western Regional Medical Center", "email": "cme@wrmc.example"}],
-    "activities": [{"id": "210016865", "provider_id": PROVIDER, "title": "Testing adding learners via manual entry",
-                    "format": "Live Course", "internal_id": "manuallyaddinglearnersDE01",
-                    "start_date": "2021-10-15", "end_date": "2021-11-15", "credit_claim_date": "2021-12-31",
-                    "cme_credits": 8, "moc_credits": 8,
-                    "moc": {"ABOHNS": ["Self-Assessment", "Patient Safety"]}, "rems": []}],
-    "physicians": [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11", "npi": "1234567893",
-                    "medical_school": "Tulane University School of Medicine",
-                    "licenses": [{"state": "LA", "id": "MD.205357"}],
-                    "certifications": [{"board": "ABOHNS", "id": "19927"}]}],
-}
+WORLD = GUIDE_WORLD
 # No credit ID: every POST of it would be a new completion, were it not for the Idempotency-Key.
 COMPLETION = {"activity_id": "210016865", "first_name": "Harper", "last_name": "Benton", "dob": "11/11",
               "completion_date": "2021-11-02",

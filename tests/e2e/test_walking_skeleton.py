@@ -6,22 +6,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Stack
+from tests.e2e.worlds import GUIDE_WORLD
 
 pytestmark = pytest.mark.e2e
 
-WORLD = {
-    "providers": [{"id": "0008001", "name": "Western Regional Medical Center", "email": "cme@wrmc.example"},
-                  {"id": "0008002", "name": "Eastern CME", "email": "cme@eastern.example"}],
-    "activities": [{"id": "210016865", "provider_id": "0008001", "title": "Testing adding learners via manual entry",
-                    "format": "Live Course", "internal_id": "manuallyaddinglearnersDE01",
-                    "start_date": "2021-10-15", "end_date": "2021-11-15", "credit_claim_date": "2021-12-31",
-                    "cme_credits": 8, "moc_credits": 8,
-                    "moc": {"ABOHNS": ["Self-Assessment", "Patient Safety"]}, "rems": []}],
-    "physicians": [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11", "npi": "1234567893",
-                    "medical_school": "Tulane University School of Medicine",
-                    "licenses": [{"state": "LA", "id": "MD.205357"}],
-                    "certifications": [{"board": "ABOHNS", "id": "19927"}]}],
-}
+WORLD = GUIDE_WORLD
 MSG_661 = "Diplomate ID not found in Board records."
 
 

@@ -9,19 +9,12 @@ from lxml import etree
 
 from intake.batches.tests.activity_reports import activity_report_xml
 from tests.e2e.conftest import Stack, start_stack, stop_services
+from tests.e2e.worlds import one_activity_world
 
 pytestmark = pytest.mark.e2e
 P = "0009101"
 ACTIVITY = "210000041"
-WORLD = {
-    "providers": [{"id": P, "name": "LMS Medical", "email": "cme@lms.example"}],
-    "activities": [{"id": ACTIVITY, "provider_id": P, "title": "Airway course", "start_date": "2021-01-01",
-                    "end_date": "2021-11-30", "cme_credits": 8, "moc_credits": 8,
-                    "moc": {"ABOHNS": ["Self-Assessment"]}}],
-    "physicians": [{"first_name": "Harper", "last_name": "Benton", "dob": "11/11",
-                    "licenses": [{"state": "CA", "id": "A12345"}],
-                    "certifications": [{"board": "ABOHNS", "id": "19927"}]}],
-}
+WORLD = one_activity_world(P, "LMS Medical", "cme@lms.example", ACTIVITY)
 
 
 def report(credit_id: str, action: str = "add", **changes: object) -> dict:
