@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
+from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
 
 from shared.logging import get_logger
@@ -50,6 +51,24 @@ def row_publisher(broker: KafkaBroker) -> PublishRows:
     return publish
 
 
+async def kafka_answers(broker: KafkaBroker, within: float) -> bool:
+    """Whether the broker answers a metadata request for no topic at all (only its brokers), retried for
+    `within` seconds. FastStream's broker.ping asks for every topic's metadata: its cost grew with the broker's topic
+    count (~20% of intake's busy samples with 650 topics), this one's does not."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                try:
+                    await broker.config.admin_client.describe_topics([])
+                    return True
+                except IncorrectState:  # the broker is not started, or stopped
+                    return False
+                except Exception:
+                    await asyncio.sleep(within / 10)
+    except TimeoutError:
+        return False
+
+
 class KafkaHealth:
     """Whether Kafka answered this process lately. A probe asks every second, and at once when a publish failed,
     so a request can be refused during an outage instead of waiting out aiokafka's 40 s time-outs."""
@@ -65,7 +84,7 @@ class KafkaHealth:
 
     async def watch(self, broker: KafkaBroker) -> None:
         while True:
-            reachable = await broker.ping(timeout=self._timeout)
+            reachable = await kafka_answers(broker, self._timeout)
             if reachable != self.reachable:
                 (log.info if reachable else log.warning)("kafka reachable" if reachable else "kafka unreachable")
             self.reachable = reachable

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.kafka import make_broker
+from shared.kafka import kafka_answers, make_broker
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
@@ -149,7 +149,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
 
     async def ready() -> bool:
         try:
-            if not await broker.ping(timeout=2.0):
+            if not await kafka_answers(broker, 2.0):
                 return False
             for pool in running.pools:
                 await pool.fetchval("SELECT 1")

@@ -30,7 +30,7 @@ from intake.ws.router import router as ws_router
 from shared.consumer import event_type_of, event_types, raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
-from shared.kafka import KafkaHealth, ensure_topics, make_broker, row_publisher
+from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
 from shared.logging import configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import add_health_routes
@@ -106,7 +106,7 @@ def build(settings: Settings | None = None) -> FastAPI:
 
     async def ready() -> bool:
         try:
-            return await broker.ping(timeout=2.0) and await app.state.pool.fetchval("SELECT 1") == 1
+            return await kafka_answers(broker, 2.0) and await app.state.pool.fetchval("SELECT 1") == 1
         except Exception:
             return False
 

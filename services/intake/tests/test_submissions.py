@@ -22,7 +22,7 @@ from intake.submissions import MAX_SUBMISSION_BYTES, Submissions
 from intake.waiters import Waiters
 from shared.db import create_pool, migrate
 from shared.events import CreditTypeClaim, ReportedRecord
-from shared.kafka import KafkaHealth, ensure_topics, make_broker, row_publisher
+from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxRow, PublishRows
 from shared.settings import Settings
 from shared.topics import SUBMISSIONS
@@ -199,3 +199,13 @@ async def test_a_key_older_than_a_day_is_free_again_and_deleted(path: Path) -> N
         await conn.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
     assert await idempotency.forget_expired(path.pool) == 1
     assert await path.pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_the_kafka_probe_answers_while_the_broker_runs_and_not_once_it_stopped(settings: Settings) -> None:
+    broker = make_broker(settings, "test")
+    await broker.start()
+    try:
+        assert await kafka_answers(broker, 3.0)
+    finally:
+        await broker.stop()
+    assert not await kafka_answers(broker, 1.0)
