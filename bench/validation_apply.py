@@ -1,0 +1,117 @@
+"""`python -m bench validation [--records N] [--repeat R]`: validation's submission handler alone, in process.
+
+N SubmitRecord messages of a 5,000-row-style Template B file (the demo world's completions, parsed the way
+intake parses an upload and encoded as intake's `submission()` does) are decoded and handled in batches of
+2,000 (the consumer's `max_records`) against a schema of their own on the shared PostgreSQL, and their events
+published to a stand-in for Kafka that only counts them: what validation's own CPU and PostgreSQL's pay per
+record, without Kafka or the other services. Each repetition starts from empty live records and processed
+events; the best of R repetitions is printed (other sessions load this machine), with the outcomes, so two
+versions of the code can be checked to decide alike.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from bench.stack import cpu_seconds
+from intake.batches.model import MAX_RECORDS, FileFormat
+from intake.batches.tabular import read_tabular
+from intake.submissions import submission
+from pars_cli.demo_files import batch_file, template_b_rows
+from pars_cli.generate import generate_world
+from shared.consumer import Delivery
+from shared.db import create_pool, migrate
+from shared.logging import configure_logging
+from shared.outbox import Outbox, OutboxRelay, OutboxRow
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS
+from tests.support import drop_namespaces, unique_namespace
+from validation.handlers import SubmissionHandler
+from validation.submissions import decode_submission
+from validation.world import load_world
+
+BATCH = 2000  # validation's consumer takes up to this many submissions at once (validation/app.py)
+
+
+def submissions(settings: Settings, count: int, mistake_every: int) -> list[bytes]:
+    world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
+    provider, rows = template_b_rows(world, count, datetime.now(UTC).date(), mistake_every=mistake_every)
+    values = []
+    for start in range(0, len(rows), MAX_RECORDS):  # files of at most 5,000 rows, as intake takes them
+        parsed = read_tabular("bench.xlsx", batch_file(rows[start:start + MAX_RECORDS], FileFormat.XLSX),
+                              provider_id=provider, batch_id=uuid.uuid4())
+        values += [submission(settings, r.record, "bench").value for row in parsed.rows for r in row.records]
+    return values
+
+
+class Published:
+    """Kafka's stand-in: keeps what each event says (its type and PARS codes) to compare runs."""
+
+    def __init__(self) -> None:
+        self.outcomes: Counter[str] = Counter()
+
+    async def __call__(self, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            event = json.loads(row.value)
+            codes = ",".join(e["code"] for e in event.get("errors", []))
+            self.outcomes[event["event_type"] + (f" {codes}" if codes else "")] += 1
+
+
+async def run(args: argparse.Namespace) -> None:
+    namespace = unique_namespace("bv")
+    settings = Settings(namespace=namespace, today=datetime.now(UTC).date())
+    schema = settings.schema("validation")
+    values = submissions(settings, args.records, args.mistake_every)
+    pool = await create_pool(settings.database_url, schema, min_size=4, max_size=4)
+    try:
+        await migrate(pool, schema, "validation")
+        await load_world(pool, generate_world(providers=2, activities=20, physicians=2000, seed=3))
+        held = [await pool.acquire() for _ in range(4)]
+        backends = [await c.fetchval("SELECT pg_backend_pid()") for c in held]
+        for c in held:
+            await pool.release(c)
+        outbox = Outbox(schema)
+        best: tuple[float, float, float] | None = None
+        for _ in range(args.repeat):
+            async with pool.acquire() as conn:
+                await conn.execute("TRUNCATE live_records, processed_events, outbox")
+            published = Published()
+            handler = SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
+                                        today=lambda: settings.today)
+            relay = OutboxRelay(pool, outbox, published, batch_size=BATCH)
+            pg_before, cpu_before, began = cpu_seconds({"pg": backends})["pg"], time.process_time(), time.perf_counter()
+            for start in range(0, len(values), BATCH):
+                await handler([Delivery(decode_submission(v), None) for v in values[start:start + BATCH]])
+                while (await relay.drain_once())[0]:
+                    pass
+            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_before
+            pg = cpu_seconds({"pg": backends})["pg"] - pg_before
+            n = len(values)
+            print(f"  run: {n / seconds:,.0f} records/s, {seconds:.2f} s; CPU {cpu * 1e6 / n:.0f} µs/record here,"
+                  f" {pg * 1e6 / n:.0f} µs/record PostgreSQL")
+            if best is None or seconds < best[0]:
+                best = (seconds, cpu, pg)
+        assert best is not None
+        seconds, cpu, pg = best
+        print(f"records:      {len(values):,} SubmitRecord messages, batches of {BATCH:,}")
+        print(f"outcomes:     {dict(sorted(published.outcomes.items()))}")
+        print(f"best of {args.repeat}:    {len(values) / seconds:,.0f} records/s ({seconds:.2f} s)")
+        print(f"CPU/record:   this process {cpu * 1e6 / len(values):.0f} µs, PostgreSQL {pg * 1e6 / len(values):.0f} µs"
+              f" (CPU-seconds {cpu:.2f} + {pg:.2f})")
+    finally:
+        await pool.close()
+        await drop_namespaces(settings.kafka_bootstrap_servers, settings.database_url, [namespace])
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench validation", description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--mistake-every", type=int, default=10, help="every nth row wrong (622, 675, 690)")
+    configure_logging("validation", level="WARNING")  # as a service runs it, minus its info lines
+    asyncio.run(run(parser.parse_args(argv)))
