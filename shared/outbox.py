@@ -78,6 +78,50 @@ class Outbox:
         await conn.execute("UPDATE outbox SET not_before = now() WHERE id = ANY($1::bigint[])", list(ids))
 
 
+class OutboxSettler:
+    """Deletes the rows their writers published themselves, off the writers' way and many writers' rows in one
+    statement: while one DELETE runs, the next writers' ids gather for the next. A row still there when the process
+    dies is sent again by the relay once its hand-over time passes, which is harmless: consumers claim each
+    event_id once."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._ids: list[int] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def settle(self, ids: Sequence[int]) -> None:
+        self._ids.extend(ids)
+        self._wake.set()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-settler")
+
+    async def stop(self) -> None:
+        """Delete what is pending, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self._delete_pending()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._delete_pending()
+
+    async def _delete_pending(self) -> None:
+        ids, self._ids = self._ids, []
+        if not ids:
+            return
+        try:
+            await Outbox.settle(self._pool, ids)
+        except Exception as exc:  # the relay sends them again after their hand-over time; consumers ignore copies
+            log.warning("published rows not cleared from the outbox", error=type(exc).__name__, rows=len(ids))
+
+
 class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, batch_size: int = 2000) -> None:
         self._pool = pool

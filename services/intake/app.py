@@ -91,6 +91,7 @@ def build(settings: Settings | None = None) -> FastAPI:
                 chore.cancel()
             await asyncio.gather(*chores, return_exceptions=True)
             await app.state.validation_client.aclose()
+            await app.state.submissions.stop()
             await relay.stop()
             await broker.stop()
             await pool.close()

@@ -25,7 +25,7 @@ from intake.waiters import Waiters
 from shared.events import ReportedRecord, SubmitRecord
 from shared.kafka import KAFKA_MAX_MESSAGE_BYTES, KafkaHealth
 from shared.logging import get_logger
-from shared.outbox import Outbox, OutboxMessage, OutboxRow, PublishRows
+from shared.outbox import Outbox, OutboxMessage, OutboxRow, OutboxSettler, PublishRows
 from shared.settings import Settings
 from shared.topics import SUBMISSIONS
 
@@ -99,6 +99,10 @@ class Submissions:
                  settings: Settings, waiters: Waiters) -> None:
         self._pool, self._outbox, self._publish, self._health = pool, outbox, publish, health
         self._settings, self._waiters = settings, waiters
+        self._settler = OutboxSettler(pool)
+
+    async def stop(self) -> None:
+        await self._settler.stop()
 
     async def submit(self, records: list[ReportedRecord], correlation_id: str, wait_seconds: float,
                      claim: Claim | None = None) -> list[RecordAnswer] | None:
@@ -137,7 +141,8 @@ class Submissions:
         return await self._outbox.enqueue(conn, messages, notify=False, hand_over_after=HAND_OVER_SECONDS)
 
     async def _publish_now(self, ids: list[int], messages: list[OutboxMessage]) -> bool:
-        """Publish the kept rows and delete them once Kafka has them all; on failure leave them to the relay."""
+        """Publish the kept rows; once Kafka has them all they are deleted (in the background, with other requests'
+        rows); on failure they are left to the relay."""
         rows = [OutboxRow(i, m.topic, m.key, m.value, m.headers) for i, m in zip(ids, messages, strict=True)]
         try:
             await asyncio.wait_for(self._publish(rows), PUBLISH_SECONDS)
@@ -147,8 +152,5 @@ class Submissions:
             with contextlib.suppress(Exception):  # else the relay takes them after HAND_OVER_SECONDS
                 await self._outbox.hand_over(self._pool, ids)
             return False
-        try:
-            await self._outbox.settle(self._pool, ids)
-        except Exception as exc:  # the relay sends them again later, and validation ignores the copies
-            log.warning("published submission not cleared from the outbox", error=type(exc).__name__)
+        self._settler.settle(ids)
         return True

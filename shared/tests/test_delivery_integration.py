@@ -13,7 +13,7 @@ from shared.consumer import Delivery, subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import DeleteSubmitted, RecordSubmitted
 from shared.kafka import ensure_topics, make_broker, row_publisher
-from shared.outbox import Outbox, OutboxMessage, OutboxRelay
+from shared.outbox import Outbox, OutboxMessage, OutboxRelay, OutboxSettler
 from shared.settings import Settings
 from shared.topics import TopicSpec, dead_letters
 
@@ -74,6 +74,22 @@ async def test_outbox_relay_publishes_each_key_in_order_then_empties(settings: S
     finally:
         await relay.stop()
         await broker.stop()
+        await pool.close()
+
+
+async def test_the_settler_deletes_what_writers_published_and_only_that(settings: Settings) -> None:
+    schema = settings.schema("settlertest")
+    pool = await create_pool(settings.database_url, schema)
+    await migrate(pool, schema, "projector")
+    outbox, settler = Outbox(schema), OutboxSettler(pool)
+    try:
+        async with pool.acquire() as conn:
+            ids = await outbox.enqueue(conn, [OutboxMessage("t", b"{}") for _ in range(30)], hand_over_after=10)
+        for start in range(0, 20, 2):  # many writers' rows, settled one request at a time
+            settler.settle(ids[start:start + 2])
+        await settler.stop()  # deletes what is still pending
+        assert await pool.fetchval("SELECT array_agg(id ORDER BY id) FROM outbox") == ids[20:]
+    finally:
         await pool.close()
 
 
