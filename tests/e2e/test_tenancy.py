@@ -135,9 +135,11 @@ def tenants(stack: Stack) -> Tenants:
     own = t.call("b", "POST", "/v1/completions", params={"wait": "true"},
                  json=completion(ACTIVITY_B, LEARNER_B, "ccid:b.example:1"))
     assert own.status_code == 202, own.text
-    # Everything of A's is listed (the projection has caught up) before anyone probes.
+    # Everything of A's is listed and answered by the boards before anyone probes: a verdict arriving
+    # mid-probe would change a status the delete probes assert B left alone.
     for record_id in t.records:
-        stack.wait_for(lambda r=record_id: t.call("a", "GET", f"/v1/records/{r}").status_code == 200)
+        stack.wait_for(lambda r=record_id: (a := t.call("a", "GET", f"/v1/records/{r}")).status_code == 200
+                       and a.json()["status"] != "Submitted", timeout=60)
     listed = len(t.records) + settled["added"]
     stack.wait_for(lambda: t.call("a", "GET", "/v1/records", params={"per_page": 1000}).json()["total"] >= listed)
     return t
