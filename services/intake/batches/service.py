@@ -8,7 +8,7 @@ import asyncpg
 
 from intake.batches import storage
 from intake.batches.model import BatchFileError, FileFormat, ParsedBatch, refuse_unkeepable
-from intake.completions.service import submission
+from intake.submissions import submission
 from shared.outbox import Outbox
 from shared.settings import Settings
 

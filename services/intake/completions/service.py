@@ -11,7 +11,6 @@ from intake.completions import idempotency
 from intake.completions.idempotency import IdempotencyKey
 from intake.completions.schemas import Completion, RecordAnswer, SubmissionAnswer
 from intake.submissions import Submissions
-from intake.submissions import submission as submission  # batch files build their messages with it
 from intake.validation_client import check_records
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
 from shared.states import state_code
