@@ -3,10 +3,10 @@
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from projector.handlers import ActivityProjector, Projector
+from projector.handlers import ActivityProjector, Projector, decode_record_event
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import ActivityRegistered, record_event_adapter
+from shared.events import ActivityRegistered
 from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
 from shared.settings import Settings
@@ -22,7 +22,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     await ensure_topics(settings, [RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group("pars.projector"), decode=record_event_adapter.validate_json,
+        group=settings.group("pars.projector"), decode=decode_record_event,
         handle=Projector(pool).on_record_events, max_records=1000,
     )
     subscribe_batches(

@@ -7,8 +7,11 @@ from projector import storage
 from projector.folding import fold, rejection
 from projector.world import UPSERT_ACTIVITY, activity_row
 from shared.consumer import Delivery
-from shared.events import ActivityRegistered, Envelope
+from shared.events import ActivityRegistered, Envelope, record_event_adapter
 from shared.inbox import keep_fresh
+
+# What the consumer and the rebuild turn each message of pars.record-events into.
+decode_record_event = record_event_adapter.validate_json
 
 
 class Projector:
