@@ -82,10 +82,11 @@ class SubmissionHandler:
             log.error("submission unreadable", reason=command.reason, **ids)
             return unexpected_failure(command)
         try:
-            ctx = Context(activity=found.activity_for(r), board=found.boards.get(r.target.code), today=today,
+            activity, board = found.activity_for(r), found.boards.get(r.target.code)
+            ctx = Context(activity=activity, board=board, today=today,
                           live=held.record if (held := live.get(live_key(r))) else None,
                           live_status=held.status if held else None, diplomate=found.diplomate_for(r),
-                          match=found.match_for(r))
+                          match=found.match_for(r), offered=found.offered_for(activity, board))
             decision = decide(command, ctx)
         except Exception:  # one record's surprise must not hold up the batch: it gets PARS's 999
             log.exception("record could not be validated", **ids)

@@ -1,6 +1,6 @@
 """Everything a batch of records needs from the validation schema, fetched in a few round trips."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -13,6 +13,7 @@ from shared.world import Activity
 from validation import storage
 from validation.matching import DirectoryEntry, LearnerQuery, MatchResult, match_learner
 from validation.rules import RosterEntry, credit_key, needs_directory_match
+from validation.rules.credits import offered_credit_types
 from validation.storage import LiveKey, LiveRecord
 from validation.world import license_key
 
@@ -36,6 +37,17 @@ class BatchLookups:
     live: dict[LiveKey, LiveRecord]
     roster: dict[tuple[str, str], RosterEntry]
     directory: list[DirectoryEntry]
+    _offered: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    def offered_for(self, activity: Activity | None, board: Board | None) -> frozenset[str] | None:
+        """The activity's credit types by the board's names, derived once per (activity, board) in a batch."""
+        if activity is None or board is None:
+            return None
+        key = (activity.id, board.code)  # the models are not hashable; within a batch their ids name them
+        offered = self._offered.get(key)
+        if offered is None:
+            offered = self._offered[key] = offered_credit_types(activity, board)
+        return offered
 
     def activity_for(self, r: ReportedRecord) -> Activity | None:
         activity = self.activities.get((r.activity_id or "").strip())

@@ -44,33 +44,63 @@ async def live_records(conn: asyncpg.Connection, keys: Iterable[LiveKey]) -> dic
             LiveRecord(LearnerRecord.model_validate(r["record"]), r["status"]) for r in rows}
 
 
+def live_changes(before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                 ) -> tuple[list[LiveKey], list[LiveRecord], list[tuple[object, str]]]:
+    """What a batch changed: credit IDs released, records kept, (record ID, status) moved. `after` starts as a copy
+    of `before` and a batch replaces the entries it changes, so an entry that is still the same object is unchanged:
+    only the batch's own keys are compared (comparing every entry's record ID was 5% of validation's samples)."""
+    released: list[LiveKey] = []
+    kept = [after[k] for k in after.keys() - before.keys()]
+    moved: list[tuple[object, str]] = []
+    for key, was in before.items():
+        now = after.get(key)
+        if now is was:
+            continue
+        if now is None or now.record.record_id != was.record.record_id:
+            released.append(key)
+            if now is not None:
+                kept.append(now)
+        elif now.status != was.status:
+            moved.append((now.record.record_id, now.status))
+    return released, kept, moved
+
+
 async def save_live(conn: asyncpg.Connection, before: dict[LiveKey, LiveRecord],
                     after: dict[LiveKey, LiveRecord]) -> None:
-    """Write what a batch changed: credit IDs released, records kept, statuses moved."""
-    released = [k for k, was in before.items() if k not in after or after[k].record.record_id != was.record.record_id]
-    kept = [now for k, now in after.items() if k not in before or before[k].record.record_id != now.record.record_id]
-    moved = [(now.record.record_id, now.status) for k, now in after.items()
-             if k in before and before[k].record.record_id == now.record.record_id and before[k].status != now.status]
+    """Write what a batch changed, one statement per kind of change (released first: a batch may release a credit
+    ID and keep it again)."""
+    released, kept, moved = live_changes(before, after)
     if released:
-        await conn.executemany(
-            "DELETE FROM live_records WHERE provider_id = $1 AND credit_id = $2 AND target_code = $3", released)
+        await conn.execute(
+            "DELETE FROM live_records l USING unnest($1::text[], $2::text[], $3::text[]) AS k(p, c, t)"
+            " WHERE l.provider_id = k.p AND l.credit_id = k.c AND l.target_code = k.t",
+            [k[0] for k in released], [k[1] for k in released], [k[2] for k in released])
     if kept:
         # A plain INSERT: if another instance kept the same credit ID meanwhile, this batch fails and is
         # retried, and then sees that record (603). Exactly one Add wins.
-        await conn.executemany(
+        records = [k.record for k in kept]
+        await conn.execute(
             "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            [(r.record.provider_id, r.record.credit_id, r.record.target.code, r.record.record_id,
-              r.record.model_dump(mode="json"), r.status) for r in kept],
-        )
+            " SELECT p, c, t, i, r::jsonb, s FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[],"
+            " $6::text[]) AS k(p, c, t, i, r, s)",
+            [r.provider_id for r in records], [r.credit_id for r in records], [r.target.code for r in records],
+            [r.record_id for r in records], [r.model_dump_json() for r in records], [k.status for k in kept])
     if moved:
-        await conn.executemany("UPDATE live_records SET status = $2 WHERE record_id = $1", moved)
+        await set_statuses(conn, moved)
+
+
+async def set_statuses(conn: asyncpg.Connection, statuses: list[tuple[object, str]]) -> None:
+    """Live records' new statuses, in one statement; a record named twice takes its last status."""
+    last = dict(statuses)
+    await conn.execute(
+        "UPDATE live_records l SET status = k.s FROM unnest($1::uuid[], $2::text[]) AS k(i, s) WHERE l.record_id = k.i",
+        list(last), list(last.values()))
 
 
 async def track_statuses(conn: asyncpg.Connection, statuses: list[tuple[object, str]], gone: list[object]) -> None:
     """What the record events say became of live records: a board's verdict, a completed delete."""
     if statuses:
-        await conn.executemany("UPDATE live_records SET status = $2 WHERE record_id = $1", statuses)
+        await set_statuses(conn, statuses)
     if gone:
         await conn.execute("DELETE FROM live_records WHERE record_id = ANY($1::uuid[])", gone)
 

@@ -28,6 +28,9 @@ class Context:
     live_status: str | None = None  # its status: Submitted, Accepted, Rejected, Delete Submitted
     diplomate: RosterEntry | None = None  # real-time boards: the roster entry for the board ID, if any
     match: MatchResult | None = None  # the physician directory's answer, for targets matched against it
+    # credits.offered_credit_types(activity, board), derived once per batch by the handler (it was 5% of
+    # validation's samples per record); None: the rule derives it
+    offered: frozenset[str] | None = None
 
 
 def blank(value: str | None) -> bool:

@@ -52,9 +52,9 @@ def credits_within_maximum(r: ReportedRecord, ctx: Context) -> list[str]:
     return ["674"] if any(value is not None and value > maximum for value in reported) else []
 
 
-def _offered(activity: Activity, board: Board) -> set[str]:
+def offered_credit_types(activity: Activity, board: Board) -> frozenset[str]:
     """The activity's credit types for the board, by the board's own names (a world file may use aliases)."""
-    return {board.credit_type(name) or name for name in activity.moc.get(board.code, [])}
+    return frozenset(board.credit_type(name) or name for name in activity.moc.get(board.code, []))
 
 
 def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]:
@@ -63,6 +63,9 @@ def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]
     if not r.credit_types:
         return ["677"]
     board, activity = ctx.board, ctx.activity
+    offered = None  # what the activity offers at this board, when it is registered for the board
+    if activity is not None and board is not None and r.target.code in activity.moc:
+        offered = ctx.offered if ctx.offered is not None else offered_credit_types(activity, board)
     codes: list[str | ParsError] = []
     seen: set[str] = set()
     for claim in r.credit_types:
@@ -75,6 +78,6 @@ def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]
             continue
         if canonical is None:
             codes.append("676")
-        elif activity is not None and r.target.code in activity.moc and canonical not in _offered(activity, board):
+        elif offered is not None and canonical not in offered:
             codes.append(NOT_OFFERED.get(canonical, "676"))
     return codes
