@@ -26,7 +26,8 @@ from aiokafka import AIOKafkaProducer
 
 from bench.stack import cpu_seconds, server_pids
 from board_router.routing import verdict_event
-from projector.handlers import Projector, decode_record_event
+from projector.events import decode_record_event
+from projector.handlers import Projector
 from projector.rebuild import rebuild
 from projector.storage import active_tables
 from shared.codes import pars_error

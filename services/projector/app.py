@@ -3,7 +3,8 @@
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from projector.handlers import ActivityProjector, Projector, decode_record_event
+from projector.events import decode_record_event
+from projector.handlers import ActivityProjector, Projector
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import ActivityRegistered

@@ -1,76 +1,96 @@
-"""A record's status as a fold over its events, and the row a PARS rejection leaves; free of Kafka and SQL."""
+"""A record's status as a fold over its events, and the row a PARS rejection leaves; free of Kafka and SQL.
 
+A batch's events fold into one `RecordChange` per record without reading the record's row: every event after
+a record's submission sets its columns whatever they were (status, errors, the deleted flag, updated_at), so
+what a batch does is known before the projection is read. Only whether the projection already has the row
+matters, and the one statement that writes the batch (projector.storage.save_changes) tells: a record it
+has gets `existing`; one it has not is made from the batch's first RecordSubmitted, with `after` applied.
+"""
+
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
-from pydantic import BaseModel
+from msgspec import Raw
 
-from shared.codes import ParsError
-from shared.dates import normalize_month_day, parse_completion_date
-from shared.events import (
+from projector.events import (
+    NO_ERRORS,
     DeleteSubmitted,
-    Envelope,
     RecordAccepted,
     RecordDeleted,
+    RecordEvent,
     RecordRejected,
     RecordRejectedByPars,
     RecordSubmitted,
 )
+from shared.dates import normalize_month_day, parse_completion_date
 
 
-class RecordRow(BaseModel):
-    record_id: UUID
-    submission_id: UUID
-    provider_id: str
-    credit_id: str
-    activity_id: str
-    target_kind: str
-    board: str
-    first_name: str
-    last_name: str
-    dob: str | None
-    learner_id: str | None
-    completion_date: date
-    submitted_at: datetime
-    credits: Decimal
-    credit_types: dict[str, Decimal]
-    status: str
-    errors: list[ParsError]
+@dataclass(slots=True)
+class Patch:
+    """Columns events set on a row; None (False for `deleted`) leaves the column as it is."""
+
+    status: str | None = None
+    errors: Raw | None = None  # JSON, as the event carried it
     deleted: bool = False
-    updated_at: datetime
+    updated_at: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return self.updated_at is not None  # every event that changes a row sets it
 
 
-def fold(row: RecordRow | None, event: Envelope) -> RecordRow | None:
-    """The row after `event`; events for a record the projection never saw submitted change nothing."""
+@dataclass(slots=True)
+class RecordChange:
+    """What one batch's events do to one record's row."""
+
+    existing: Patch = field(default_factory=Patch)  # applied to the row the projection has
+    created: RecordSubmitted | None = None  # the row, had the projection none: the batch's first submission
+    after: Patch = field(default_factory=Patch)  # what followed that submission
+
+
+def fold(change: RecordChange | None, event: RecordEvent) -> RecordChange | None:
+    """The change after `event` (the events of a record, in log order). Events that change no row (a second
+    submission, a PARS rejection) leave it as it was; a change that does nothing is None."""
     if isinstance(event, RecordSubmitted):
-        if row is not None:
-            return row
-        r = event.record
-        return RecordRow(
-            record_id=r.record_id, submission_id=r.submission_id, provider_id=r.provider_id, credit_id=r.credit_id,
-            activity_id=r.activity_id, target_kind=r.target.kind, board=r.target.code, first_name=r.first_name,
-            last_name=r.last_name, dob=r.dob, learner_id=r.learner_id, completion_date=r.completion_date,
-            submitted_at=event.occurred_at, credits=r.credits, credit_types=r.credit_types, status="Submitted",
-            errors=[], updated_at=event.occurred_at,
-        )
-    if row is None:
-        return None
-    change: dict[str, object] = {"updated_at": event.occurred_at}
+        change = change or RecordChange()
+        if change.created is None:
+            change.created = event
+        return change
     if isinstance(event, RecordAccepted):
-        change |= {"status": "Accepted", "errors": []}
+        status, errors = "Accepted", NO_ERRORS
     elif isinstance(event, RecordRejected):
-        change |= {"status": "Rejected", "errors": event.errors}
+        status, errors = "Rejected", event.errors
     elif isinstance(event, DeleteSubmitted):
-        change |= {"status": "Delete Submitted"}
+        status, errors = "Delete Submitted", None
     elif isinstance(event, RecordDeleted):
-        change |= {"deleted": True}
+        status, errors = None, None
     else:
-        return row
-    return row.model_copy(update=change)
+        return change
+    change = change or RecordChange()
+    for patch in (change.existing, change.after) if change.created is not None else (change.existing,):
+        if status is not None:
+            patch.status = status
+        if errors is not None:
+            patch.errors = errors
+        patch.deleted = patch.deleted or isinstance(event, RecordDeleted)
+        patch.updated_at = event.occurred_at
+    return change
 
 
-class RejectionRow(BaseModel):
+def new_row(change: RecordChange) -> tuple | None:
+    """The row of a record the projection does not have yet (columns as in storage.RECORD_COLUMNS)."""
+    event = change.created
+    if event is None:
+        return None
+    r, after = event.record, change.after
+    errors = NO_ERRORS if after.errors is None else after.errors
+    return (r.record_id, r.submission_id, r.provider_id, r.credit_id, r.activity_id, r.target.kind, r.target.code,
+            r.first_name, r.last_name, r.dob, r.learner_id, r.completion_date, event.occurred_at, r.credits,
+            r.credit_types, after.status or "Submitted", errors, after.deleted, after.updated_at or event.occurred_at)
+
+
+class RejectionRow(NamedTuple):
     """A record PARS itself rejected: never kept (no status to fold), yet its provider must find it by its ID.
 
     The reported text is kept as a record's row keeps it (trimmed, the date of birth as MM/DD, the completion
@@ -89,11 +109,11 @@ class RejectionRow(BaseModel):
     dob: str | None
     learner_id: str | None
     completion_date: date | None
-    errors: list[ParsError]
+    errors: Raw  # JSON, as the event carried it
     rejected_at: datetime
 
 
-def rejection(event: Envelope) -> RejectionRow | None:
+def rejection(event: RecordEvent) -> RejectionRow | None:
     """The row a `RecordRejectedByPars` leaves; every other event leaves none."""
     if not isinstance(event, RecordRejectedByPars):
         return None

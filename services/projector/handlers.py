@@ -1,24 +1,24 @@
 """Applies a batch of record events in one transaction: timeline first (the dedupe), then current rows and
 PARS's rejections."""
 
+from uuid import UUID
+
 import asyncpg
 
 from projector import storage
-from projector.folding import fold, rejection
+from projector.events import RecordEvent
+from projector.folding import RecordChange, fold, rejection
 from projector.world import UPSERT_ACTIVITY, activity_row
 from shared.consumer import Delivery
-from shared.events import ActivityRegistered, Envelope, record_event_adapter
+from shared.events import ActivityRegistered
 from shared.inbox import keep_fresh
-
-# What the consumer and the rebuild turn each message of pars.record-events into.
-decode_record_event = record_event_adapter.validate_json
 
 
 class Projector:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
+    async def on_record_events(self, batch: list[Delivery[RecordEvent]]) -> None:
         events = [d.message for d in batch if d.message.record_id is not None]
         if not events:
             return
@@ -26,17 +26,16 @@ class Projector:
             await apply_events(conn, await storage.active_tables(conn), events)
 
 
-async def apply_events(conn: asyncpg.Connection, tables: storage.Tables, events: list[Envelope]) -> None:
-    """Apply events (in log order) to one generation of the tables; events applied before change nothing."""
+async def apply_events(conn: asyncpg.Connection, tables: storage.Tables, events: list[RecordEvent]) -> None:
+    """Apply events (in log order) to one generation of the tables; events applied before change nothing.
+    Three statements whatever the batch's size: the timeline (the dedupe), the records, PARS's rejections."""
     fresh = await storage.append_timeline(conn, tables, events)
     todo = keep_fresh(events, fresh)
-    rows = await storage.load_rows(conn, tables, (e.record_id for e in todo))
-    changed = {}
+    changes: dict[UUID, RecordChange] = {}
     for event in todo:
-        row = fold(rows.get(event.record_id), event)  # type: ignore[arg-type]
-        if row is not None and row is not rows.get(event.record_id):
-            rows[row.record_id] = changed[row.record_id] = row
-    await storage.save_rows(conn, tables, changed.values())
+        if (change := fold(changes.get(event.record_id), event)) is not None:  # type: ignore[arg-type]
+            changes[event.record_id] = change  # type: ignore[index]
+    await storage.save_changes(conn, tables, changes)
     await storage.save_rejections(conn, tables, [row for event in todo if (row := rejection(event)) is not None])
 
 

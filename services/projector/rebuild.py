@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from projector.events import decode_record_event
 from projector.handlers import apply_events
 from projector.storage import Tables
 from shared.db import create_pool, migrate
-from shared.events import record_event_adapter
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 
@@ -48,7 +48,7 @@ async def _catch_up(consumer: AIOKafkaConsumer, conn: asyncpg.Connection, tables
     applied = 0
     while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
         fetched = await consumer.getmany(*ends, timeout_ms=1000, max_records=BATCH)
-        events = [record_event_adapter.validate_json(r.value) for records in fetched.values() for r in records
+        events = [decode_record_event(r.value) for records in fetched.values() for r in records
                   if r.offset < ends[TopicPartition(r.topic, r.partition)]]
         if events:
             async with conn.transaction():

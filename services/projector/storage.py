@@ -1,16 +1,13 @@
 """The projection schema: records, their timelines and PARS's rejections, in generations (see migrations/0003)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 
-from projector.folding import RecordRow, RejectionRow
-from shared.events import Envelope
-
-_COLUMNS = list(RecordRow.model_fields)
-_REJECTION_COLUMNS = list(RejectionRow.model_fields)
+from projector.events import RecordEvent
+from projector.folding import RecordChange, RejectionRow, new_row
 
 
 @dataclass(frozen=True)
@@ -41,47 +38,78 @@ async def active_tables(conn: asyncpg.Connection, *, lock: str = "SHARE") -> Tab
     return Tables(await conn.fetchval(f"SELECT active FROM projection_state FOR {lock}"))
 
 
-async def append_timeline(conn: asyncpg.Connection, t: Tables, events: Sequence[Envelope]) -> set[UUID]:
-    """Add the events to their records' timelines; answer the ids that were new (the ones to apply)."""
+async def append_timeline(conn: asyncpg.Connection, t: Tables, events: Sequence[RecordEvent]) -> set[UUID]:
+    """Add the events to their records' timelines, each as it came; answer the ids that were new (the ones to
+    apply). One statement for the batch."""
     rows = await conn.fetch(
         f"INSERT INTO {t.events} (event_id, record_id, event_type, occurred_at, payload)"
-        " SELECT e, r, k, o, p::jsonb FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])"
-        " AS x(e, r, k, o, p) ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        " SELECT e, r, k, o, convert_from(p, 'UTF8')::jsonb"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::bytea[]) AS x(e, r, k, o, p)"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
         [e.event_id for e in events], [e.record_id for e in events], [e.event_type for e in events],
-        [e.occurred_at for e in events], [e.model_dump_json() for e in events],
+        [e.occurred_at for e in events], [e.raw for e in events],
     )
     return {r["event_id"] for r in rows}
 
 
-async def load_rows(conn: asyncpg.Connection, t: Tables, record_ids: Iterable[UUID]) -> dict[UUID, RecordRow]:
-    rows = await conn.fetch(f"SELECT {', '.join(_COLUMNS)} FROM {t.records} WHERE record_id = ANY($1::uuid[])",
-                            list(set(record_ids)))
-    return {r["record_id"]: RecordRow.model_validate(dict(r)) for r in rows}
+# The records table's columns, with the type each is sent as (JSON columns go as their UTF-8 text).
+RECORD_COLUMNS = {
+    "record_id": "uuid", "submission_id": "uuid", "provider_id": "text", "credit_id": "text", "activity_id": "text",
+    "target_kind": "text", "board": "text", "first_name": "text", "last_name": "text", "dob": "text",
+    "learner_id": "text", "completion_date": "date", "submitted_at": "timestamptz", "credits": "numeric",
+    "credit_types": "json", "status": "text", "errors": "json", "deleted": "boolean", "updated_at": "timestamptz",
+}
+REJECTION_COLUMNS = {
+    "record_id": "uuid", "submission_id": "uuid", "provider_id": "text", "credit_id": "text", "activity_id": "text",
+    "target_kind": "text", "board": "text", "first_name": "text", "last_name": "text", "dob": "text",
+    "learner_id": "text", "completion_date": "date", "errors": "json", "rejected_at": "timestamptz",
+}
+assert tuple(REJECTION_COLUMNS) == RejectionRow._fields
 
 
-async def save_rows(conn: asyncpg.Connection, t: Tables, rows: Iterable[RecordRow]) -> None:
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c != "record_id")
-    placeholders = ", ".join(f"${i}" for i in range(1, len(_COLUMNS) + 1))
-    await conn.executemany(
-        f"INSERT INTO {t.records} ({', '.join(_COLUMNS)}) VALUES ({placeholders})"
-        f" ON CONFLICT (record_id) DO UPDATE SET {updates}",
-        [tuple(_db_value(c, getattr(row, c)) for c in _COLUMNS) for row in rows],
+def _unnest(columns: dict[str, str], first: int) -> str:
+    """SELECT … FROM unnest($first…) of one array per column; JSON columns arrive as bytea."""
+    kinds = list(columns.values())
+    names = ", ".join(f"convert_from(c{i}, 'UTF8')::jsonb" if k == "json" else f"c{i}" for i, k in enumerate(kinds))
+    arrays = ", ".join(f"${first + i}::{'bytea' if kind == 'json' else kind}[]" for i, kind in enumerate(kinds))
+    return f"SELECT {names} FROM unnest({arrays}) AS x({', '.join(f'c{i}' for i in range(len(columns)))})"
+
+
+def _save_changes_sql(t: Tables) -> str:
+    # One statement: the CTE inserts the rows the batch creates; the UPDATE, which (same snapshot) cannot see
+    # them, patches the rows the projection had. A record the projection has ignores its row in the first part.
+    n = len(RECORD_COLUMNS)
+    return (
+        f"WITH created AS (INSERT INTO {t.records} ({', '.join(RECORD_COLUMNS)}) {_unnest(RECORD_COLUMNS, 1)}"
+        " ON CONFLICT (record_id) DO NOTHING)"
+        f" UPDATE {t.records} AS r SET status = coalesce(p.status, r.status),"
+        " errors = coalesce(convert_from(p.errors, 'UTF8')::jsonb, r.errors), deleted = r.deleted OR p.deleted,"
+        " updated_at = p.updated_at"
+        f" FROM unnest(${n + 1}::uuid[], ${n + 2}::text[], ${n + 3}::bytea[], ${n + 4}::boolean[],"
+        f" ${n + 5}::timestamptz[]) AS p(record_id, status, errors, deleted, updated_at)"
+        " WHERE r.record_id = p.record_id"
     )
 
 
-async def save_rejections(conn: asyncpg.Connection, t: Tables, rows: Iterable[RejectionRow]) -> None:
-    """Keep PARS's rejections; one seen before stays as it was (a record is judged once)."""
-    placeholders = ", ".join(f"${i}" for i in range(1, len(_REJECTION_COLUMNS) + 1))
-    await conn.executemany(
-        f"INSERT INTO {t.rejections} ({', '.join(_REJECTION_COLUMNS)}) VALUES ({placeholders})"
-        " ON CONFLICT (record_id) DO NOTHING",
-        [tuple(_db_value(c, getattr(row, c)) for c in _REJECTION_COLUMNS) for row in rows],
+async def save_changes(conn: asyncpg.Connection, t: Tables, changes: dict[UUID, RecordChange]) -> None:
+    """Write what a batch does to its records (folding.RecordChange), in one statement."""
+    rows = [row for change in changes.values() if (row := new_row(change)) is not None]
+    patched = [(record_id, c.existing) for record_id, c in changes.items() if c.existing]
+    if not rows and not patched:
+        return
+    await conn.execute(
+        _save_changes_sql(t), *(list(column) for column in zip(*rows, strict=True)) if rows else
+        [[]] * len(RECORD_COLUMNS),
+        [i for i, _ in patched], [p.status for _, p in patched], [p.errors for _, p in patched],
+        [p.deleted for _, p in patched], [p.updated_at for _, p in patched],
     )
 
 
-def _db_value(column: str, value: object) -> object:
-    if column == "errors":
-        return [e.model_dump() for e in value]  # type: ignore[attr-defined]
-    if column == "credit_types":
-        return {k: str(v) for k, v in value.items()}  # type: ignore[attr-defined]
-    return value
+async def save_rejections(conn: asyncpg.Connection, t: Tables, rows: Sequence[RejectionRow]) -> None:
+    """Keep PARS's rejections; one seen before stays as it was (a record is judged once). One statement."""
+    if rows:
+        await conn.execute(
+            f"INSERT INTO {t.rejections} ({', '.join(REJECTION_COLUMNS)}) {_unnest(REJECTION_COLUMNS, 1)}"
+            " ON CONFLICT (record_id) DO NOTHING",
+            *(list(column) for column in zip(*rows, strict=True)),
+        )

@@ -4,6 +4,7 @@ from uuid import uuid4
 
 import pytest
 
+from projector.events import RecordEvent, decode_record_event
 from projector.handlers import Projector
 from shared.codes import pars_error
 from shared.consumer import Delivery
@@ -23,6 +24,10 @@ def rejected_by_pars(first_name: str) -> RecordRejectedByPars:
                                 provider_id="0008001", submission_id=record.submission_id)
 
 
+def delivered(event: RecordRejectedByPars) -> Delivery[RecordEvent]:
+    return Delivery(decode_record_event(event.to_bytes()), None)
+
+
 async def test_a_redelivered_rejection_changes_nothing_and_stays_out_of_records(settings: Settings) -> None:
     schema = settings.schema("projection")
     pool = await create_pool(settings.database_url, schema)
@@ -30,11 +35,11 @@ async def test_a_redelivered_rejection_changes_nothing_and_stays_out_of_records(
         await migrate(pool, schema, "projector")
         projector = Projector(pool)
         first, second = rejected_by_pars("Harper"), rejected_by_pars("Avery")
-        await projector.on_record_events([Delivery(first, None), Delivery(first, None)])
+        await projector.on_record_events([delivered(first), delivered(first)])
         kept = await pool.fetch("SELECT * FROM pars_rejections ORDER BY first_name")
         # The same event again, in a later batch, and a copy carrying other values under the same event ID.
         copy = first.model_copy(update={"errors": [pars_error("999")]})
-        await projector.on_record_events([Delivery(first, None), Delivery(copy, None), Delivery(second, None)])
+        await projector.on_record_events([delivered(first), delivered(copy), delivered(second)])
         rows = await pool.fetch("SELECT * FROM pars_rejections ORDER BY first_name")
         assert [r["first_name"] for r in rows] == ["Avery", "Harper"]
         assert dict(rows[1]) == dict(kept[0])
