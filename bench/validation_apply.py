@@ -3,8 +3,9 @@
 N SubmitRecord messages of a 5,000-row-style Template B file (the demo world's completions, parsed the way
 intake parses an upload and encoded as intake's `submission()` does) are decoded and handled in batches of
 2,000 (the consumer's `max_records`) against a schema of their own on the shared PostgreSQL, and their events
-published to a stand-in for Kafka that only counts them: what validation's own CPU and PostgreSQL's pay per
-record, without Kafka or the other services. Each repetition starts from empty live records and processed
+published (by the handler right after each commit, the relay sending whatever it left) to a stand-in for Kafka
+that only counts them: what validation's own CPU and PostgreSQL's pay per record, without Kafka or the other
+services. Each repetition starts from empty live records and processed
 events; the best of R repetitions is printed (other sessions load this machine), with the outcomes, so two
 versions of the code can be checked to decide alike.
 """
@@ -27,7 +28,7 @@ from pars_cli.generate import generate_world
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.logging import configure_logging
-from shared.outbox import Outbox, OutboxRelay, OutboxRow
+from shared.outbox import Outbox, OutboxRelay, OutboxRow, OutboxWriter
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 from tests.support import drop_namespaces, unique_namespace
@@ -77,32 +78,42 @@ async def run(args: argparse.Namespace) -> None:
             await pool.release(c)
         outbox = Outbox(schema)
         best: tuple[float, float, float] | None = None
+        lowest: tuple[float, float] | None = None
         for _ in range(args.repeat):
             async with pool.acquire() as conn:
                 await conn.execute("TRUNCATE live_records, processed_events, outbox")
             published = Published()
-            handler = SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
+            writer = OutboxWriter(pool, outbox, published)
+            handler = SubmissionHandler(pool, writer, settings.topic(RECORD_EVENTS.name),
                                         today=lambda: settings.today)
             relay = OutboxRelay(pool, outbox, published, batch_size=BATCH)
             pg_before, cpu_before, began = cpu_seconds({"pg": backends})["pg"], time.process_time(), time.perf_counter()
-            for start in range(0, len(values), BATCH):
-                await handler([Delivery(decode_submission(v), None) for v in values[start:start + BATCH]])
-                while (await relay.drain_once())[0]:
-                    pass
+            for start in range(0, len(values), args.batch):
+                await handler([Delivery(decode_submission(v), None) for v in values[start:start + args.batch]])
+            # The handler published its events itself; the relay (woken only for what it left, else once a second)
+            # sends what is left.
+            while (await relay.drain_once())[0]:
+                pass
+            await writer.stop()  # the published rows' DELETE
             seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_before
             pg = cpu_seconds({"pg": backends})["pg"] - pg_before
             n = len(values)
+            left = await pool.fetchval("SELECT count(*) FROM outbox")
             print(f"  run: {n / seconds:,.0f} records/s, {seconds:.2f} s; CPU {cpu * 1e6 / n:.0f} µs/record here,"
-                  f" {pg * 1e6 / n:.0f} µs/record PostgreSQL")
+                  f" {pg * 1e6 / n:.0f} µs/record PostgreSQL; {left} rows left in the outbox")
             if best is None or seconds < best[0]:
                 best = (seconds, cpu, pg)
-        assert best is not None
+            lowest = min(lowest or (cpu, pg), (cpu, pg), key=sum)
+        assert best is not None and lowest is not None
         seconds, cpu, pg = best
-        print(f"records:      {len(values):,} SubmitRecord messages, batches of {BATCH:,}")
+        print(f"records:      {len(values):,} SubmitRecord messages, batches of {args.batch:,}")
         print(f"outcomes:     {dict(sorted(published.outcomes.items()))}")
         print(f"best of {args.repeat}:    {len(values) / seconds:,.0f} records/s ({seconds:.2f} s)")
         print(f"CPU/record:   this process {cpu * 1e6 / len(values):.0f} µs, PostgreSQL {pg * 1e6 / len(values):.0f} µs"
               f" (CPU-seconds {cpu:.2f} + {pg:.2f})")
+        # CPU time moves less with other sessions' load than wall time: the run that cost least is the figure to
+        # compare two versions by.
+        print(f"lowest CPU:   this process {lowest[0] * 1e6 / n:.0f} µs, PostgreSQL {lowest[1] * 1e6 / n:.0f} µs")
     finally:
         await pool.close()
         await drop_namespaces(settings.kafka_bootstrap_servers, settings.database_url, [namespace])
@@ -112,6 +123,8 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench validation", description=__doc__)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=BATCH,
+                        help="submissions a batch: 1 is what API completions arriving one by one cost")
     parser.add_argument("--mistake-every", type=int, default=10, help="every nth row wrong (622, 675, 690)")
     configure_logging("validation", level="WARNING")  # as a service runs it, minus its info lines
     asyncio.run(run(parser.parse_args(argv)))

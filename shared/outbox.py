@@ -3,16 +3,19 @@
 The relay holds a per-schema advisory lock while it publishes, so with several instances of a service
 exactly one publishes at a time and each key's messages leave in the order they were written.
 
-A writer that wants its messages out at once (intake's submissions) enqueues them with a hand-over delay,
-publishes them itself after the commit and `settle`s them once Kafka acknowledged; the relay sends only what
-the writer did not (it failed, or died): `hand_over` makes such rows due at once.
+A writer that wants its messages out at once (intake's submissions, validation, the router, the board simulator)
+uses an `OutboxWriter`: its rows are kept with a hand-over delay, it publishes them itself right after the commit
+and they are deleted once Kafka acknowledged; the relay sends only what the writer did not (it failed: the rows are
+handed over, due at once; or it died: they are due once the delay passed). A row is published by its writer only
+when no earlier row of its topic and key is still in the outbox other than rows this writer is publishing: else it
+is left to the relay, due no earlier than those rows, so a later row never overtakes an earlier one of its key.
 """
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -42,6 +45,33 @@ class OutboxRow:
 
 PublishRows = Callable[[Sequence[OutboxRow]], Awaitable[None]]
 
+HAND_OVER_SECONDS = 10.0  # rows their writer has not published by then are the relay's
+PUBLISH_SECONDS = 5.0  # how long a writer waits for Kafka's acks before handing its rows to the relay
+
+# One statement: the messages are inserted, each left to its writer for $6 seconds unless an earlier row of its topic
+# and key is still in the outbox (other than $7, the rows this writer is publishing or has published): then it is
+# the relay's, due no earlier than those rows. Answers each id with whether its writer may publish it. `earlier` is
+# materialized so that $7 is compared with the few rows of the same keys only, not with the whole outbox.
+_KEEP_HELD = """
+WITH m AS MATERIALIZED (
+    SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])
+        WITH ORDINALITY AS m(topic, key, value, headers, not_before, n)
+), same_key AS MATERIALIZED (
+    SELECT o.id, o.topic, o.key, o.not_before
+    FROM outbox o JOIN (SELECT DISTINCT topic, key FROM m) q ON o.key = q.key AND o.topic = q.topic
+), earlier AS (
+    SELECT topic, key, max(not_before) AS due FROM same_key WHERE id <> ALL($7::bigint[]) GROUP BY topic, key
+), kept AS (
+    INSERT INTO outbox (topic, key, value, headers, not_before)
+    SELECT m.topic, m.key, m.value, m.headers, CASE WHEN e.due IS NULL
+        THEN coalesce(m.not_before, now() + make_interval(secs => $6)) ELSE greatest(m.not_before, e.due) END
+    FROM m LEFT JOIN earlier e ON e.topic = m.topic AND e.key = m.key ORDER BY m.n
+    RETURNING id, topic, key
+)
+SELECT k.id, e.due IS NULL AS free FROM kept k LEFT JOIN earlier e ON e.topic = k.topic AND e.key = k.key
+ORDER BY k.id
+"""
+
 
 class Outbox:
     def __init__(self, schema: str) -> None:
@@ -67,15 +97,34 @@ class Outbox:
             await conn.execute("SELECT pg_notify($1, '')", self.channel)  # delivered at commit
         return sorted(r["id"] for r in ids)  # ids grow in insertion order, which is the messages' order
 
+    async def enqueue_held(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage], *,
+                           hand_over_after: float, publishing: Sequence[int]) -> list[tuple[int, bool]]:
+        """Call inside the transaction; answers (id, free) per message, in order. A free row is left to its writer
+        for `hand_over_after` seconds (its own `not_before` is ignored: the writer publishes only rows that are due);
+        a row with an earlier row of its topic and key still in the outbox, other than `publishing`, is not free: it
+        is the relay's, due at its own time but no earlier than the last of those rows."""
+        if not messages:
+            return []
+        rows = await conn.fetch(
+            _KEEP_HELD, [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
+            [m.headers for m in messages], [m.not_before for m in messages], hand_over_after, list(publishing),
+        )
+        return [(r["id"], r["free"]) for r in rows]
+
+    async def notify(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        """Wake the relay (at the commit, inside a transaction)."""
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
+
     @staticmethod
     async def settle(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
         """Their writer published these rows itself and Kafka acknowledged them: the relay must not send them."""
         await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", list(ids))
 
-    @staticmethod
-    async def hand_over(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
-        """Their writer could not publish these rows: they are the relay's now, due at once (it looks every second)."""
-        await conn.execute("UPDATE outbox SET not_before = now() WHERE id = ANY($1::bigint[])", list(ids))
+    async def hand_over(self, pool: asyncpg.Pool, ids: Sequence[int]) -> None:
+        """Their writer could not publish these rows: they are the relay's now, due at once (the relay is woken)."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE outbox SET not_before = now() WHERE id = ANY($1::bigint[])", list(ids))
+            await self.notify(conn)
 
 
 class OutboxSettler:
@@ -84,8 +133,9 @@ class OutboxSettler:
     dies is sent again by the relay once its hand-over time passes, which is harmless: consumers claim each
     event_id once."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, on_settled: Callable[[Sequence[int]], None] | None = None) -> None:
         self._pool = pool
+        self._on_settled = on_settled  # told of the ids once their DELETE ended (done, or failed)
         self._ids: list[int] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -120,6 +170,82 @@ class OutboxSettler:
             await Outbox.settle(self._pool, ids)
         except Exception as exc:  # the relay sends them again after their hand-over time; consumers ignore copies
             log.warning("published rows not cleared from the outbox", error=type(exc).__name__, rows=len(ids))
+        finally:
+            if self._on_settled is not None:
+                self._on_settled(ids)
+
+
+class OutboxWriter:
+    """Keeps a writer's messages in the outbox in its transaction and publishes them right after the commit, so no
+    relay round (a NOTIFY, a wake-up, the rows read back, a transaction of its own) stands between a commit and its
+    messages in Kafka:
+
+        async with pool.acquire() as conn, conn.transaction():
+            ...
+            rows = await writer.enqueue(conn, messages)
+        await writer.publish(rows)
+
+    The relay stays the fallback. Nothing is lost: a writer that dies after its commit leaves its rows to the relay,
+    due `hand_over_after` seconds after they were written; one whose publish fails or takes over `publish_within`
+    hands them over, due at once. Order per topic and key holds: a row is published by its writer only when every
+    earlier row of its key has left the outbox or is this writer's (published, or being published: its sends queue
+    in order on one producer, and a consumer's batch is published before it takes the next); otherwise the row is
+    the relay's, due no earlier than the rows before it, and the relay sends due rows in the order they were written.
+    A message may leave twice (writer and relay, after a crash or a slow ack): consumers claim each event_id once.
+    Messages with a `not_before` still ahead are the relay's, as with `Outbox.enqueue`.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, *,
+                 hand_over_after: float = HAND_OVER_SECONDS, publish_within: float = PUBLISH_SECONDS) -> None:
+        self.outbox = outbox
+        self._pool, self._publish = pool, publish
+        self._hand_over_after, self._publish_within = hand_over_after, publish_within
+        self._mine: set[int] = set()  # rows this writer is publishing, or published and has not deleted yet
+        self._settler = OutboxSettler(pool, on_settled=self._mine.difference_update)
+
+    async def enqueue(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        """Inside the transaction: keep the messages; answers the rows to `publish` once it committed (the others
+        are the relay's, and it is woken for them at the commit)."""
+        if not messages:
+            return []
+        now = datetime.now(UTC)
+        due = [m.not_before is None or m.not_before <= now for m in messages]
+        if not any(due):  # all delayed (a board's latency): the relay's, as they always were
+            await self.outbox.enqueue(conn, messages)
+            return []
+        # A message due already is its writer's like any other (the relay would send it at once, and twice).
+        held = [replace(m, not_before=None) if d and m.not_before is not None else m
+                for m, d in zip(messages, due, strict=True)]
+        kept = await self.outbox.enqueue_held(conn, held, hand_over_after=self._hand_over_after,
+                                              publishing=list(self._mine))
+        rows = [OutboxRow(i, m.topic, m.key, m.value, m.headers)
+                for (i, free), m, d in zip(kept, messages, due, strict=True) if free and d]
+        if len(rows) < len(messages):
+            await self.outbox.notify(conn)  # delivered at the commit
+        return rows
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> bool:
+        """After the commit: publish the rows; once Kafka has them all they are deleted (in the background, with
+        other batches' rows). On failure or after `publish_within` seconds they are handed to the relay, due at once.
+        Answers whether Kafka took them."""
+        if not rows:
+            return True
+        ids = [r.id for r in rows]
+        self._mine.update(ids)
+        try:
+            await asyncio.wait_for(self._publish(rows), self._publish_within)
+        except Exception as exc:  # a time-out included: the rows are kept, the relay delivers them
+            log.warning("messages left to the outbox relay", error=type(exc).__name__, messages=len(rows))
+            self._mine.difference_update(ids)  # from now on later rows of their keys queue behind them
+            with contextlib.suppress(Exception):  # else the relay takes them after the hand-over delay
+                await self.outbox.hand_over(self._pool, ids)
+            return False
+        self._settler.settle(ids)
+        return True
+
+    async def stop(self) -> None:
+        """Delete the published rows still in the outbox, then stop."""
+        await self._settler.stop()
 
 
 class OutboxRelay:

@@ -12,7 +12,7 @@ from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import BoardVerdict, DeleteSubmitted, RecordSubmitted, record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, board_requests, dead_letters
@@ -27,8 +27,9 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     boards = [b.code for b in shipped_boards().values() if b.needs_board]
     await ensure_topics(settings, [RECORD_EVENTS, BOARD_RESPONSES, dead_letters(SERVICE),
                                    *(board_requests(b) for b in boards)])
-    outbox = Outbox(schema)
-    router = Router(pool, outbox, settings)
+    outbox, publish = Outbox(schema), row_publisher(broker)
+    writer = OutboxWriter(pool, outbox, publish)
+    router = Router(pool, writer, settings)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.board-router.records"), decode=record_event_adapter.validate_json,
@@ -46,7 +47,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
         with contextlib.suppress(asyncio.CancelledError):
             await retries
 
-    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))], on_stop=[stop_retries])
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[stop_retries, writer.stop])
 
 
 def build(settings: Settings | None = None) -> FastAPI:

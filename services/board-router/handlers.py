@@ -12,7 +12,7 @@ from shared.consumer import TRANSIENT, Delivery
 from shared.events import BoardVerdict, DeleteSubmitted, Envelope, LearnerRecord, RecordSubmitted
 from shared.inbox import fresh_only
 from shared.logging import get_logger
-from shared.outbox import Outbox, OutboxMessage, event_message
+from shared.outbox import OutboxMessage, OutboxWriter, event_message
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, board_requests
 
@@ -20,9 +20,9 @@ log = get_logger(__name__)
 
 
 class Router:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, writer: OutboxWriter, settings: Settings) -> None:
         self._pool = pool
-        self._outbox = outbox
+        self._writer = writer
         self._settings = settings
         self._grace = timedelta(seconds=settings.board_answer_grace_seconds)
 
@@ -61,7 +61,8 @@ class Router:
                 opened.append((board_request(record, action, event.correlation_id),
                                answer_due(board, self._settings.board_latency_scale, now, self._grace)))
             await storage.open_requests(conn, opened)
-            await self._outbox.enqueue(conn, messages)
+            rows = await self._writer.enqueue(conn, messages)
+        await self._writer.publish(rows)  # right after the commit; the relay sends what this could not
 
     async def on_verdicts(self, batch: list[Delivery[BoardVerdict]], *, replay: bool = False) -> None:
         """Settle each open request with its verdict and append the record event, once. A replay also appends
@@ -85,7 +86,8 @@ class Router:
                 event = verdict_event(verdict, records[verdict.record_id], request["correlation_id"])
                 messages.append(event_message(topic, event, str(event.record_id)))
             await storage.settle(conn, settled)
-            await self._outbox.enqueue(conn, messages)
+            rows = await self._writer.enqueue(conn, messages)
+        await self._writer.publish(rows)
 
     async def ask_again(self, limit: int = 500) -> int:
         """Re-send (same request id) every request whose board is past its answer time."""
@@ -102,7 +104,8 @@ class Router:
                 board = boards[row["board"]]
                 due.append((row["request_id"], answer_due(board, self._settings.board_latency_scale, now, self._grace)))
             await storage.postpone(conn, due)
-            await self._outbox.enqueue(conn, messages)
+            rows = await self._writer.enqueue(conn, messages)
+        await self._writer.publish(rows)
         log.info("asked boards again", requests=len(late))
         return len(late)
 

@@ -14,7 +14,7 @@ from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import BoardVerdict
 from shared.kafka import make_broker, row_publisher
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES
 
@@ -36,8 +36,8 @@ async def replay_board_responses(settings: Settings, since: datetime) -> int:
     consumer = AIOKafkaConsumer(settings.topic(BOARD_RESPONSES.name), enable_auto_commit=False,
                                 bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-replay")
     broker = make_broker(settings, "replay")
-    outbox = Outbox(schema)
-    relay = OutboxRelay(pool, outbox, row_publisher(broker))
+    outbox, publish = Outbox(schema), row_publisher(broker)
+    relay, writer = OutboxRelay(pool, outbox, publish), OutboxWriter(pool, outbox, publish)
     replayed = 0
     try:
         await migrate(pool, schema, "board_router")
@@ -50,7 +50,7 @@ async def replay_board_responses(settings: Settings, since: datetime) -> int:
         for tp in partitions:
             found = starts.get(tp)
             consumer.seek(tp, found.offset if found is not None else ends[tp])
-        router = Router(pool, outbox, settings)
+        router = Router(pool, writer, settings)
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             fetched = await consumer.getmany(*partitions, timeout_ms=1000, max_records=BATCH)
             verdicts = [Delivery(BoardVerdict.model_validate_json(r.value), r) for tp, records in fetched.items()
@@ -60,7 +60,8 @@ async def replay_board_responses(settings: Settings, since: datetime) -> int:
                 replayed += len(verdicts)
         return replayed
     finally:
-        await relay.stop()  # publishes what the replay appended before it returns
+        await relay.stop()  # publishes what the replay left to it before it returns
+        await writer.stop()
         await broker.stop()
         await consumer.stop()
         await pool.close()

@@ -10,7 +10,7 @@ from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import ProcessBoardRequest
 from shared.kafka import ensure_topics, row_publisher
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES, board_requests, dead_letters
@@ -27,14 +27,15 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     wanted = [c.strip().upper() for c in settings.boards.split(",") if c.strip()]
     served = wanted or sorted(code for code, b in boards.items() if b.kind == "moc" and b.needs_board)
     await ensure_topics(settings, [BOARD_RESPONSES, dead_letters(SERVICE), *(board_requests(c) for c in served)])
-    outbox = Outbox(schema)
+    outbox, publish = Outbox(schema), row_publisher(broker)
+    writer = OutboxWriter(pool, outbox, publish)  # one for every board served: rows of one key are one board's
     for code in served:
         subscribe_batches(
             broker, settings, service=SERVICE, topics=[settings.topic(board_requests(code).name)],
             group=settings.group(f"pars.board-sim.{code}"), decode=ProcessBoardRequest.model_validate_json,
-            handle=BoardDesk(code, pool, outbox, settings).on_requests,
+            handle=BoardDesk(code, pool, writer, settings).on_requests,
         )
-    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))])
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop])
 
 
 def build(settings: Settings | None = None) -> FastAPI:

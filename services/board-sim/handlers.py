@@ -12,7 +12,7 @@ from shared.boards import Board, apply_overrides
 from shared.consumer import Delivery
 from shared.events import BoardVerdict, ProcessBoardRequest
 from shared.logging import get_logger
-from shared.outbox import Outbox, event_message
+from shared.outbox import OutboxWriter, event_message
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES
 
@@ -20,10 +20,10 @@ log = get_logger(__name__)
 
 
 class BoardDesk:
-    def __init__(self, code: str, pool: asyncpg.Pool, outbox: Outbox, settings: Settings) -> None:
+    def __init__(self, code: str, pool: asyncpg.Pool, writer: OutboxWriter, settings: Settings) -> None:
         self.code = code
         self._pool = pool
-        self._outbox = outbox
+        self._writer = writer
         self._settings = settings
         self._crashes: CrashDice | None = None
 
@@ -66,8 +66,9 @@ class BoardDesk:
             await storage.withdraw(conn, withdrawn)
             answer_at = board.answer_time(datetime.now(UTC), self._settings.board_latency_scale)
             topic = self._settings.topic(BOARD_RESPONSES.name)
-            await self._outbox.enqueue(conn, [
+            rows = await self._writer.enqueue(conn, [
                 event_message(topic, v, str(v.record_id), at)
                 for q, v in verdicts for at in deliveries(board.faults, q.event_id, answer_at)])
             self._crashes.roll()  # a crash here loses the whole batch's work: it is redelivered
+        await self._writer.publish(rows)  # answers due now leave at once; later ones are the relay's
         log.info("board answered", board=self.code, requests=len(requests), new=len(new_verdicts))

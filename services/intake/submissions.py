@@ -3,16 +3,17 @@ outbox in batches/service.py).
 
 A submission's messages, with its Idempotency-Key when it has one, are written to intake's outbox in one
 transaction: all of them are kept or none. Right after the commit the request publishes them itself and deletes
-them once Kafka acknowledged, so a 202 costs no relay round; the outbox relay sends only what the request could
-not (Kafka failed meanwhile, or the process died): at once when the request gave up, else after
-HAND_OVER_SECONDS. A message sent twice is harmless: validation claims each SubmitRecord's event_id.
+them once Kafka acknowledged (shared.outbox.OutboxWriter), so a 202 costs no relay round; the outbox relay sends
+only what the request could not (Kafka failed meanwhile, or the process died): at once when the request gave up,
+else after HAND_OVER_SECONDS, and a record whose credit ID still has a message waiting for the relay (a batch
+file's, or one left there) waits behind it. A message sent twice is harmless: validation claims each
+SubmitRecord's event_id.
 
 Before writing anything a submission is refused with 503 while Kafka is known to be unreachable, and with 413
 when a message would not fit in Kafka.
 """
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,7 +26,7 @@ from intake.waiters import Waiters
 from shared.events import ReportedRecord, SubmitRecord
 from shared.kafka import KAFKA_MAX_MESSAGE_BYTES, KafkaHealth
 from shared.logging import get_logger
-from shared.outbox import Outbox, OutboxMessage, OutboxRow, OutboxSettler, PublishRows
+from shared.outbox import Outbox, OutboxMessage, OutboxWriter, PublishRows
 from shared.settings import Settings
 from shared.topics import SUBMISSIONS
 
@@ -97,12 +98,13 @@ def refuse_oversized(records: list[ReportedRecord], messages: list[OutboxMessage
 class Submissions:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, health: KafkaHealth,
                  settings: Settings, waiters: Waiters) -> None:
-        self._pool, self._outbox, self._publish, self._health = pool, outbox, publish, health
+        self._pool, self._health = pool, health
         self._settings, self._waiters = settings, waiters
-        self._settler = OutboxSettler(pool)
+        self._writer = OutboxWriter(pool, outbox, publish, hand_over_after=HAND_OVER_SECONDS,
+                                    publish_within=PUBLISH_SECONDS)
 
     async def stop(self) -> None:
-        await self._settler.stop()
+        await self._writer.stop()
 
     async def submit(self, records: list[ReportedRecord], correlation_id: str, wait_seconds: float,
                      claim: Claim | None = None) -> list[RecordAnswer] | None:
@@ -116,17 +118,19 @@ class Submissions:
         refuse_oversized(records, messages)
         async with self._pool.acquire() as conn:
             if claim is None:  # one INSERT is all or nothing by itself: no BEGIN and COMMIT round trips
-                ids = await self._keep(conn, messages)
+                rows = await self._writer.enqueue(conn, messages)
             else:
                 async with conn.transaction():
                     if not await claim(conn):
                         return None
-                    ids = await self._keep(conn, messages)
+                    rows = await self._writer.enqueue(conn, messages)
         record_ids = [r.record_id for r in records]
         futures = self._waiters.expect(record_ids) if wait_seconds > 0 else []
         deadline = asyncio.get_running_loop().time() + wait_seconds
         try:
-            published = await self._publish_now(ids, messages)
+            published = await self._writer.publish(rows)
+            if not published:  # the rows are the relay's; the next submissions are refused while Kafka is down
+                self._health.suspect()
             if published and futures:
                 await asyncio.wait(futures, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
         finally:
@@ -136,21 +140,3 @@ class Submissions:
             else RecordAnswer(record_id=record.record_id, target=record.target.code, status="Processing")
             for record, future in zip(records, futures or [None] * len(records), strict=True)
         ]
-
-    async def _keep(self, conn: asyncpg.Connection, messages: list[OutboxMessage]) -> list[int]:
-        return await self._outbox.enqueue(conn, messages, notify=False, hand_over_after=HAND_OVER_SECONDS)
-
-    async def _publish_now(self, ids: list[int], messages: list[OutboxMessage]) -> bool:
-        """Publish the kept rows; once Kafka has them all they are deleted (in the background, with other requests'
-        rows); on failure they are left to the relay."""
-        rows = [OutboxRow(i, m.topic, m.key, m.value, m.headers) for i, m in zip(ids, messages, strict=True)]
-        try:
-            await asyncio.wait_for(self._publish(rows), PUBLISH_SECONDS)
-        except Exception as exc:  # a time-out included: the rows are kept, the relay delivers them
-            self._health.suspect()
-            log.warning("submission left to the outbox relay", error=type(exc).__name__, messages=len(rows))
-            with contextlib.suppress(Exception):  # else the relay takes them after HAND_OVER_SECONDS
-                await self._outbox.hand_over(self._pool, ids)
-            return False
-        self._settler.settle(ids)
-        return True

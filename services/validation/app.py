@@ -7,7 +7,7 @@ from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
-from shared.outbox import Outbox, OutboxRelay
+from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.settings import Settings
 from shared.topics import ACTIVITIES, RECORD_EVENTS, SUBMISSIONS, dead_letters
@@ -24,7 +24,9 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     await migrate(pool, schema, "validation")
     await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     outbox = Outbox(schema)
-    submissions = SubmissionHandler(pool, outbox, settings.topic(RECORD_EVENTS.name),
+    publish = row_publisher(broker)
+    writer = OutboxWriter(pool, outbox, publish)
+    submissions = SubmissionHandler(pool, writer, settings.topic(RECORD_EVENTS.name),
                                     today=lambda: settings.today or utc_today())
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
@@ -35,7 +37,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
         group=settings.group("pars.validation.statuses"), decode=record_event_adapter.validate_json,
         handle=StatusTracker(pool), max_records=1000, only=StatusTracker.EVENTS,
     )
-    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
+    return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop],
                    state={"validation_pool": pool, "submission_handler": submissions, "validation_outbox": outbox,
                           "settings": settings})
 

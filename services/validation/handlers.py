@@ -1,5 +1,6 @@
 """Handles a batch of SubmitRecord commands in one transaction: decide, keep live credit IDs, emit events."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -10,7 +11,7 @@ from shared.consumer import Delivery
 from shared.events import DeleteSubmitted, Envelope, RecordAccepted, RecordDeleted, RecordRejected, SubmitRecord
 from shared.inbox import fresh_only
 from shared.logging import get_logger
-from shared.outbox import Outbox, OutboxMessage, event_message
+from shared.outbox import OutboxMessage, OutboxWriter, event_message
 from validation import lookups, storage
 from validation.decide import Decision, decide, unexpected_failure
 from validation.lookups import live_key
@@ -27,10 +28,10 @@ def utc_today() -> date:
 
 
 class SubmissionHandler:
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, record_events_topic: str,
+    def __init__(self, pool: asyncpg.Pool, writer: OutboxWriter, record_events_topic: str,
                  today: Clock = utc_today) -> None:
         self._pool = pool
-        self._outbox = outbox
+        self._writer = writer
         self._topic = record_events_topic
         self._today = today
 
@@ -47,7 +48,8 @@ class SubmissionHandler:
             for decision in self._decide_all(todo, found, live):
                 messages += [event_message(self._topic, e, str(e.record_id)) for e in decision.events]
             await storage.save_live(conn, before, live)
-            await self._outbox.enqueue(conn, messages)
+            rows = await self._writer.enqueue(conn, messages)
+        await self._writer.publish(rows)  # right after the commit; the relay sends what this could not
         log.info("batch validated", records=len(todo), events=len(messages))
 
     async def check_only(self, commands: list[SubmitRecord]) -> list[Decision]:
@@ -60,9 +62,10 @@ class SubmissionHandler:
                     live: dict[LiveKey, LiveRecord]) -> list[Decision]:
         """Decide in order, each record seeing what the ones before it changed (`live` is updated in place)."""
         today, decisions = self._today(), []
+        debug = log.is_enabled_for(logging.DEBUG)  # the per-record line's fields cost more than the line, when off
         for command in commands:
-            decision = self._decide(command, found, live, today)
             key = live_key(command.record)
+            decision = self._decide(command, found, live.get(key), today, debug)
             if decision.release is not None:
                 live.pop(key, None)
             if decision.keep is not None:
@@ -72,27 +75,31 @@ class SubmissionHandler:
             decisions.append(decision)
         return decisions
 
-    def _decide(self, command: SubmitRecord, found: lookups.BatchLookups, live: dict[LiveKey, LiveRecord],
-                today: date) -> Decision:
+    def _decide(self, command: SubmitRecord, found: lookups.BatchLookups, held: LiveRecord | None, today: date,
+                debug: bool) -> Decision:
         r = command.record
-        # The record's ids go on its few log lines by hand: binding them to the context for every record cost a
-        # third of deciding it.
-        ids = {"correlation_id": command.correlation_id, "record_id": str(r.record_id)}
         if isinstance(command, UnreadableSubmission):
-            log.error("submission unreadable", reason=command.reason, **ids)
+            log.error("submission unreadable", reason=command.reason, **_log_ids(command))
             return unexpected_failure(command)
         try:
             activity, board = found.activity_for(r), found.boards.get(r.target.code)
-            ctx = Context(activity=activity, board=board, today=today,
-                          live=held.record if (held := live.get(live_key(r))) else None,
+            ctx = Context(activity=activity, board=board, today=today, live=held.record if held else None,
                           live_status=held.status if held else None, diplomate=found.diplomate_for(r),
                           match=found.match_for(r), offered=found.offered_for(activity, board))
             decision = decide(command, ctx)
         except Exception:  # one record's surprise must not hold up the batch: it gets PARS's 999
-            log.exception("record could not be validated", **ids)
+            log.exception("record could not be validated", **_log_ids(command))
             return unexpected_failure(command)
-        log.debug("record validated", outcome=decision.events[0].event_type, target=r.target.code, **ids)
+        if debug:
+            log.debug("record validated", outcome=decision.events[0].event_type, target=r.target.code,
+                      **_log_ids(command))
         return decision
+
+
+def _log_ids(command: SubmitRecord) -> dict[str, str]:
+    """A record's ids, for its few log lines by hand: binding them to the context for every record cost a third of
+    deciding it."""
+    return {"correlation_id": command.correlation_id, "record_id": str(command.record.record_id)}
 
 
 class StatusTracker:
