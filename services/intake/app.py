@@ -20,6 +20,7 @@ from intake.completions import idempotency
 from intake.completions.router import router as completions_router
 from intake.errors import UNAVAILABLE, install_error_handlers
 from intake.keepable import keepable_parameters
+from intake.keys import KeyCache
 from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
@@ -27,7 +28,7 @@ from intake.records.router import router as records_router
 from intake.submissions import Submissions
 from intake.waiters import OUTCOME_EVENTS, Waiters
 from intake.ws.router import router as ws_router
-from shared.consumer import event_type_of, event_types, raw_records, records_of, subscribe_batches
+from shared.consumer import raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
 from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
@@ -40,15 +41,13 @@ from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
 SERVICE = "intake"
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
     # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
-    outcome_types = event_types(*OUTCOME_EVENTS)
-
     @broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
                        auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=raw_records)
     async def on_outcomes(msg: KafkaMessage) -> None:
         if not waiters.waiting:
             return
         for record in records_of(msg):
-            if event_type_of(record) in outcome_types:
+            if waiters.may_answer(record):
                 with contextlib.suppress(ValidationError):  # not ours to judge: the services DLQ bad events
                     waiters.offer(record_event_adapter.validate_json(record.value))
 
@@ -97,12 +96,15 @@ def build(settings: Settings | None = None) -> FastAPI:
             await pool.close()
 
     # Every route's path and query parameters are checked before it runs: a NUL must never reach PostgreSQL.
+    # No OpenTelemetry is set up here: FastAPI's native telemetry, off, skips asking for its providers per request.
     app = FastAPI(title="PARS learner reporting", version="1", lifespan=lifespan, description=LIMITS,
-                  responses=TOO_LARGE | UNAVAILABLE, dependencies=[Depends(keepable_parameters)])
+                  responses=TOO_LARGE | UNAVAILABLE, dependencies=[Depends(keepable_parameters)],
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.add_middleware(BodyLimit)  # bodies over their route's limit: 413 before they are read
     app.state.settings = settings
     app.state.broker = broker
     app.state.waiters = waiters
+    app.state.keys = KeyCache()  # valid API keys, remembered for KEY_CACHE_SECONDS
     app.state.projection_schema = quote_schema(settings.schema("projection"))
 
     async def ready() -> bool:

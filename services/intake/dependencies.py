@@ -7,14 +7,16 @@ from fastapi import Depends, Request
 from faststream.kafka import KafkaBroker
 
 from intake.errors import ApiError
-from intake.keys import Principal, authenticate
+from intake.keys import Principal
 
 
-def get_pool(request: Request) -> asyncpg.Pool:
+# Dependencies are coroutines even where they only read app.state: FastAPI runs a plain function in its thread pool,
+# a hand-off that cost more than the rest of the lookup.
+async def get_pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 
-def get_broker(request: Request) -> KafkaBroker:
+async def get_broker(request: Request) -> KafkaBroker:
     return request.app.state.broker
 
 
@@ -35,7 +37,7 @@ async def caller(request: Request, pool: Pool) -> Principal:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise ApiError(401, "unauthorized", "Send an API key as 'Authorization: Bearer KEY'.")
-    principal = await authenticate(pool, key.strip())
+    principal = await request.app.state.keys.authenticate(pool, key.strip())
     if principal is None:
         raise ApiError(401, "unauthorized", "The API key is not valid.")
     return principal

@@ -1,8 +1,14 @@
-"""API keys: random, shown once, stored as a SHA-256 digest (the keys carry 256 bits, so no slow hash is needed)."""
+"""API keys: random, shown once, stored as a SHA-256 digest (the keys carry 256 bits, so no slow hash is needed).
+
+Each intake process remembers the keys it found valid for KEY_CACHE_SECONDS (`KeyCache`), so a caller's requests
+do not each ask PostgreSQL; a revoked key therefore keeps working for at most that long (docs/DESIGN-NOTES.md).
+"""
 
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -49,6 +55,37 @@ async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Pri
     if row is None or not hmac.compare_digest(bytes(row["key_hash"]), _digest(key)):
         return None
     return Principal(row["role"], row["provider_id"], row["sandbox"])
+
+
+KEY_CACHE_SECONDS = 15.0  # how long a revoked key may still be taken by a process that checked it before
+KEY_CACHE_SIZE = 10_000  # keys remembered at most; past it the expired ones go, then all
+
+
+class KeyCache:
+    """The principals of keys found valid lately, by the key's digest (never the key), each for `ttl` seconds of
+    `clock`. Only valid keys are kept: a stream of made-up keys cannot fill it, and a key issued meanwhile is
+    looked up like any other."""
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 size: int = KEY_CACHE_SIZE) -> None:
+        self._ttl, self._clock, self._size = ttl, clock, size
+        self._known: dict[bytes, tuple[Principal, float]] = {}
+
+    async def authenticate(self, conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Principal | None:
+        digest, now = _digest(key), self._clock()
+        known = self._known.get(digest)
+        if known is not None and known[1] > now:
+            return known[0]
+        principal = await authenticate(conn, key)
+        if principal is None:
+            self._known.pop(digest, None)
+            return None
+        if len(self._known) >= self._size:
+            self._known = {d: k for d, k in self._known.items() if k[1] > now}
+            if len(self._known) >= self._size:
+                self._known.clear()
+        self._known[digest] = (principal, now + self._ttl)
+        return principal
 
 
 async def revoke_key(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> None:

@@ -18,7 +18,7 @@ def connect(settings: Settings) -> httpx.AsyncClient:
                              headers={SERVICE_TOKEN_HEADER: settings.internal_token()})
 
 
-def get_validation(request: Request) -> httpx.AsyncClient:
+async def get_validation(request: Request) -> httpx.AsyncClient:  # a coroutine: no thread-pool hand-off
     return request.app.state.validation_client
 
 

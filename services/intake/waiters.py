@@ -7,10 +7,16 @@ took the request sees the outcome.
 import asyncio
 from uuid import UUID
 
+from aiokafka import ConsumerRecord
+
 from intake.completions.schemas import RecordAnswer
+from shared.consumer import event_type_of, event_types
 from shared.events import DeleteSubmitted, Envelope, RecordDeleted, RecordRejectedByPars, RecordSubmitted
 
 OUTCOME_EVENTS = (RecordSubmitted, RecordRejectedByPars, DeleteSubmitted, RecordDeleted)  # what `outcome` reads
+OUTCOME_TYPES = event_types(*OUTCOME_EVENTS)
+# A Delete's outcome is keyed by the record it deletes, which the caller does not know: its own ID is `reported_as`.
+DELETE_OUTCOME_TYPES = event_types(DeleteSubmitted, RecordDeleted)
 
 
 def outcome(event: Envelope) -> RecordAnswer | None:
@@ -34,20 +40,38 @@ def waited_on(event: Envelope) -> UUID | None:
 class Waiters:
     def __init__(self) -> None:
         self._futures: dict[UUID, asyncio.Future[RecordAnswer]] = {}
+        self._keys: set[bytes] = set()  # the awaited record IDs as pars.record-events keys them
 
     @property
     def waiting(self) -> bool:
         return bool(self._futures)
 
+    def awaits_key(self, key: bytes) -> bool:
+        """Whether a caller waits on the record a pars.record-events message is keyed by (`str(record_id)`): the
+        consumer reads no header and decodes nothing of the other messages (a Delete's outcome aside, see app.py)."""
+        return key in self._keys
+
     def expect(self, record_ids: list[UUID]) -> list[asyncio.Future[RecordAnswer]]:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in record_ids]
         self._futures.update(zip(record_ids, futures, strict=True))
+        self._keys.update(str(record_id).encode() for record_id in record_ids)
         return futures
 
     def forget(self, record_ids: list[UUID]) -> None:
         for record_id in record_ids:
             self._futures.pop(record_id, None)
+            self._keys.discard(str(record_id).encode())
+
+    def may_answer(self, record: ConsumerRecord) -> bool:
+        """Whether a pars.record-events message may answer a caller, to be decoded and offered: an Add's outcome
+        keyed by an awaited record, or any Delete's outcome (rare). The rest, most of the log, is passed over on
+        its key and first header alone."""
+        if record.key is None:  # not keyed as the pipeline keys record events: read the header
+            return event_type_of(record) in OUTCOME_TYPES
+        if record.key in self._keys:
+            return event_type_of(record) in OUTCOME_TYPES
+        return _first_event_type(record) in DELETE_OUTCOME_TYPES
 
     def offer(self, event: Envelope) -> None:
         record_id = waited_on(event)
@@ -57,3 +81,11 @@ class Waiters:
         future = self._futures[record_id]
         if answer is not None and not future.done():
             future.set_result(answer)
+
+
+def _first_event_type(record: ConsumerRecord) -> bytes | None:
+    """The event type, read from the first header where the outbox puts it (shared.outbox.event_message)."""
+    headers = record.headers
+    if headers and headers[0][0] == "event_type":
+        return headers[0][1]
+    return event_type_of(record)

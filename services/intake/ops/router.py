@@ -28,7 +28,7 @@ async def current_operator(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # a coroutine: no thread-pool hand-off
     return request.app.state.settings
 
 

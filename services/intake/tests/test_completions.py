@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from intake.completions.schemas import Completion
 from intake.completions.service import split_into_records
-from intake.keys import PREFIX, Principal, UnknownProvider, _digest, authenticate, issue_key
+from intake.keys import PREFIX, KeyCache, Principal, UnknownProvider, _digest, authenticate, issue_key
 from shared.events import ReportedRecord, Target
 
 PROVIDER = "0008001"
@@ -253,3 +253,66 @@ async def test_a_revoked_key_is_refused() -> None:
     key = await issue_key(conn, "provider", PROVIDER)  # type: ignore[arg-type]
     conn.keys.clear()  # the query filters revoked keys out: no row
     assert await authenticate(conn, key) is None  # type: ignore[arg-type]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_valid_key_is_looked_up_once_per_ttl() -> None:
+    conn, clock = FakeConnection(providers={PROVIDER}), Clock()
+    cache = KeyCache(ttl=15, clock=clock)
+    key = await issue_key(conn, "provider", PROVIDER)  # type: ignore[arg-type]
+    for _ in range(3):
+        assert await cache.authenticate(conn, key) == Principal("provider", PROVIDER)  # type: ignore[arg-type]
+    assert len(conn.lookups) == 1
+    clock.now += 15
+    assert await cache.authenticate(conn, key) == Principal("provider", PROVIDER)  # type: ignore[arg-type]
+    assert len(conn.lookups) == 2
+
+
+async def test_a_revoked_key_is_refused_once_its_ttl_is_over() -> None:
+    conn, clock = FakeConnection(providers={PROVIDER}), Clock()
+    cache = KeyCache(ttl=15, clock=clock)
+    key = await issue_key(conn, "provider", PROVIDER)  # type: ignore[arg-type]
+    assert await cache.authenticate(conn, key) is not None  # type: ignore[arg-type]
+    conn.keys.clear()  # revoked
+    clock.now += 14.9
+    assert await cache.authenticate(conn, key) is not None  # type: ignore[arg-type]  # within the TTL: departure
+    clock.now += 0.1
+    assert await cache.authenticate(conn, key) is None  # type: ignore[arg-type]
+    assert await cache.authenticate(conn, key) is None  # type: ignore[arg-type]
+    assert len(conn.lookups) == 3  # a refused key is asked for every time: nothing remembered of it
+
+
+async def test_the_cache_keeps_digests_only_and_never_a_wrong_secret() -> None:
+    conn = FakeConnection(providers={PROVIDER})
+    cache = KeyCache(clock=Clock())
+    key = await issue_key(conn, "provider", PROVIDER)  # type: ignore[arg-type]
+    prefix, key_id, secret = key.split("_", 2)
+    assert await cache.authenticate(conn, key) is not None  # type: ignore[arg-type]
+    assert list(cache._known) == [_digest(key)]
+    assert all(key.encode() not in digest for digest in cache._known)
+    # The same key ID with another secret is another digest: looked up, and refused.
+    assert await cache.authenticate(conn, f"{prefix}_{key_id}_{secret}x") is None  # type: ignore[arg-type]
+    assert conn.lookups == [key_id, key_id]
+
+
+async def test_a_full_cache_drops_what_expired_first_then_everything() -> None:
+    conn, clock = FakeConnection(providers={PROVIDER}), Clock()
+    cache = KeyCache(ttl=10, clock=clock, size=2)
+    keys = [await issue_key(conn, "provider", PROVIDER) for _ in range(4)]  # type: ignore[arg-type]
+    for key in keys[:2]:
+        await cache.authenticate(conn, key)  # type: ignore[arg-type]
+    clock.now += 5
+    await cache.authenticate(conn, keys[2])  # type: ignore[arg-type]  # full, nothing expired: all dropped
+    assert list(cache._known) == [_digest(keys[2])]
+    clock.now += 3
+    await cache.authenticate(conn, keys[3])  # type: ignore[arg-type]
+    clock.now += 8  # keys[2] expired, keys[3] not
+    await cache.authenticate(conn, keys[0])  # type: ignore[arg-type]
+    assert list(cache._known) == [_digest(keys[3]), _digest(keys[0])]
