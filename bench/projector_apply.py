@@ -191,6 +191,11 @@ async def rebuilds(args: argparse.Namespace, settings: Settings, events: list[tu
     assert best is not None
     seconds, cpu, pg = best
     n = len(events)
+    pool = await create_pool(settings.database_url, settings.schema("projection"), max_size=1)
+    try:
+        print(f"outcome:      {await outcome(pool)}")
+    finally:
+        await pool.close()
     print(f"rebuild best of {args.repeat}: {n / seconds:,.0f} events/s ({seconds:.2f} s for {n:,} events),"
           f" CPU/event: this process {cpu * 1e6 / n:.1f} µs, all of PostgreSQL {pg * 1e6 / n:.1f} µs")
 
