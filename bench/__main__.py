@@ -1,13 +1,24 @@
-"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile] [options]`: benchmarks, run on demand,
-printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|...] [options]`: benchmarks, run
+on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
 
-from bench import batches, ceiling, intake_http, pipeline, profile, projector_apply, queries, suite, validation_apply
+from bench import (
+    batches,
+    ceiling,
+    idle,
+    intake_http,
+    pipeline,
+    profile,
+    projector_apply,
+    queries,
+    suite,
+    validation_apply,
+)
 
 if __name__ == "__main__":
     which, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else (
         "suite", sys.argv[1:])
     {"suite": suite.main, "pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,
      "ceiling": ceiling.main, "profile": profile.main, "validation": validation_apply.main,
-     "intake": intake_http.main, "projector": projector_apply.main}[which](rest)
+     "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main}[which](rest)

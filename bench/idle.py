@@ -1,6 +1,15 @@
 """Idle cost: the CPU a stack with nothing to do uses, per service and for Kafka and PostgreSQL; and waiting for
-a stack to be quiet, so one figure does not pay for the work another left behind."""
+a stack to be quiet, so one figure does not pay for the work another left behind.
 
+`python -m bench idle [--seconds S] [--rounds R]`: one stack of the six services (bench/stack.py), quiet after
+its start, then R windows of S seconds; each process's CPU time over a window (/proc: what our processes used,
+whatever else loads the machine) as a share of one core, and the lowest of R for each. PostgreSQL: the
+stack's connections (its server's own processes work for every user of the server). Kafka is the broker
+serving the stack's bootstrap port, all of it: point PARS_KAFKA_BOOTSTRAP_SERVERS at a broker of one's own
+to leave other users' load out of its figure.
+"""
+
+import argparse
 import contextlib
 import os
 import re
@@ -9,18 +18,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.stack import BenchStack, cpu_seconds, server_pids
+from bench.stack import BenchStack, bench_stack, cpu_seconds, server_pids
 from bench.table import AT_MOST, Figure
+from pars_cli.generate import generate_world
 from pars_cli.stack import exit_reason
 
 
-def stack_pids(stack: BenchStack) -> dict[str, list[int]]:
+def stack_pids(stack: BenchStack, pg_background: bool = True) -> dict[str, list[int]]:
     """Each service's process, Kafka's, and PostgreSQL's own processes with the connections of this stack's
-    services (not those of whatever else uses the same server; connections come and go: ask again)."""
+    services (not those of whatever else uses the same server; connections come and go: ask again).
+    `pg_background` False: the connections only, not the server's own processes (WAL writer, checkpointer...),
+    which work for every user of a shared server."""
     services = {p.service: [p.process.pid] for p in stack.processes if p.process}
     servers = server_pids()
     ports = _local_ports([pid for pids in services.values() for pid in pids])
-    servers["postgresql"] = [pid for pid in servers["postgresql"] if _client_port(pid) in ports | {None}]
+    ours = ports | {None} if pg_background else ports
+    servers["postgresql"] = [pid for pid in servers["postgresql"] if _client_port(pid) in ours]
+    if len(servers["kafka"]) > 1:  # another broker on this machine: only the one serving the stack
+        port = int(stack.settings.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+        servers["kafka"] = [pid for pid in servers["kafka"] if port in _local_ports([pid])]
     return services | servers
 
 
@@ -53,10 +69,10 @@ def _local_ports(pids: list[int]) -> set[int]:
 
 
 @contextmanager
-def cpu_used(stack: BenchStack) -> Iterator[dict[str, float]]:
+def cpu_used(stack: BenchStack, pg_background: bool = True) -> Iterator[dict[str, float]]:
     """CPU-seconds each service, Kafka and PostgreSQL used while the block ran (in the dict it yields, filled on
     exit); a process that exits meanwhile (a PostgreSQL connection closing) leaves out what it used."""
-    groups = stack_pids(stack)
+    groups = stack_pids(stack, pg_background)
     per_process = {f"{name}/{pid}": [pid] for name, pids in groups.items() for pid in pids}
     before = cpu_seconds(per_process)
     used = dict.fromkeys(groups, 0.0)
@@ -65,9 +81,9 @@ def cpu_used(stack: BenchStack) -> Iterator[dict[str, float]]:
         used[process.split("/")[0]] += max(0.0, total - before[process])
 
 
-def _cpu_shares(stack: BenchStack, seconds: float) -> dict[str, float]:
+def _cpu_shares(stack: BenchStack, seconds: float, pg_background: bool = True) -> dict[str, float]:
     """% of a core each service, Kafka and PostgreSQL used over `seconds`."""
-    with cpu_used(stack) as used:
+    with cpu_used(stack, pg_background) as used:
         time.sleep(seconds)
     return {name: cpu / seconds * 100 for name, cpu in used.items()}
 
@@ -112,3 +128,29 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise ValueError(f"no VmHWM for process {pid}")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench idle", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="each window")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds left to start-up once quiet")
+    args = parser.parse_args(argv)
+    world = generate_world(providers=1, activities=10, physicians=100, seed=3)
+    with bench_stack(world, world.providers[0].id) as stack:
+        wait_quiet(stack)
+        time.sleep(args.settle)  # group joins, first digest round, relays' first empty polls
+        rounds = []
+        for _ in range(args.rounds):
+            rounds.append(_cpu_shares(stack, args.seconds, pg_background=False))
+            check_alive(stack)
+    print(f"\nidle, {args.rounds} windows of {args.seconds:.0f} s, % of one core (load average before the "
+          f"last window's end: {os.getloadavg()[0]:.2f})")
+    for name in sorted(rounds[0], key=lambda n: -min(r[n] for r in rounds)):
+        print(f"  {name:<14} lowest {min(r[name] for r in rounds):5.2f}   windows "
+              + " ".join(f"{r[name]:5.2f}" for r in rounds))
+    totals = [sum(r.values()) for r in rounds]
+    services = [sum(v for n, v in r.items() if n not in ("kafka", "postgresql")) for r in rounds]
+    print(f"  {'whole stack':<14} lowest {min(totals):5.2f}   windows " + " ".join(f"{t:5.2f}" for t in totals))
+    print(f"  {'six services':<14} lowest {min(services):5.2f}   windows " + " ".join(f"{t:5.2f}" for t in services))
