@@ -1,4 +1,4 @@
-"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|...] [options]`: benchmarks, run
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|...] [options]`: benchmarks, run
 on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
@@ -8,6 +8,7 @@ from bench import (
     ceiling,
     idle,
     intake_http,
+    notifier_apply,
     pipeline,
     profile,
     projector_apply,
@@ -21,4 +22,5 @@ if __name__ == "__main__":
         "suite", sys.argv[1:])
     {"suite": suite.main, "pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,
      "ceiling": ceiling.main, "profile": profile.main, "validation": validation_apply.main,
-     "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main}[which](rest)
+     "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main,
+     "notifier": notifier_apply.main}[which](rest)

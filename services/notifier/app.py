@@ -4,11 +4,11 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from notifier import mailer
+from notifier.events import READ, decode_record_event
 from notifier.handlers import RejectionCollector
 from notifier.sender import DigestSender
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import record_event_adapter
 from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
 from shared.settings import Settings
@@ -24,8 +24,8 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     await ensure_topics(settings, [RECORD_EVENTS, dead_letters(SERVICE)])
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group("pars.notifier"), decode=record_event_adapter.validate_json,
-        handle=RejectionCollector(pool).on_record_events, only=RejectionCollector.EVENTS,
+        group=settings.group("pars.notifier"), decode=decode_record_event,
+        handle=RejectionCollector(pool).on_record_events, only=READ,
     )
     sender = DigestSender(pool, settings, lambda message: mailer.send(settings, message))
     sender.start()

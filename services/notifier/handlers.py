@@ -4,8 +4,8 @@ from uuid import UUID
 
 import asyncpg
 
+from notifier.events import Event, RecordRejected, RecordRejectedByPars, RecordSubmitted
 from shared.consumer import Delivery
-from shared.events import Envelope, RecordRejected, RecordRejectedByPars, RecordSubmitted
 from shared.inbox import fresh_only
 from shared.logging import bind_correlation, get_logger
 
@@ -19,7 +19,7 @@ class RejectionCollector:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
+    async def on_record_events(self, batch: list[Delivery[Event]]) -> None:
         events = [d.message for d in batch if isinstance(d.message, self.EVENTS)]
         if not events:
             return
@@ -43,10 +43,10 @@ async def _remember_records(conn: asyncpg.Connection, submitted: list[RecordSubm
         "INSERT INTO records (record_id, provider_id, activity_id, first_name, last_name, learner_id,"
         " completion_date) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
         [(e.record.record_id, e.record.provider_id, e.record.activity_id, e.record.first_name, e.record.last_name,
-          e.record.learner_id, e.record.completion_date.isoformat()) for e in submitted])
+          e.record.learner_id, e.record.completion_date) for e in submitted])
 
 
-async def _rejection_rows(conn: asyncpg.Connection, events: list[Envelope]) -> list[Row]:
+async def _rejection_rows(conn: asyncpg.Connection, events: list[Event]) -> list[Row]:
     by_board = [e for e in events if isinstance(e, RecordRejected)]
     records = {r["record_id"]: r for r in await conn.fetch(
         "SELECT record_id, activity_id, first_name, last_name, learner_id, completion_date FROM records"
@@ -57,7 +57,7 @@ async def _rejection_rows(conn: asyncpg.Connection, events: list[Envelope]) -> l
         list({e.provider_id for e in by_pars}))}
     rows: list[Row] = []
     for e in events:
-        errors = [err.model_dump() for err in getattr(e, "errors", [])]
+        errors = getattr(e, "errors", [])
         if isinstance(e, RecordRejected):
             r = records.get(e.record_id)
             rows.append((e.event_id, e.provider_id, e.record_id, e.target.code, errors, e.occurred_at,

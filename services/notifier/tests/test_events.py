@@ -1,0 +1,59 @@
+"""The notifier's msgspec reading of record events gives what the pydantic models held, for what it keeps."""
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from notifier.events import READ, RecordRejected, RecordRejectedByPars, RecordSubmitted, decode_record_event
+from shared import events
+from shared.codes import pars_error
+from shared.consumer import event_types
+
+TARGET = events.Target(kind="moc", code="ABIM")
+ENVELOPE = {"provider_id": "0008001", "correlation_id": "req-1", "record_id": uuid.uuid4(),
+            "occurred_at": datetime(2026, 11, 2, 9, 30, tzinfo=UTC)}
+
+
+def test_a_submission_keeps_what_a_digest_line_shows() -> None:
+    record = events.LearnerRecord(
+        record_id=ENVELOPE["record_id"], submission_id=uuid.uuid4(), provider_id="0008001", channel="batch",
+        credit_id="ccid:1", activity_id="210000001", first_name="Harper", last_name="Benton", dob="11/11",
+        completion_date=date(2026, 11, 2), target=TARGET, learner_id="100001", credits=Decimal("1.25"),
+        credit_types={"Medical Knowledge": Decimal("1.25")})
+    sent = events.RecordSubmitted(record=record, **ENVELOPE)
+    got = decode_record_event(sent.to_bytes())
+    assert isinstance(got, RecordSubmitted)
+    assert (got.event_id, got.correlation_id, got.provider_id, got.occurred_at) == (
+        sent.event_id, "req-1", "0008001", sent.occurred_at)
+    r = got.record
+    assert (r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id, r.completion_date) == (
+        record.record_id, "0008001", "210000001", "Harper", "Benton", "100001", record.completion_date.isoformat())
+
+
+def test_rejections_keep_their_errors_as_the_models_dumped_them() -> None:
+    errors = [pars_error("664"), pars_error("690")]
+    board = events.RecordRejected(target=TARGET, response_id=uuid.uuid4(), errors=errors, **ENVELOPE)
+    got = decode_record_event(board.to_bytes())
+    assert isinstance(got, RecordRejected)
+    assert (got.target.code, got.errors, got.record_id) == ("ABIM", [e.model_dump() for e in errors],
+                                                            board.record_id)
+
+    reported = events.ReportedRecord(record_id=ENVELOPE["record_id"], submission_id=uuid.uuid4(),
+                                     provider_id="0008001", channel="ws", first_name="Harper", target=TARGET,
+                                     completion_date="11/2/2026")
+    by_pars = events.RecordRejectedByPars(record=reported, errors=errors[:1], **ENVELOPE)
+    got = decode_record_event(by_pars.to_bytes())
+    assert isinstance(got, RecordRejectedByPars)
+    assert (got.record.channel, got.record.first_name, got.record.last_name, got.record.completion_date,
+            got.record.target.code, got.errors) == ("ws", "Harper", None, "11/2/2026", "ABIM",
+                                                    [errors[0].model_dump()])
+
+
+def test_the_header_lets_through_only_what_it_decodes() -> None:
+    assert event_types(*READ) == {b"RecordSubmitted", b"RecordRejected", b"RecordRejectedByPars"}
+    accepted = events.RecordAccepted(target=TARGET, **ENVELOPE)
+    with pytest.raises(msgspec.ValidationError):  # without a header it is decoded, fails, and is dead-lettered
+        decode_record_event(accepted.to_bytes())
