@@ -43,7 +43,7 @@ async def append_timeline(conn: asyncpg.Connection, t: Tables, events: Sequence[
     apply). One statement for the batch."""
     rows = await conn.fetch(
         f"INSERT INTO {t.events} (event_id, record_id, event_type, occurred_at, payload)"
-        " SELECT e, r, k, o, convert_from(p, 'UTF8')::jsonb"
+        " SELECT e, r, k, o, convert_from(p, 'UTF8')::json"
         " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::bytea[]) AS x(e, r, k, o, p)"
         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
         [e.event_id for e in events], [e.record_id for e in events], [e.event_type for e in events],
