@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from intake import validation_client
 from intake.activities.router import router as activities_router
+from intake.batches import outcomes
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
 from intake.body_limit import LIMITS, TOO_LARGE, BodyLimit
@@ -26,7 +27,7 @@ from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
 from intake.submissions import Submissions
-from intake.waiters import OUTCOME_EVENTS, Waiters
+from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
 from shared.consumer import raw_records, records_of, subscribe_batches
 from shared.db import create_pool, migrate, quote_schema
@@ -68,8 +69,8 @@ def build(settings: Settings | None = None) -> FastAPI:
         await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
         subscribe_batches(
             broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-            group=settings.group("pars.intake.batches"), decode=record_event_adapter.validate_json,
-            handle=BatchOutcomes(pool), max_records=1000, only=OUTCOME_EVENTS)
+            group=settings.group("pars.intake.batches"), decode=outcomes.batch_outcome,
+            handle=BatchOutcomes(pool), max_records=1000, only=outcomes.READ)
         await broker.start()
         # Every submission is kept in the outbox first: batch files with their rows, API records, web-service reports
         # and deletes with their Idempotency-Key. The relay sends what their requests did not publish themselves.
