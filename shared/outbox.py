@@ -7,8 +7,9 @@ A writer that wants its messages out at once (intake's submissions, validation, 
 uses an `OutboxWriter`: its rows are kept with a hand-over delay, it publishes them itself right after the commit
 and they are deleted once Kafka acknowledged; the relay sends only what the writer did not (it failed: the rows are
 handed over, due at once; or it died: they are due once the delay passed). A row is published by its writer only
-when no earlier row of its topic and key is still in the outbox other than rows this writer is publishing: else it
-is left to the relay, due no earlier than those rows, so a later row never overtakes an earlier one of its key.
+when no earlier row of its topic and key is held by another writer or due for the relay: else it is the relay's,
+which sends no row while an earlier one of its key is held, and due rows in the order they were written, so a
+later row never overtakes an earlier one of its key.
 """
 
 import asyncio
@@ -48,28 +49,30 @@ PublishRows = Callable[[Sequence[OutboxRow]], Awaitable[None]]
 HAND_OVER_SECONDS = 10.0  # rows their writer has not published by then are the relay's
 PUBLISH_SECONDS = 5.0  # how long a writer waits for Kafka's acks before handing its rows to the relay
 
-# One statement: the messages are inserted, each left to its writer for $6 seconds unless an earlier row of its topic
-# and key is still in the outbox (other than $7, the rows this writer is publishing or has published): then it is
-# the relay's, due no earlier than those rows. Answers each id with whether its writer may publish it. `earlier` is
-# materialized so that $7 is compared with the few rows of the same keys only, not with the whole outbox.
+# One statement: the messages are inserted; each is its writer's (held, for $6 seconds) unless an earlier row of its
+# topic and key is held by a writer or due for the relay (other than $7, the rows this writer is publishing or has
+# published): then it is the relay's, which sends no row while an earlier one of its key is held. A message with a
+# not_before of its own is the relay's at that time, as with `enqueue`. Answers each id with whether its writer may
+# publish it. `same_key` is materialized so that $7 is compared with the few rows of the same keys only.
 _KEEP_HELD = """
 WITH m AS MATERIALIZED (
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])
         WITH ORDINALITY AS m(topic, key, value, headers, not_before, n)
 ), same_key AS MATERIALIZED (
-    SELECT o.id, o.topic, o.key, o.not_before
-    FROM outbox o JOIN (SELECT DISTINCT topic, key FROM m) q ON o.key = q.key AND o.topic = q.topic
+    SELECT o.id, o.topic, o.key FROM outbox o JOIN (SELECT DISTINCT topic, key FROM m) q
+        ON o.key = q.key AND o.topic = q.topic
+    WHERE o.held OR o.not_before <= now()
 ), earlier AS (
-    SELECT topic, key, max(not_before) AS due FROM same_key WHERE id <> ALL($7::bigint[]) GROUP BY topic, key
+    SELECT DISTINCT topic, key FROM same_key WHERE id <> ALL($7::bigint[])
 ), kept AS (
-    INSERT INTO outbox (topic, key, value, headers, not_before)
-    SELECT m.topic, m.key, m.value, m.headers, CASE WHEN e.due IS NULL
-        THEN coalesce(m.not_before, now() + make_interval(secs => $6)) ELSE greatest(m.not_before, e.due) END
+    INSERT INTO outbox (topic, key, value, headers, not_before, held)
+    SELECT m.topic, m.key, m.value, m.headers,
+        coalesce(m.not_before, CASE WHEN e.key IS NULL THEN now() + make_interval(secs => $6) ELSE now() END),
+        m.not_before IS NULL AND e.key IS NULL
     FROM m LEFT JOIN earlier e ON e.topic = m.topic AND e.key = m.key ORDER BY m.n
-    RETURNING id, topic, key
+    RETURNING id, held
 )
-SELECT k.id, e.due IS NULL AS free FROM kept k LEFT JOIN earlier e ON e.topic = k.topic AND e.key = k.key
-ORDER BY k.id
+SELECT id, held AS free FROM kept ORDER BY id
 """
 
 
@@ -86,8 +89,9 @@ class Outbox:
         if not messages:
             return []
         ids = await conn.fetch(
-            "INSERT INTO outbox (topic, key, value, headers, not_before)"
-            " SELECT m.topic, m.key, m.value, m.headers, coalesce(m.not_before, now() + make_interval(secs => $6))"
+            "INSERT INTO outbox (topic, key, value, headers, not_before, held)"
+            " SELECT m.topic, m.key, m.value, m.headers, coalesce(m.not_before, now() + make_interval(secs => $6)),"
+            " m.not_before IS NULL AND $6 > 0"
             " FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])"
             " WITH ORDINALITY AS m(topic, key, value, headers, not_before, n) ORDER BY m.n RETURNING id",
             [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
@@ -99,10 +103,10 @@ class Outbox:
 
     async def enqueue_held(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage], *,
                            hand_over_after: float, publishing: Sequence[int]) -> list[tuple[int, bool]]:
-        """Call inside the transaction; answers (id, free) per message, in order. A free row is left to its writer
-        for `hand_over_after` seconds (its own `not_before` is ignored: the writer publishes only rows that are due);
-        a row with an earlier row of its topic and key still in the outbox, other than `publishing`, is not free: it
-        is the relay's, due at its own time but no earlier than the last of those rows."""
+        """Call inside the transaction; answers (id, free) per message, in order. A free row is held for its writer
+        for `hand_over_after` seconds; a row with an earlier row of its topic and key held by a writer or due for the
+        relay, other than `publishing`, is not free: it is the relay's, which sends it after those. So is a message
+        with a `not_before` of its own."""
         if not messages:
             return []
         rows = await conn.fetch(
@@ -123,7 +127,8 @@ class Outbox:
     async def hand_over(self, pool: asyncpg.Pool, ids: Sequence[int]) -> None:
         """Their writer could not publish these rows: they are the relay's now, due at once (the relay is woken)."""
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("UPDATE outbox SET not_before = now() WHERE id = ANY($1::bigint[])", list(ids))
+            await conn.execute("UPDATE outbox SET not_before = now(), held = false WHERE id = ANY($1::bigint[])",
+                               list(ids))
             await self.notify(conn)
 
 
@@ -187,10 +192,11 @@ class OutboxWriter:
 
     The relay stays the fallback. Nothing is lost: a writer that dies after its commit leaves its rows to the relay,
     due `hand_over_after` seconds after they were written; one whose publish fails or takes over `publish_within`
-    hands them over, due at once. Order per topic and key holds: a row is published by its writer only when every
-    earlier row of its key has left the outbox or is this writer's (published, or being published: its sends queue
-    in order on one producer, and a consumer's batch is published before it takes the next); otherwise the row is
-    the relay's, due no earlier than the rows before it, and the relay sends due rows in the order they were written.
+    hands them over, due at once. Order per topic and key holds: a row is published by its writer only when no
+    earlier row of its key is held by another writer or due for the relay (this writer's own are published, or
+    being published: its sends queue in order on one producer, and a consumer's batch is published before it takes
+    the next); otherwise the row is the relay's, which sends no row while an earlier one of its key is held (for at
+    most the hand-over delay) and due rows in the order they were written.
     A message may leave twice (writer and relay, after a crash or a slow ack): consumers claim each event_id once.
     Messages with a `not_before` still ahead are the relay's, as with `Outbox.enqueue`.
     """
@@ -313,12 +319,16 @@ class OutboxRelay:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
                                        f"outbox:{self._outbox.schema}"):
                 return 0, None
+            # A row waits while an earlier one of its key is still held by its writer (OutboxWriter): the writer
+            # publishes that one, or hands it over, or its time runs out; then the two leave in order.
             rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox WHERE not_before <= now()"
-                " ORDER BY id LIMIT $1", self._batch_size,
+                "SELECT id, topic, key, value, headers FROM outbox o WHERE not_before <= now() AND NOT EXISTS ("
+                " SELECT FROM outbox e WHERE e.key = o.key AND e.topic = o.topic AND e.id < o.id AND e.held"
+                " AND e.not_before > now()) ORDER BY id LIMIT $1", self._batch_size,
             )
             if not rows:
-                return 0, await conn.fetchval("SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox")
+                return 0, await conn.fetchval(
+                    "SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox WHERE not_before > now()")
             await self._publish([OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["headers"]) for r in rows])
             # Deleted only after Kafka acknowledged every message: a crash in between republishes (same ids).
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])

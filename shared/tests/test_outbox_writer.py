@@ -141,3 +141,19 @@ async def test_messages_for_later_are_the_relays_and_those_due_already_the_write
     assert await outbox_rows(pool) == [(b"later", False)]
     all_later = await keep(writer, pool, [OutboxMessage("t", b"later too", b"k3", not_before=now + timedelta(hours=1))])
     assert all_later == []
+
+
+async def test_a_row_behind_another_writers_row_leaves_through_the_relay_once_that_one_is_published(
+        pool: asyncpg.Pool, outbox: Outbox) -> None:
+    kafka = Kafka()
+    first, second = OutboxWriter(pool, outbox, kafka), OutboxWriter(pool, outbox, kafka)  # two processes
+    mine = await keep(first, pool, messages("k1", "first"))
+    behind = await keep(second, pool, messages("k1", "second"))
+    assert behind == []  # the first writer still holds an earlier row of the key
+    await relay_all(pool, outbox, kafka)
+    assert kafka.sent == []  # the relay waits for it: no overtaking
+    assert await first.publish(mine)
+    await first.stop()
+    await relay_all(pool, outbox, kafka)
+    assert kafka.sent == [b"first", b"second"]
+    assert await outbox_rows(pool) == []
