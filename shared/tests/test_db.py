@@ -1,0 +1,78 @@
+"""Pooled connections skip asyncpg's reset statement on release: what a borrower did still ends with it."""
+
+import re
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.db import PooledConnection, create_pool
+from shared.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.integration
+async def test_a_release_leaves_no_transaction_setting_or_lock_and_a_listeners_channels_go(settings: Settings) -> None:
+    pool = await create_pool(settings.database_url, settings.schema("dbtest"), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            assert isinstance(conn._con, PooledConnection)
+            assert conn.get_reset_query() == ""  # nothing to undo: no round trip on release
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+            async with conn.transaction():
+                await conn.execute("SET LOCAL work_mem = '7MB'")
+                await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+            left_open = conn.transaction()  # a borrower that forgot its transaction: rolled back on release
+            await left_open.start()
+            await conn.execute("SET LOCAL statement_timeout = '1234ms'")
+            await conn.execute("SELECT pg_advisory_xact_lock(4243)")
+        conn = await pool.acquire()
+        assert await conn.fetchval("SELECT pg_backend_pid()") == pid  # the same connection, reused
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SHOW work_mem") != "7MB"
+        assert await conn.fetchval("SHOW statement_timeout") == "0"
+        assert await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                   " AND pid = pg_backend_pid()") == 0
+        assert await conn.fetchval("SHOW search_path") == settings.schema("dbtest")  # the pool's own setting
+        await conn.add_listener("dbtest_channel", lambda *_: None)
+        assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 1
+        with pytest.warns(asyncpg.InterfaceWarning, match="active notification listener"):
+            await pool.release(conn)  # still listening (the outbox relay removes its listener first)
+        async with pool.acquire() as conn:  # a connection that listened got the full reset
+            assert await conn.fetchval("SELECT pg_backend_pid()") == pid
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+            assert conn.get_reset_query() == ""
+            assert await conn.fetchval("SHOW search_path") == settings.schema("dbtest")
+    finally:
+        await pool.close()
+
+
+# Session state a pooled connection would keep after its release, now that no reset statement clears it.
+SESSION_STATE = re.compile(
+    r"""(["';]\s*SET\s+(?!LOCAL\b|CONSTRAINTS\b|TRANSACTION\b)|^\s*SET\s+(?!LOCAL\b)|set_config\s*\(|SET\s+SESSION"""
+    r"""|pg_(try_)?advisory_lock|(?-i:\bLISTEN\s)|WITH\s+HOLD|CREATE\s+TEMP|\bPREPARE\s)""",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def test_no_service_code_leaves_session_state_on_a_pooled_connection() -> None:
+    """SET LOCAL and transaction-level advisory locks end with the transaction; session-level state would outlive
+    the borrower (PooledConnection). LISTEN goes through add_listener, which asks for the full reset."""
+    found = []
+    for folder in ("services", "shared", "cli"):
+        for path in (REPO / folder).rglob("*"):
+            if path.suffix not in {".py", ".sql"} or "tests" in path.parts or path == Path(__file__):
+                continue
+            text = path.read_text(encoding="utf-8")
+            found += [f"{path.relative_to(REPO)}: {m.group(0)!r}" for m in SESSION_STATE.finditer(text)]
+    assert found == []
+
+
+def test_the_scan_sees_session_statements() -> None:
+    for sql in ('"SET search_path TO x"', "'SET work_mem = 1'", "SELECT set_config('a', 'b', false)",
+                "SELECT pg_advisory_lock(1)", "LISTEN x", "DECLARE c CURSOR WITH HOLD FOR", "CREATE TEMP TABLE t"):
+        assert SESSION_STATE.search(sql), sql
+    for sql in ('"SET LOCAL search_path TO x"', "UPDATE t SET a = 1", "SELECT pg_advisory_xact_lock(1)",
+                "ALTER TABLE t ALTER c SET DEFAULT 1", "ON CONFLICT DO UPDATE SET a = 1"):
+        assert not SESSION_STATE.search(sql), sql
+
