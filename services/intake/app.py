@@ -4,11 +4,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from intake import validation_client
@@ -29,7 +29,7 @@ from intake.records.router import router as records_router
 from intake.submissions import Submissions
 from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
-from shared.consumer import raw_records, records_of, subscribe_batches
+from shared.consumer import records_of, subscribe_batches, the_message
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
 from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
@@ -43,8 +43,8 @@ SERVICE = "intake"
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
     # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
     @broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
-                       auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=raw_records)
-    async def on_outcomes(msg: KafkaMessage) -> None:
+                       auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=the_message)
+    async def on_outcomes(msg: Any) -> None:  # the KafkaMessage, by `the_message`
         if not waiters.waiting:
             return
         for record in records_of(msg):
