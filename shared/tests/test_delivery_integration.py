@@ -228,3 +228,35 @@ async def test_an_unavailable_database_redelivers_instead_of_dead_lettering(sett
         assert await read_topic(settings, settings.topic(dead_letters("flaky").name), 1, timeout=1.5) == []
     finally:
         await broker.stop()
+
+
+async def test_an_idle_consumer_still_gets_each_message_at_once_and_stops_at_once(settings: Settings) -> None:
+    """Idle consumers wait long in the broker (FETCH_WAIT_MS) and in their poll (POLL_WAIT_MS) to wake less
+    often; both must end as soon as a message arrives, or the consumer stops."""
+    source = settings.topic("idle-source")
+    await ensure_topics(settings, [TopicSpec("idle-source", "k", TopicSpec, (), partitions=3),
+                                   dead_letters("idler")])
+    arrived: asyncio.Queue[float] = asyncio.Queue()
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        for _ in batch:
+            arrived.put_nowait(asyncio.get_running_loop().time())
+
+    broker = make_broker(settings, "idler")
+    subscribe_batches(broker, settings, service="idler", topics=[source], group=settings.group("idler"),
+                      decode=json.loads, handle=handle)
+    await broker.start()
+    try:
+        await broker.publish(b'{"n": 0}', source, key=b"k0")  # the group has joined once this one is handled
+        await asyncio.wait_for(arrived.get(), 30)
+        waits = []
+        for n in range(1, 4):
+            await asyncio.sleep(1.2)  # idle: fetches and polls are in flight
+            sent = asyncio.get_running_loop().time()
+            await broker.publish(json.dumps({"n": n}).encode(), source, key=f"k{n}".encode())
+            waits.append(await asyncio.wait_for(arrived.get(), 10) - sent)
+        assert max(waits) < 1.0, waits  # a wait that did not end on data would take FETCH_WAIT_MS or more
+    finally:
+        began = asyncio.get_running_loop().time()
+        await broker.stop()
+    assert asyncio.get_running_loop().time() - began < 5.0
