@@ -129,6 +129,9 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 # Consumers in tests should get partitions at once, not after 3 s.
 group.initial.rebalance.delay.ms=0
+# Idle cost: the active controller appends a no-op record to the metadata log every 500 ms by default (each one
+# written, flushed and replayed by the broker); one node has no follower that needs them that often.
+metadata.max.idle.interval.ms=5000
 EOF
 
   # Kafka 4 logs through log4j2. Everything goes to stdout, which start()
