@@ -1,10 +1,11 @@
-"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|...] [options]`: benchmarks, run
-on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|...] [options]`:
+benchmarks, run on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
 
 from bench import (
     batches,
+    boards_apply,
     ceiling,
     idle,
     intake_http,
@@ -23,4 +24,4 @@ if __name__ == "__main__":
     {"suite": suite.main, "pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,
      "ceiling": ceiling.main, "profile": profile.main, "validation": validation_apply.main,
      "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main,
-     "notifier": notifier_apply.main}[which](rest)
+     "notifier": notifier_apply.main, "boards": boards_apply.main}[which](rest)

@@ -1,0 +1,177 @@
+"""`python -m bench boards [--records N] [--repeat R]`: the board router's and board-sim's batch handlers alone,
+in process.
+
+N RecordSubmitted events (the demo world's physicians and their boards, built with shared.events and encoded as
+the outbox sends them) go, in batches of the consumer's `max_records`, through three hops, each decoded the way
+its consumer decodes it (counted: it runs in the service's process) and handled against schemas of their own on
+the shared PostgreSQL: the router turns them into board requests, board-sim judges those (boards answering at
+once), and the router turns the verdicts into record events. Kafka is a stand-in that keeps the rows each hop
+publishes for the next. Each repetition starts from empty tables; the run that cost least is printed per hop,
+CPU µs per record in this process (the service's share) and in PostgreSQL, with the outcomes, so two versions
+of the code can be checked to decide alike.
+"""
+
+import argparse
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+from decimal import Decimal
+
+import asyncpg
+
+from bench.stack import cpu_seconds
+from board_router.handlers import Router
+from board_router.world import load_world as load_router_world
+from board_sim.handlers import BoardDesk
+from board_sim.world import load_world as load_sim_world
+from pars_cli.generate import generate_world
+from shared.boards import shipped_boards
+from shared.consumer import Delivery
+from shared.db import create_pool, migrate
+from shared.events import (
+    BoardVerdict,
+    LearnerRecord,
+    ProcessBoardRequest,
+    RecordSubmitted,
+    Target,
+    record_event_adapter,
+)
+from shared.logging import configure_logging
+from shared.outbox import Outbox, OutboxRow, OutboxWriter, event_message
+from shared.settings import Settings
+from shared.topics import RECORD_EVENTS
+from tests.support import drop_namespaces, unique_namespace
+
+BATCH = 500  # the consumers' max_records (shared.consumer.subscribe_batches)
+
+
+def submitted_events(settings: Settings, count: int) -> list[bytes]:
+    world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
+    boards = {code for code, b in shipped_boards().items() if b.kind == "moc" and b.needs_board}
+    learners = [(p, c) for p in world.physicians for c in p.certifications if c.board in boards]
+    activities = [a for a in world.activities if a.moc]
+    topic, submission_id = settings.topic(RECORD_EVENTS.name), uuid.uuid4()
+    values = []
+    for i in range(count):
+        physician, cert = learners[i % len(learners)]
+        activity = activities[i % len(activities)]
+        record = LearnerRecord(
+            record_id=uuid.uuid4(), submission_id=submission_id, provider_id=activity.provider_id, channel="batch",
+            credit_id=f"ccid:{i}", activity_id=activity.id, first_name=physician.first_name,
+            last_name=physician.last_name, dob=physician.dob, completion_date=date(2026, 11, 2),
+            target=Target(kind="moc", code=cert.board), learner_id=cert.id, credits=Decimal("1.25"),
+            credit_types={"Medical Knowledge": Decimal("1.25")}, activity_max_credits=Decimal(10),
+            batch_id=submission_id, row_number=i + 2)
+        event = RecordSubmitted(record=record, correlation_id=f"batch:{submission_id}",
+                                provider_id=record.provider_id, record_id=record.record_id,
+                                submission_id=submission_id)
+        values.append(event_message(topic, event, str(record.record_id)).value)
+    return values
+
+
+class Kafka:
+    """Kafka's stand-in: keeps each published row's topic and value, for the next hop."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, bytes]] = []
+
+    async def __call__(self, rows: Sequence[OutboxRow]) -> None:
+        self.rows += [(r.topic, r.value) for r in rows]
+
+
+async def backends(pool: asyncpg.Pool, size: int) -> list[int]:
+    held = [await pool.acquire() for _ in range(size)]
+    pids = [await c.fetchval("SELECT pg_backend_pid()") for c in held]
+    for c in held:
+        await pool.release(c)
+    return pids
+
+
+async def timed(handle: Callable[[list[Delivery]], Awaitable[None]], decode: Callable[[bytes], object],
+                values: list[bytes], pids: list[int]) -> tuple[float, float]:
+    """CPU seconds (this process, PostgreSQL) to decode and handle these messages in consumer-sized batches."""
+    pg_before, cpu_before = cpu_seconds({"pg": pids})["pg"], time.process_time()
+    for start in range(0, len(values), BATCH):
+        await handle([Delivery(decode(v), None) for v in values[start:start + BATCH]])
+    return time.process_time() - cpu_before, cpu_seconds({"pg": pids})["pg"] - pg_before
+
+
+async def run(args: argparse.Namespace) -> None:
+    namespace = unique_namespace("bb")
+    settings = Settings(namespace=namespace, board_latency_scale=0.0)
+    values = submitted_events(settings, args.records)
+    n = len(values)
+    pools = {}
+    try:
+        world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
+        for name, package in (("router", "board_router"), ("board_sim", "board_sim")):
+            schema = settings.schema(name)
+            pools[name] = await create_pool(settings.database_url, schema, min_size=4, max_size=4)
+            await migrate(pools[name], schema, package)
+        await load_router_world(pools["router"], world)
+        await load_sim_world(pools["board_sim"], world)
+        pids = {name: await backends(pool, 4) for name, pool in pools.items()}
+        lowest: dict[str, tuple[float, float]] = {}
+        outcomes: Counter[str] = Counter()
+        for _ in range(args.repeat):
+            await pools["router"].execute("TRUNCATE routed_records, requests, processed_events, outbox")
+            await pools["board_sim"].execute(
+                "TRUNCATE answers, outbox; DELETE FROM credits WHERE record_id IS NOT NULL")
+            figures = {}
+            # Hop 1: the router routes submitted records to their boards.
+            kafka = Kafka()
+            writer = OutboxWriter(pools["router"], Outbox(settings.schema("router")), kafka)
+            router = Router(pools["router"], writer, settings)
+            figures["router: records"] = await timed(router.on_record_events, record_event_adapter.validate_json,
+                                                     values, pids["router"])
+            await writer.stop()
+            # Hop 2: board-sim judges each board's requests.
+            by_board: dict[str, list[bytes]] = defaultdict(list)
+            for topic, value in kafka.rows:
+                by_board[topic].append(value)
+            kafka = Kafka()
+            writer = OutboxWriter(pools["board_sim"], Outbox(settings.schema("board_sim")), kafka)
+            cpu = pg = 0.0
+            for topic, requests in by_board.items():
+                code = topic.split(".")[-2]
+                desk = BoardDesk(code, pools["board_sim"], writer, settings)
+                c, p = await timed(desk.on_requests, ProcessBoardRequest.model_validate_json, requests,
+                                   pids["board_sim"])
+                cpu, pg = cpu + c, pg + p
+            figures["board-sim: requests"] = (cpu, pg)
+            await writer.stop()
+            verdicts = [v for _, v in kafka.rows]
+            # Hop 3: the router turns verdicts into record events.
+            kafka = Kafka()
+            writer = OutboxWriter(pools["router"], Outbox(settings.schema("router")), kafka)
+            router = Router(pools["router"], writer, settings)
+            figures["router: verdicts"] = await timed(router.on_verdicts, BoardVerdict.model_validate_json,
+                                                      verdicts, pids["router"])
+            await writer.stop()
+            outcomes = Counter(json.loads(v)["event_type"] + "".join(f" {e['code']}" for e in json.loads(v).get(
+                "errors", [])) for _, v in kafka.rows)
+            print("  run: " + "; ".join(f"{k} {c * 1e6 / n:.0f} + PG {p * 1e6 / n:.0f} µs/record"
+                                        for k, (c, p) in figures.items()))
+            for k, f in figures.items():
+                lowest[k] = min(lowest.get(k, f), f, key=lambda x: x[0])
+        print(f"records:   {n:,} RecordSubmitted, batches of {BATCH}, {len(by_board)} boards")
+        print(f"outcomes:  {dict(sorted(outcomes.items()))}")
+        print(f"lowest CPU of {args.repeat} runs, µs per record, this process (PostgreSQL):")
+        for k, (c, p) in lowest.items():
+            print(f"  {k:22} {c * 1e6 / n:6.0f}  ({p * 1e6 / n:.0f})")
+    finally:
+        for pool in pools.values():
+            await pool.close()
+        await drop_namespaces(settings.kafka_bootstrap_servers, settings.database_url, [namespace])
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench boards", description=__doc__)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    configure_logging("board-router", level="WARNING")
+    asyncio.run(run(parser.parse_args(argv)))
