@@ -9,7 +9,7 @@ from board_router import storage
 from board_router.routing import answer_due, board_request, learner_key, verdict_event
 from shared.boards import Board, apply_overrides
 from shared.consumer import TRANSIENT, Delivery
-from shared.events import BoardVerdict, DeleteSubmitted, Envelope, LearnerRecord, RecordSubmitted
+from shared.events import BoardVerdict, DeleteSubmitted, Envelope, ProcessBoardRequest, RecordSubmitted
 from shared.inbox import fresh_only
 from shared.logging import get_logger
 from shared.outbox import OutboxMessage, OutboxWriter, event_message
@@ -26,8 +26,8 @@ class Router:
         self._settings = settings
         self._grace = timedelta(seconds=settings.board_answer_grace_seconds)
 
-    def _request_message(self, record: LearnerRecord, action: str, correlation_id: str) -> OutboxMessage:
-        request = board_request(record, action, correlation_id)
+    def _request_message(self, request: ProcessBoardRequest) -> OutboxMessage:
+        record = request.record
         topic = self._settings.topic(board_requests(record.target.code).name)
         return event_message(topic, request, learner_key(record))
 
@@ -57,9 +57,10 @@ class Router:
                 board = boards.get(record.target.code)
                 if board is None:
                     raise LookupError(f"no board {record.target.code!r} for record {record.record_id}")
-                messages.append(self._request_message(record, action, event.correlation_id))
-                opened.append((board_request(record, action, event.correlation_id),
-                               answer_due(board, self._settings.board_latency_scale, now, self._grace)))
+                # One request serves both the message and the requests row: each costs a new event id and time.
+                request = board_request(record, action, event.correlation_id)
+                messages.append(self._request_message(request))
+                opened.append((request, answer_due(board, self._settings.board_latency_scale, now, self._grace)))
             await storage.open_requests(conn, opened)
             rows = await self._writer.enqueue(conn, messages)
         await self._writer.publish(rows)  # right after the commit; the relay sends what this could not
@@ -100,7 +101,7 @@ class Router:
             messages, due = [], []
             for row in late:
                 record = records[row["record_id"]]
-                messages.append(self._request_message(record, row["action"], row["correlation_id"]))
+                messages.append(self._request_message(board_request(record, row["action"], row["correlation_id"])))
                 board = boards[row["board"]]
                 due.append((row["request_id"], answer_due(board, self._settings.board_latency_scale, now, self._grace)))
             await storage.postpone(conn, due)

@@ -38,6 +38,11 @@ class Ledger:
         return self.grants.setdefault((board_id, activity_id), [])
 
 
+def _same(a: str | None, b: str | None) -> bool:
+    """Names as PARS compares them; a name reported as the roster spells it (the usual case) needs no normalising."""
+    return a == b or same_name(a, b)
+
+
 def _identity_codes(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | None) -> list[str]:
     record = request.record
     if diplomate is None:
@@ -46,7 +51,7 @@ def _identity_codes(request: ProcessBoardRequest, board: Board, diplomate: Diplo
     reported, on_roster = parse_month_day(record.dob), parse_month_day(diplomate.dob)
     if board.requires_dob and record.dob and diplomate.dob and reported != on_roster:
         codes.append("664")
-    if not (same_name(record.first_name, diplomate.first_name) and same_name(record.last_name, diplomate.last_name)):
+    if not (_same(record.first_name, diplomate.first_name) and _same(record.last_name, diplomate.last_name)):
         codes.append("665")
     return codes
 
@@ -78,8 +83,8 @@ def on_roster(request: ProcessBoardRequest, board: Board, by_id: Diplomate | Non
     if not record.learner_id_matched or board.requires_board_id:
         return by_id
     born = parse_month_day(record.dob)
-    found = [d for d in named if same_name(d.last_name, record.last_name) and
-             same_name(d.first_name, record.first_name) and (born is None or parse_month_day(d.dob) == born)]
+    found = [d for d in named if _same(d.last_name, record.last_name) and
+             _same(d.first_name, record.first_name) and (born is None or parse_month_day(d.dob) == born)]
     return found[0] if len(found) == 1 else found or None
 
 

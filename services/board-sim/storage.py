@@ -16,9 +16,9 @@ async def board_overrides(conn: asyncpg.Connection) -> list[BoardOverride]:
 
 
 async def answers(conn: asyncpg.Connection, request_ids: Iterable[UUID]) -> dict[UUID, BoardVerdict]:
-    rows = await conn.fetch("SELECT request_id, verdict FROM answers WHERE request_id = ANY($1::uuid[])",
+    rows = await conn.fetch("SELECT request_id, verdict::text FROM answers WHERE request_id = ANY($1::uuid[])",
                             list(set(request_ids)))
-    return {r["request_id"]: BoardVerdict.model_validate(r["verdict"]) for r in rows}
+    return {r["request_id"]: BoardVerdict.model_validate_json(r["verdict"]) for r in rows}
 
 
 async def diplomates(conn: asyncpg.Connection, board: str, board_ids: Iterable[str]) -> dict[str, Diplomate]:
@@ -40,8 +40,9 @@ async def diplomates_named(conn: asyncpg.Connection, board: str, last_names: Ite
 
 async def record_answers(conn: asyncpg.Connection, verdicts: list[BoardVerdict]) -> None:
     await conn.executemany(
-        "INSERT INTO answers (request_id, board, verdict) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        [(v.request_id, v.board, v.model_dump(mode="json")) for v in verdicts],
+        # JSON text straight from pydantic's serializer, not a dict for json.dumps to encode again.
+        "INSERT INTO answers (request_id, board, verdict) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT DO NOTHING",
+        [(v.request_id, v.board, v.model_dump_json()) for v in verdicts],
     )
 
 

@@ -51,6 +51,12 @@ def test_a_different_name_is_665(first: str, last: str) -> None:
     assert judged(request(first_name=first, last_name=last), HARPER) == [("665", MSG_665)]
 
 
+@pytest.mark.parametrize(("first", "last"), [("harper", "BENTON"), ("Hárper", "Ben-ton"), (" Harper", "Ben ton")])
+def test_a_name_spelt_otherwise_as_pars_forgives_is_accepted(first: str, last: str) -> None:
+    # Identical names skip normalising; these must still take the normalised comparison and match.
+    assert judged(request(first_name=first, last_name=last), HARPER) == []
+
+
 def test_dob_and_name_both_wrong_are_both_reported() -> None:
     assert judged(request(dob="01/01", last_name="Other"), HARPER) == [("664", MSG_664), ("665", MSG_665)]
 
