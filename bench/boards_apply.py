@@ -27,6 +27,7 @@ from bench.stack import cpu_seconds
 from board_router.handlers import Router
 from board_router.world import load_world as load_router_world
 from board_sim.handlers import BoardDesk
+from board_sim.requests import decode_request
 from board_sim.world import load_world as load_sim_world
 from pars_cli.generate import generate_world
 from shared.boards import shipped_boards
@@ -35,7 +36,6 @@ from shared.db import create_pool, migrate
 from shared.events import (
     BoardVerdict,
     LearnerRecord,
-    ProcessBoardRequest,
     RecordSubmitted,
     Target,
     record_event_adapter,
@@ -139,7 +139,7 @@ async def run(args: argparse.Namespace) -> None:
             for topic, requests in by_board.items():
                 code = topic.split(".")[-2]
                 desk = BoardDesk(code, pools["board_sim"], writer, settings)
-                c, p = await timed(desk.on_requests, ProcessBoardRequest.model_validate_json, requests,
+                c, p = await timed(desk.on_requests, decode_request, requests,
                                    pids["board_sim"])
                 cpu, pg = cpu + c, pg + p
             figures["board-sim: requests"] = (cpu, pg)

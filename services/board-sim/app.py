@@ -5,10 +5,10 @@ from faststream.kafka import KafkaBroker
 
 from board_sim import storage
 from board_sim.handlers import BoardDesk
+from board_sim.requests import decode_request
 from shared.boards import apply_overrides
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import ProcessBoardRequest
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
@@ -32,7 +32,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     for code in served:
         subscribe_batches(
             broker, settings, service=SERVICE, topics=[settings.topic(board_requests(code).name)],
-            group=settings.group(f"pars.board-sim.{code}"), decode=ProcessBoardRequest.model_validate_json,
+            group=settings.group(f"pars.board-sim.{code}"), decode=decode_request,
             handle=BoardDesk(code, pool, writer, settings).on_requests,
         )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop])

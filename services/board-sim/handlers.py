@@ -8,9 +8,10 @@ import asyncpg
 from board_sim import storage
 from board_sim.faults import CrashDice, deliveries
 from board_sim.judging import judge, on_roster
+from board_sim.requests import BoardRequest
 from shared.boards import Board, apply_overrides
 from shared.consumer import Delivery
-from shared.events import BoardVerdict, ProcessBoardRequest
+from shared.events import BoardVerdict
 from shared.logging import get_logger
 from shared.outbox import OutboxWriter, event_message
 from shared.settings import Settings
@@ -30,7 +31,7 @@ class BoardDesk:
     async def _board(self, conn: asyncpg.Connection) -> Board:
         return apply_overrides(await storage.board_overrides(conn))[self.code]
 
-    def _verdict(self, request: ProcessBoardRequest, board: Board, errors: list) -> BoardVerdict:
+    def _verdict(self, request: BoardRequest, board: Board, errors: list) -> BoardVerdict:
         return BoardVerdict(
             event_id=uuid5(NAMESPACE_URL, f"pars:board-verdict:{request.request_id}"),
             request_id=request.request_id, board=board.code, action=request.action, accepted=not errors,
@@ -38,7 +39,7 @@ class BoardDesk:
             provider_id=request.provider_id, correlation_id=request.correlation_id,
         )
 
-    async def on_requests(self, batch: list[Delivery[ProcessBoardRequest]]) -> None:
+    async def on_requests(self, batch: list[Delivery[BoardRequest]]) -> None:
         requests = [d.message for d in batch]
         async with self._pool.acquire() as conn, conn.transaction():
             board = await self._board(conn)

@@ -4,10 +4,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from board_sim.requests import BoardRequest
 from shared.boards import Board
 from shared.codes import ParsError, pars_error
 from shared.dates import parse_month_day
-from shared.events import ProcessBoardRequest
 from shared.names import same_name
 
 
@@ -43,7 +43,7 @@ def _same(a: str | None, b: str | None) -> bool:
     return a == b or same_name(a, b)
 
 
-def _identity_codes(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | None) -> list[str]:
+def _identity_codes(request: BoardRequest, board: Board, diplomate: Diplomate | None) -> list[str]:
     record = request.record
     if diplomate is None:
         return ["661"]
@@ -56,7 +56,7 @@ def _identity_codes(request: ProcessBoardRequest, board: Board, diplomate: Diplo
     return codes
 
 
-def _credit_codes(request: ProcessBoardRequest, board: Board, granted: list[Grant]) -> list[str]:
+def _credit_codes(request: BoardRequest, board: Board, granted: list[Grant]) -> list[str]:
     record = request.record
     maximum = board.activity_maximums.get(record.activity_id, record.activity_max_credits)
     points = [record.credits, *record.credit_types.values()]
@@ -75,7 +75,7 @@ def _credit_codes(request: ProcessBoardRequest, board: Board, granted: list[Gran
     return []
 
 
-def on_roster(request: ProcessBoardRequest, board: Board, by_id: Diplomate | None,
+def on_roster(request: BoardRequest, board: Board, by_id: Diplomate | None,
               named: list[Diplomate]) -> Diplomate | list[Diplomate] | None:
     """Who the record is on the board's roster: by its board ID, or, where PARS matched the learner without one
     (a board that does not require it), by name and date of birth; several such diplomates are ambiguous."""
@@ -88,7 +88,7 @@ def on_roster(request: ProcessBoardRequest, board: Board, by_id: Diplomate | Non
     return found[0] if len(found) == 1 else found or None
 
 
-def judge(request: ProcessBoardRequest, board: Board, diplomate: Diplomate | list[Diplomate] | None,
+def judge(request: BoardRequest, board: Board, diplomate: Diplomate | list[Diplomate] | None,
           ledger: Ledger) -> list[ParsError]:
     """The codes this board answers a request with; none means accepted (and the ledger then holds it)."""
     record = request.record

@@ -6,8 +6,9 @@ from uuid import UUID
 import asyncpg
 
 from board_sim.judging import Diplomate, Grant, Ledger
+from board_sim.requests import BoardRequest
 from shared.boards import BoardOverride
-from shared.events import BoardVerdict, ProcessBoardRequest
+from shared.events import BoardVerdict
 from shared.names import name_key
 
 
@@ -46,7 +47,7 @@ async def record_answers(conn: asyncpg.Connection, verdicts: list[BoardVerdict])
     )
 
 
-async def grant(conn: asyncpg.Connection, granted: list[ProcessBoardRequest]) -> None:
+async def grant(conn: asyncpg.Connection, granted: list[BoardRequest]) -> None:
     await conn.executemany(
         "INSERT INTO credits (credit_key, board, board_id, activity_id, completion_date, points, record_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (credit_key) DO NOTHING",
@@ -55,7 +56,7 @@ async def grant(conn: asyncpg.Connection, granted: list[ProcessBoardRequest]) ->
     )
 
 
-async def withdraw(conn: asyncpg.Connection, deleted: list[ProcessBoardRequest]) -> None:
+async def withdraw(conn: asyncpg.Connection, deleted: list[BoardRequest]) -> None:
     await conn.executemany("DELETE FROM credits WHERE credit_key = $1",
                            [(f"record:{q.record.record_id}",) for q in deleted])
 

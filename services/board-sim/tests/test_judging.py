@@ -7,6 +7,7 @@ from uuid import uuid4
 import pytest
 
 from board_sim.judging import Diplomate, Grant, Ledger, judge, on_roster
+from board_sim.requests import BoardRequest, decode_request
 from shared.boards import Board, shipped_boards
 from shared.events import LearnerRecord, ProcessBoardRequest, Target
 
@@ -18,7 +19,7 @@ ABOHNS = shipped_boards()["ABOHNS"]
 HARPER = Diplomate(board_id="19927", first_name="Harper", last_name="Benton", dob="11/11")
 
 
-def request(action: str = "add", board: str = "ABOHNS", **changes: object) -> ProcessBoardRequest:
+def request(action: str = "add", board: str = "ABOHNS", **changes: object) -> BoardRequest:
     fields: dict[str, object] = {
         "record_id": uuid4(), "submission_id": uuid4(), "provider_id": "0008001", "credit_id": "ccid-1",
         "activity_id": "210016865", "first_name": "Harper", "last_name": "Benton", "dob": "11/11",
@@ -26,11 +27,12 @@ def request(action: str = "add", board: str = "ABOHNS", **changes: object) -> Pr
         "credits": Decimal(6),
     }
     record = LearnerRecord(**(fields | changes))
-    return ProcessBoardRequest(request_id=uuid4(), action=action, record=record,  # type: ignore[arg-type]
+    sent = ProcessBoardRequest(request_id=uuid4(), action=action, record=record,  # type: ignore[arg-type]
                                correlation_id="corr-1", provider_id="0008001", record_id=record.record_id)
+    return decode_request(sent.to_bytes())  # as the consumer reads it
 
 
-def judged(req: ProcessBoardRequest, diplomate: Diplomate | None, board: Board = ABOHNS) -> list[tuple[str, str]]:
+def judged(req: BoardRequest, diplomate: Diplomate | None, board: Board = ABOHNS) -> list[tuple[str, str]]:
     return [(e.code, e.message) for e in judge(req, board, diplomate, Ledger())]
 
 
