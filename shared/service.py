@@ -4,11 +4,13 @@ Each service is a FastAPI app whose lifespan starts its broker, pools and relays
 and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight work finishes, relays drain).
 """
 
+import asyncio
 import contextlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -69,9 +71,31 @@ def health_port(settings: Settings, service: str) -> int:
     return settings.health_port if settings.health_port is not None else settings.service_port(service)
 
 
+TICK_SECONDS = 1.0
+
+
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its graceful shutdown, so the process ends 'killed'; a stop that was
-    asked for and done cleanly should exit 0, which supervisors read as success."""
+    asked for and done cleanly should exit 0, which supervisors read as success.
+
+    Its main loop wakes every 0.1 s to see whether to stop; an idle service paid ≈ 0.08% of a core for those
+    wakeups. This one wakes once a second (its Date header's resolution) and at once when a stop is asked for."""
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_asked = asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 10) % 864000  # on_tick renews the Date header on multiples of 10 (its 0.1 s ticks)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_asked.wait(), TICK_SECONDS)
+            should_exit = await self.on_tick(counter)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if (stop_asked := getattr(self, "_stop_asked", None)) is not None:
+            self._loop.call_soon_threadsafe(stop_asked.set)  # a signal handler: not inside the loop's own code
 
     def capture_signals(self) -> contextlib.AbstractContextManager[None]:
         self._captured_signals: list[int] = []
