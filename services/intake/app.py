@@ -29,7 +29,14 @@ from intake.records.router import router as records_router
 from intake.submissions import Submissions
 from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
-from shared.consumer import records_of, subscribe_batches, the_message
+from shared.consumer import (
+    FETCH_LOOP_WAIT_MS,
+    FETCH_WAIT_MS,
+    long_polls,
+    records_of,
+    subscribe_batches,
+    the_message,
+)
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
 from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
@@ -40,10 +47,17 @@ from shared.settings import Settings, get_settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
 
 SERVICE = "intake"
+
+
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
     # No consumer group: every intake process reads every outcome from the log's end, and commits nothing.
-    @broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
-                       auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=the_message)
+    # Long polls as every consumer's (shared.consumer): no sleep after an empty poll on the way to an answer.
+    subscriber = broker.subscriber(settings.topic(RECORD_EVENTS.name), batch=True, max_records=1000,
+                                   auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST, decoder=the_message,
+                                   fetch_max_wait_ms=FETCH_WAIT_MS, consumer_timeout_ms=FETCH_LOOP_WAIT_MS)
+    long_polls(subscriber, 1000)
+
+    @subscriber
     async def on_outcomes(msg: Any) -> None:  # the KafkaMessage, by `the_message`
         if not waiters.waiting:
             return
