@@ -11,6 +11,7 @@ from notifier.events import READ, RecordRejected, RecordRejectedByPars, RecordSu
 from shared import events
 from shared.codes import pars_error
 from shared.consumer import event_types
+from shared.event_views import unwritten_fields
 
 TARGET = events.Target(kind="moc", code="ABIM")
 ENVELOPE = {"provider_id": "0008001", "correlation_id": "req-1", "record_id": uuid.uuid4(),
@@ -57,3 +58,10 @@ def test_the_header_lets_through_only_what_it_decodes() -> None:
     accepted = events.RecordAccepted(target=TARGET, **ENVELOPE)
     with pytest.raises(msgspec.ValidationError):  # without a header it is decoded, fails, and is dead-lettered
         decode_record_event(accepted.to_bytes())
+
+
+@pytest.mark.parametrize(("model", "view"), [(events.RecordSubmitted, RecordSubmitted),
+                                             (events.RecordRejected, RecordRejected),
+                                             (events.RecordRejectedByPars, RecordRejectedByPars)])
+def test_every_field_read_is_one_the_model_writes(model: type[events.Envelope], view: type[msgspec.Struct]) -> None:
+    assert unwritten_fields(model, view) == []

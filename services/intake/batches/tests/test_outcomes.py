@@ -8,12 +8,14 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from intake.batches import outcomes
 from intake.batches.outcomes import NO_BATCH, READ, batch_outcome
 from intake.batches.storage import Outcome
 from intake.waiters import outcome
 from shared import events
 from shared.codes import pars_error
 from shared.consumer import event_types
+from shared.event_views import unwritten_fields
 
 TARGET = events.Target(kind="moc", code="ABIM")
 ENVELOPE = {"provider_id": "0008001", "correlation_id": "req-1"}
@@ -74,3 +76,10 @@ def test_the_header_lets_through_only_what_it_decodes() -> None:
         batch_outcome(accepted.to_bytes())
     with pytest.raises(msgspec.DecodeError):
         batch_outcome(b"not json")
+
+
+@pytest.mark.parametrize(("model", "view"), [
+    (events.RecordSubmitted, outcomes._RecordSubmitted), (events.RecordRejectedByPars, outcomes._RecordRejectedByPars),
+    (events.DeleteSubmitted, outcomes._DeleteSubmitted), (events.RecordDeleted, outcomes._RecordDeleted)])
+def test_every_field_read_is_one_the_model_writes(model: type[events.Envelope], view: type[msgspec.Struct]) -> None:
+    assert unwritten_fields(model, view) == []
