@@ -1,12 +1,24 @@
-"""Idempotent consumption: a message's business id is claimed in the transaction that applies it."""
+"""Idempotent consumption: a message's business id is claimed in the transaction that applies it.
 
+Ids are kept for a window (`Settings.processed_events_keep_days`), then pruned (`keep_pruned`): a message can be
+delivered again only while Kafka still holds it, and its id was claimed after it was written (docs/DESIGN-NOTES.md,
+"Retention of processed_events")."""
+
+import asyncio
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
 
+from shared.db import DATABASE_UNAVAILABLE
 from shared.events import Envelope
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+PRUNE_BATCH = 2000  # ids per DELETE: a short transaction that holds few locks
+PRUNE_PAUSE = 0.05  # seconds between batches, so a large backlog never hogs the database
 
 
 async def claim_new(conn: asyncpg.Connection, event_ids: Iterable[UUID]) -> set[UUID]:
@@ -35,3 +47,39 @@ def keep_fresh(events: Sequence[E], fresh: set[UUID]) -> list[E]:
 async def fresh_only(conn: asyncpg.Connection, events: Sequence[E]) -> list[E]:
     """The events not applied before, claimed in this transaction."""
     return keep_fresh(events, await claim_new(conn, (e.event_id for e in events)))
+
+
+# The oldest ids past the window, at most $2; SKIP LOCKED: another instance of the service pruning at once takes others.
+_PRUNE = """
+WITH old AS (
+    SELECT event_id FROM processed_events WHERE processed_at < now() - $1::interval
+    ORDER BY processed_at LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+DELETE FROM processed_events p USING old WHERE p.event_id = old.event_id
+"""
+
+
+async def prune_processed(pool: asyncpg.Pool, keep: timedelta, *, batch: int = PRUNE_BATCH,
+                          pause: float = PRUNE_PAUSE) -> int:
+    """Delete the ids claimed more than `keep` ago, `batch` per statement (index processed_events_by_age); answer
+    how many went."""
+    total = 0
+    while True:
+        deleted = int((await pool.execute(_PRUNE, keep, batch)).split()[-1])
+        total += deleted
+        if deleted < batch:
+            return total
+        await asyncio.sleep(pause)
+
+
+async def keep_pruned(pool: asyncpg.Pool, keep: timedelta, every: float) -> None:
+    """Prune now, then every `every` seconds, until cancelled (every instance of a service does: see _PRUNE)."""
+    while True:
+        try:
+            if deleted := await prune_processed(pool, keep):
+                log.info("processed event ids pruned", ids=deleted, keep_days=keep / timedelta(days=1))
+        except (*DATABASE_UNAVAILABLE, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("pruning processed event ids failed; the next round retries", error=repr(exc))
+        except Exception:  # keep going: a bug in one round must not stop every round after it
+            log.exception("pruning processed event ids failed")
+        await asyncio.sleep(every)

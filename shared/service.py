@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.http_protocol import HttpProtocol
+from shared.inbox import keep_pruned
 from shared.kafka import kafka_answers, make_broker
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
@@ -142,7 +143,8 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
     """A worker service: `setup` opens its pools, migrates, registers its subscribers and relays.
 
     Shutdown order keeps every message: consumers stop first (in-flight batches finish and commit), then
-    the outbox relays drain, then the broker and pools close.
+    the outbox relays drain, then the broker and pools close. Each pool's schema has its processed_events pruned
+    (shared.inbox.keep_pruned) while the service runs.
     """
     settings = settings or get_settings()
     broker = make_broker(settings, service)
@@ -159,6 +161,9 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
         await broker.start()
         for relay in running.relays:
             await relay.start()
+        keep, every = settings.processed_events_keep(), settings.processed_events_prune_seconds
+        pruners = [asyncio.create_task(keep_pruned(pool, keep, every), name="processed-events-retention")
+                   for pool in running.pools]
         log.info("service started", kafka=settings.kafka_bootstrap_servers, namespace=settings.namespace)
         try:
             yield
@@ -168,6 +173,9 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
                 await subscriber.stop()
             for relay in running.relays:
                 await relay.stop()
+            for pruner in pruners:
+                pruner.cancel()
+            await asyncio.gather(*pruners, return_exceptions=True)
             for stop in running.on_stop:
                 await stop()
             await broker.stop()

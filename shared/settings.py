@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 import os
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,8 +69,17 @@ class Settings(BaseSettings):
     # Boards the board-sim process serves; empty means every board of the catalogue.
     boards: str = ""
 
+    # How long a consumer keeps the ids of the messages it applied (processed_events), and how often each service
+    # prunes older ones. A message can come again only while Kafka holds it: retention.ms plus a segment's age
+    # (segment.ms), 7 + 7 days with Kafka's defaults (docs/DESIGN-NOTES.md, "Retention of processed_events").
+    processed_events_keep_days: float = Field(default=14.0, gt=0)
+    processed_events_prune_seconds: float = Field(default=900.0, gt=0)
+
     log_level: str = "INFO"
     log_format: str = "json"
+
+    def processed_events_keep(self) -> timedelta:
+        return timedelta(days=self.processed_events_keep_days)
 
     def topic(self, name: str) -> str:
         return f"{self.namespace}.{name}" if self.namespace else name

@@ -39,6 +39,7 @@ from shared.consumer import (
 )
 from shared.db import create_pool, migrate, quote_schema
 from shared.events import record_event_adapter
+from shared.inbox import keep_pruned
 from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
 from shared.logging import configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay
@@ -94,7 +95,10 @@ def build(settings: Settings | None = None) -> FastAPI:
         health = KafkaHealth()
         app.state.submissions = Submissions(pool, app.state.outbox, row_publisher(broker), health, settings, waiters)
         chores = [asyncio.create_task(health.watch(broker), name="kafka-health"),
-                  asyncio.create_task(idempotency.keep_tidy(pool), name="idempotency-keys")]
+                  asyncio.create_task(idempotency.keep_tidy(pool), name="idempotency-keys"),
+                  asyncio.create_task(keep_pruned(pool, settings.processed_events_keep(),
+                                                  settings.processed_events_prune_seconds),
+                                      name="processed-events-retention")]
         app.state.pool = pool
         app.state.validation_client = validation_client.connect(settings)
         log.info("intake listening", host=settings.api_host, port=settings.api_port)
