@@ -40,7 +40,8 @@ infra-stop:
 
 # Benchmarks print figures: `make bench` (every figure of high-volume ingestion in one table, against the Kafka
 # ceiling: docs/PERFORMANCE.md), `make bench BENCH=pipeline` (completions through the API with httpx),
-# `BENCH=batches` (a 5,000-row xlsx until validated), `BENCH=queries` (record list queries), `BENCH=ceiling`.
+# `BENCH=batches` (a 5,000-row xlsx until validated), `BENCH=queries` (record list queries), `BENCH=ceiling`,
+# `BENCH=growth` (cost per record from 10,000 to 1,000,000 records in the projection; `BENCH="growth --max 100000"`).
 bench: install
 	@$(BIN)/python -m bench $(BENCH)
 

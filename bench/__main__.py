@@ -1,4 +1,4 @@
-"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|...] [options]`:
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|growth|...] [options]`:
 benchmarks, run on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
@@ -7,6 +7,7 @@ from bench import (
     batches,
     boards_apply,
     ceiling,
+    growth,
     idle,
     intake_http,
     notifier_apply,
@@ -24,4 +25,5 @@ if __name__ == "__main__":
     {"suite": suite.main, "pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,
      "ceiling": ceiling.main, "profile": profile.main, "validation": validation_apply.main,
      "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main,
-     "notifier": notifier_apply.main, "boards": boards_apply.main}[which](rest)
+     "notifier": notifier_apply.main, "boards": boards_apply.main,
+     "growth": growth.main}[which](rest)
