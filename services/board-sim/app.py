@@ -1,13 +1,14 @@
-"""Composition root of the board simulator: one consumer group per board it serves."""
+"""Composition root of the board simulator: one consumer for every board it serves, each board's requests handled
+by that board's desk (a group per board cost each board its own heartbeats, fetches and coordinator traffic)."""
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from board_sim import storage
 from board_sim.handlers import BoardDesk
-from board_sim.requests import decode_request
+from board_sim.requests import BoardRequest, decode_request
 from shared.boards import apply_overrides
-from shared.consumer import subscribe_batches
+from shared.consumer import Delivery, subscribe_batches
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
@@ -16,6 +17,7 @@ from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES, board_requests, dead_letters
 
 SERVICE = "board-sim"
+GROUP = "pars.board-sim"  # was pars.board-sim.<board> (docs/DESIGN-NOTES.md: upgrading)
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
@@ -29,12 +31,14 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     await ensure_topics(settings, [BOARD_RESPONSES, dead_letters(SERVICE), *(board_requests(c) for c in served)])
     outbox, publish = Outbox(schema), row_publisher(broker)
     writer = OutboxWriter(pool, outbox, publish)  # one for every board served: rows of one key are one board's
-    for code in served:
-        subscribe_batches(
-            broker, settings, service=SERVICE, topics=[settings.topic(board_requests(code).name)],
-            group=settings.group(f"pars.board-sim.{code}"), decode=decode_request,
-            handle=BoardDesk(code, pool, writer, settings).on_requests,
-        )
+    desks = {settings.topic(board_requests(code).name): BoardDesk(code, pool, writer, settings) for code in served}
+
+    async def on_requests(batch: list[Delivery[BoardRequest]]) -> None:  # one topic's requests: by_topic
+        await desks[batch[0].record.topic].on_requests(batch)
+
+    if desks:
+        subscribe_batches(broker, settings, service=SERVICE, topics=list(desks), group=settings.group(GROUP),
+                          decode=decode_request, handle=on_requests, by_topic=True)
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop])
 
 

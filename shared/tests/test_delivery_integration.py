@@ -260,3 +260,45 @@ async def test_an_idle_consumer_still_gets_each_message_at_once_and_stops_at_onc
         began = asyncio.get_running_loop().time()
         await broker.stop()
     assert asyncio.get_running_loop().time() - began < 5.0
+
+
+async def test_by_topic_a_failing_topic_neither_fails_nor_re_runs_another(settings: Settings) -> None:
+    """One consumer for several topics (board-sim: a board per topic), `by_topic`: the handler sees one topic's
+    messages at a time; a poison message on one is retried and dead-lettered alone, the other's applied once."""
+    names = ("bytopic-a", "bytopic-b")
+    await ensure_topics(settings, [*(TopicSpec(n, "k", TopicSpec, (), partitions=1) for n in names),
+                                   dead_letters("splitter")])
+    a, b = (settings.topic(n) for n in names)
+    calls: list[tuple[set[str], list[str]]] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        calls.append(({d.record.topic for d in batch}, [d.message["n"] for d in batch]))
+        if any(d.message["n"] == "poison" for d in batch):
+            raise ValueError("cannot apply this one")
+
+    broker = make_broker(settings, "splitter")
+    group = settings.group("bytopic-test")
+    subscribe_batches(broker, settings, service="splitter", topics=[a, b], group=group, decode=json.loads,
+                      handle=handle, retry_delays=(0.05, 0.05), by_topic=True)
+    await broker.start()
+    try:
+        for topic, n in ((a, "a1"), (b, "b1"), (a, "poison"), (b, "b2"), (a, "a2")):
+            await broker.publish(json.dumps({"n": n}).encode(), topic, key=b"k")
+        [dead] = await read_topic(settings, settings.topic(dead_letters("splitter").name), 1)
+        assert dict(dead.headers)["dlq.source.topic"] == a.encode() and dead.value == b'{"n": "poison"}'
+        for _ in range(50):
+            if sum(n != "poison" for _, ns in calls for n in ns if n.startswith("a")) >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await broker.stop()
+    assert all(len(topics) == 1 for topics, _ in calls)  # never two topics in one call
+    of_b = [n for topics, ns in calls if topics == {b} for n in ns]
+    assert sorted(of_b) == ["b1", "b2"]  # applied once each: the poison on a did not re-run them
+    assert {"a1", "a2"} <= {n for topics, ns in calls if topics == {a} and "poison" not in ns for n in ns}
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
+    await consumer.start()
+    try:
+        assert [await consumer.committed(TopicPartition(t, 0)) for t in (a, b)] == [3, 2]
+    finally:
+        await consumer.stop()

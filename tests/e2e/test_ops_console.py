@@ -87,7 +87,8 @@ def test_streams_grow_and_lag_shows_every_pipeline_group(stack: Stack, keys: dic
         groups = stack.wait_for(projector_caught_up, timeout=30)
     assert groups["pars.projector"]["topics"] == ["pars.record-events"]
     assert len(groups["pars.projector"]["partitions"]) == 6
-    assert {"pars.validation", "pars.board-router.verdicts", "pars.board-sim.ABOHNS", "pars.notifier"} <= set(groups)
+    assert {"pars.validation", "pars.board-router.verdicts", "pars.board-sim", "pars.notifier"} <= set(groups)
+    assert "pars.board.ABOHNS.requests" in groups["pars.board-sim"]["topics"]  # one group reads every board's
 
 
 def test_tail_shows_the_newest_record_events_without_personal_fields(stack: Stack, keys: dict[str, str]) -> None:

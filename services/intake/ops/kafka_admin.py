@@ -36,7 +36,7 @@ def known_groups() -> dict[str, list[str]]:
         "pars.notifier": [RECORD_EVENTS.name], "pars.intake.batches": [RECORD_EVENTS.name],
     }
     moc = [code for code, board in shipped_boards().items() if board.kind == "moc" and board.needs_board]
-    return groups | {f"pars.board-sim.{code}": [board_requests(code).name] for code in moc}
+    return groups | {"pars.board-sim": [board_requests(code).name for code in moc]}
 
 
 def logical(settings: Settings, name: str) -> str:
