@@ -88,24 +88,39 @@ def refuse_unkeepable(batch: ParsedBatch) -> None:
     answered 202, every record of it must reach a status its provider can see. A spreadsheet's other cells are
     kept too (the rejection file gives them back), so none may hold a NUL or a control character either; an
     xlsx cell can, spelt `_x0000_`."""
-    row_word = "ActivityReport" if batch.format is FileFormat.XML else "Row"
-    tabular = batch.format is not FileFormat.XML
-    for number, cells in enumerate(batch.preamble, start=1) if tabular else ():
-        _refuse_cells(f"Row {number} (above the header)", cells)
-    if tabular:
-        _refuse_cells("The header", batch.header)
+    if problem := shape_problem(batch):
+        raise problem
     for row in batch.rows:
-        if problems := completion_problems([r.record for r in row.records]):
-            first = problems[0]
-            more = f" (and {len(problems) - 1} more in that row)" if len(problems) > 1 else ""
-            raise BatchFileError("value_not_kept", f"{row_word} {row.number}: {first.field} {first.reason}{more}; "
-                                                   "correct it and send it again.")
-        if tabular:
-            _refuse_cells(f"Row {row.number}", row.cells)
+        if problem := row_problem(batch.format, row):
+            raise problem
 
 
-def _refuse_cells(where: str, cells: list[str]) -> None:
+def shape_problem(batch: ParsedBatch) -> BatchFileError | None:
+    """The first unkeepable cell above the data rows (the preamble, then the header): checked before any row's."""
+    if batch.format is FileFormat.XML:
+        return None
+    for number, cells in enumerate(batch.preamble, start=1):
+        if problem := _cells_problem(f"Row {number} (above the header)", cells):
+            return problem
+    return _cells_problem("The header", batch.header)
+
+
+def row_problem(file_format: FileFormat, row: SourceRow) -> BatchFileError | None:
+    """Why one data row cannot be kept (its records' values first, then its cells), or None."""
+    row_word = "ActivityReport" if file_format is FileFormat.XML else "Row"
+    if problems := completion_problems([r.record for r in row.records]):
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more in that row)" if len(problems) > 1 else ""
+        return BatchFileError("value_not_kept", f"{row_word} {row.number}: {first.field} {first.reason}{more}; "
+                                                "correct it and send it again.")
+    if file_format is not FileFormat.XML:
+        return _cells_problem(f"Row {row.number}", row.cells)
+    return None
+
+
+def _cells_problem(where: str, cells: list[str]) -> BatchFileError | None:
     for column, cell in enumerate(cells, start=1):
         if isinstance(cell, str) and (problem := text_problem(cell)):
-            raise BatchFileError("value_not_kept", f"{where}, column {column}: the cell {problem}; correct it and "
-                                                   "send it again.")
+            return BatchFileError("value_not_kept", f"{where}, column {column}: the cell {problem}; correct it and "
+                                                    "send it again.")
+    return None

@@ -47,7 +47,11 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
     file_name = safe_file_name((file.filename if file else None) or "", default="upload")
     try:
         file_name, data = await _read_upload(request, file)
-        parsed = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
+        if dry_run:  # the dry run answers each record's codes: it keeps the records
+            parsed = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
+        else:
+            parsed = await service.parse_to_queue_off_loop(request.app.state.settings, file_name, data,
+                                                           provider.provider_id, batch_id)
     except BatchFileError as exc:
         if not dry_run:
             kind = service.claimed_format(file_name)
@@ -59,8 +63,7 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
         return JSONResponse(body, status_code=422)
     if dry_run:
         return await _dry_run(validation, file_name, parsed)
-    await service.accept_batch(pool, request.app.state.outbox, request.app.state.settings, batch_id,
-                               provider.provider_id, file_name, parsed)
+    await service.accept_batch(pool, request.app.state.outbox, batch_id, provider.provider_id, file_name, parsed)
     log.info("batch accepted", batch_id=str(batch_id), records=parsed.record_count, format=parsed.format.value)
     return {"batch_id": str(batch_id), "file_name": file_name, "format": parsed.format.value,
             "layout": parsed.layout.value, "status": "processing", "records": parsed.record_count}

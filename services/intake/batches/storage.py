@@ -31,7 +31,8 @@ async def record_failed(pool: asyncpg.Pool, batch_id: UUID, provider_id: str, fi
 
 async def save_batch(conn: asyncpg.Connection, batch_id: UUID, provider_id: str, file_name: str,
                      parsed: ParsedBatch) -> None:
-    """The batch, its rows as they came and its records, written in the transaction that queues them."""
+    """The batch, its rows as they came and its records, written in the transaction that queues them; `parsed` is
+    service.parse_to_queue's (rows of QueuedRecords)."""
     await conn.execute(
         "INSERT INTO batches (batch_id, provider_id, file_name, format, layout, status, records, preamble, header)"
         " VALUES ($1, $2, $3, $4, $5, 'processing', $6, $7, $8)",
@@ -42,7 +43,7 @@ async def save_batch(conn: asyncpg.Connection, batch_id: UUID, provider_id: str,
         records=[(batch_id, row.number, row.cells) for row in parsed.rows])
     await conn.copy_records_to_table(
         "batch_records", columns=["record_id", "batch_id", "row_number", "target", "own_cells"],
-        records=[(r.record.record_id, batch_id, row.number, r.record.target.code, sorted(r.own_cells))
+        records=[(r.record_id, batch_id, row.number, r.target, r.own_cells)
                  for row in parsed.rows for r in row.records])
 
 

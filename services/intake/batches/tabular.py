@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain
@@ -43,6 +43,12 @@ _NINE_DIGITS = re.compile(r"^\s*\d{9}\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # text files carry tabs and line ends, not these
 
 Rows = Iterable[tuple[int, Sequence[Any]]]  # (row number as the provider sees it, the row's raw values)
+Keep = Callable[[SourceRow], Any]  # a data row as read -> what the parsed batch holds of it
+
+
+def _as_read(row: SourceRow) -> SourceRow:
+    return row
+
 
 # --- file formats ------------------------------------------------------------------------------------------
 
@@ -122,7 +128,16 @@ def _calamine_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
         raise
     except BaseException as exc:  # calamine's own errors on a damaged workbook; a Rust panic is a BaseException
         raise _unreadable(exc) from exc
-    return ((number, row[:MAX_COLUMNS + 1]) for number, row in enumerate(grid, start=1))
+    return _drained(grid)
+
+
+def _drained(grid: list[list[Any]]) -> Iterator[tuple[int, Sequence[Any]]]:
+    """The grid's rows in order, each let go once read: four files read at once need not hold four grids."""
+    grid.reverse()
+    number = 0
+    while grid:
+        number += 1
+        yield number, grid.pop()[:MAX_COLUMNS + 1]
 
 
 def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
@@ -283,10 +298,10 @@ def _find_header(fmt: FileFormat, rows: Iterator[tuple[int, Sequence[Any]]]) -> 
     raise BatchFileError("no_rows", "The file has no rows: neither a header nor learner records.")
 
 
-def _data_rows(fmt: FileFormat, table: _Table, source: Rows, ctx: Context) -> list[SourceRow]:
+def _data_rows(fmt: FileFormat, table: _Table, source: Rows, ctx: Context, keep: Keep) -> list[Any]:
     columns, roles = table.columns, table.columns.roles
     header = table.header or list(TEMPLATE_B_HEADER)
-    rows: list[SourceRow] = []
+    rows: list[Any] = []
     for number, values in source:
         trimmed = _check_width(number, values)[: columns.width]
         cells = [cell_text(v, role) for v, role in zip(trimmed, roles, strict=False)]
@@ -297,22 +312,24 @@ def _data_rows(fmt: FileFormat, table: _Table, source: Rows, ctx: Context) -> li
                                                      f"{number} is one too many); split it into several files.")
         _check_cells(fmt, number, cells, header, MAX_CELL_CHARS)
         cells += [""] * (columns.width - len(cells))
-        rows.append(SourceRow(number=number, cells=cells, records=row_records(ctx, number, Row(cells, columns))))
+        rows.append(keep(SourceRow(number=number, cells=cells, records=row_records(ctx, number, Row(cells, columns)))))
     return rows
 
 
 def read_tabular(file_name: str, data: bytes, *, provider_id: str, batch_id: UUID,
-                 boards: Mapping[str, Board] | None = None) -> ParsedBatch:
+                 boards: Mapping[str, Board] | None = None, keep: Keep | None = None) -> ParsedBatch:
     """Reads a .xlsx or tab-delimited .txt batch file; raises BatchFileError when it cannot be a batch.
 
     `boards` is the catalogue that tells Template B's Activity Registration codes apart (default: shipped).
+    `keep` turns each data row, as soon as it is read, into what the batch's `rows` hold (default: the row): an
+    upload keeps its rows' messages, not 5,000 records' models at once.
     """
     fmt = file_format(file_name, data)
     ctx = Context(provider_id, batch_id, boards if boards is not None else shipped_boards())
     source = _xlsx_rows(data) if fmt is FileFormat.XLSX else _text_rows(data)
     with closing(source):
         table, pending = _find_header(fmt, source)
-        rows = _data_rows(fmt, table, chain(pending, source), ctx)
+        rows = _data_rows(fmt, table, chain(pending, source), ctx, keep or _as_read)
     if not rows:
         raise BatchFileError("no_rows", "The file has a header but no learner records.")
     return ParsedBatch(format=fmt, layout=table.columns.layout, preamble=table.preamble, header=table.header,

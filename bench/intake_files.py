@@ -1,0 +1,122 @@
+"""`python -m bench.intake_files [--files 4] [--rows 5000] [--runs 3]`: intake's part of a batch upload, in
+process and without servers: one 5,000-row Template B xlsx parsed, its submissions built and its rows made
+ready for COPY (what `POST /v1/batches` does before its transaction), timed best of N; then a fresh process
+doing the same for several files at once, one thread each (as intake parses off its event loop), and its
+peak RSS (VmHWM) above what the process held before the files came. The part of issue 12's "intake ≤ 200 MB
+RSS while four files parse" that these files cost, free of other sessions' load."""
+
+import argparse
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from intake.batches.model import FileFormat
+from pars_cli.demo_files import batch_file, template_b_rows
+from pars_cli.generate import generate_world
+from shared.world import World
+
+
+def world_and_files(count: int, rows: int) -> tuple[World, list[tuple[str, bytes]]]:
+    world = generate_world(providers=max(4, count), activities=60, physicians=4000, seed=3)  # the suite's
+    files = []
+    for index in range(count):
+        turned = world.model_copy(update={"providers": world.providers[index:] + world.providers[:index]})
+        provider, found = template_b_rows(turned, rows, datetime.now(UTC).date())
+        files.append((provider, batch_file(found, FileFormat.XLSX)))
+    return world, files
+
+
+def intake_work(provider: str, content: bytes) -> int:
+    """What the upload handler does to a file before its transaction, kept alive until all of it exists."""
+    from intake.batches import service
+    from shared.settings import Settings
+
+    batch_id, settings = uuid.uuid4(), Settings()
+    if hasattr(service, "parse_to_queue"):
+        parsed = service.parse_to_queue(settings, "bench.xlsx", content, provider, batch_id)
+        messages = [r.message for row in parsed.rows for r in row.records]
+        rows = [(batch_id, row.number, row.cells) for row in parsed.rows]
+        records = [(r.record_id, batch_id, row.number, r.target, r.own_cells)
+                   for row in parsed.rows for r in row.records]
+    else:  # the code before parse_to_queue: what accept_batch and save_batch built
+        from intake.submissions import submission
+        parsed = service.parse("bench.xlsx", content, provider, batch_id)
+        messages = [submission(settings, r.record, str(batch_id)) for row in parsed.rows for r in row.records]
+        rows = [(batch_id, row.number, row.cells) for row in parsed.rows]
+        records = [(r.record.record_id, batch_id, row.number, r.record.target.code, sorted(r.own_cells))
+                   for row in parsed.rows for r in row.records]
+    return len(rows) + len(records) + len(messages)
+
+
+def _hwm_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def child(count: int, rows: int) -> None:
+    """Runs in a fresh process: files made, then parsed at once; prints the peak above the files' own bytes."""
+    import gc
+
+    _, files = world_and_files(count, rows)
+    intake_work(*world_and_files(1, 20)[1][0])  # imports and first-call caches before the baseline
+    gc.collect()
+    # Lower the high-water mark to the present RSS so the peak is this step's (Linux: clear_refs 5).
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _rss_kb()
+    threads = [threading.Thread(target=intake_work, args=f) for f in files]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"{(_hwm_kb() - base) / 1024:.1f} {base / 1024:.1f} {time.perf_counter() - began:.2f}")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.intake_files", description=__doc__)
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.files, args.rows)
+        return
+    _, files = world_and_files(1, args.rows)
+    provider, content = files[0]
+    intake_work(provider, content)  # warm
+    wall, cpu = [], []
+    for _ in range(args.runs):
+        w, c = time.perf_counter(), time.process_time()
+        intake_work(provider, content)
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    print(f"one {args.rows}-row xlsx ({len(content) / 1e6:.2f} MB): parse + submissions + COPY rows, best of "
+          f"{args.runs}: {min(wall):.3f} s wall, {min(cpu):.3f} s CPU ({min(cpu) / args.rows * 1e6:.0f} µs/row)")
+    peaks = []
+    for _ in range(args.runs):
+        out = subprocess.run([sys.executable, "-m", "bench.intake_files", "--child", "--files", str(args.files),
+                              "--rows", str(args.rows)], check=True, capture_output=True, text=True).stdout
+        peak, base, seconds = out.split()
+        peaks.append((float(peak), float(base), float(seconds)))
+    best = min(peaks)
+    print(f"{args.files} files parsed at once, one thread each: peak RSS {best[0]:.0f} MB above the process's "
+          f"{best[1]:.0f} MB before them (lowest of {args.runs}; all: "
+          + ", ".join(f"{p:.0f}" for p, _, _ in peaks) + f"), {best[2]:.2f} s wall")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
