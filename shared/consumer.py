@@ -43,6 +43,7 @@ TRANSIENT_PAUSE = 2.0
 FETCH_WAIT_MS = 2_000
 FETCH_LOOP_WAIT_MS = 2_000
 POLL_WAIT_MS = 30_000
+LINGER_MIN_BYTES = 1 << 20  # a lingering fetch's answer: as soon as the broker has so much (long_polls)
 
 consumed = Counter("pars_messages_consumed_total", "Messages handled", ["service", "topic"])
 dead_lettered = Counter("pars_messages_dead_lettered_total", "Messages sent to a dead-letter topic",
@@ -69,13 +70,38 @@ def records_of(msg: Any) -> list[ConsumerRecord]:
     return list(raw) if isinstance(raw, list | tuple) else [raw]
 
 
-def long_polls(subscriber: Any, max_records: int | None) -> None:
+def _fetch_within(consumer: AIOKafkaConsumer, min_bytes: int, max_wait_ms: int) -> None:
+    """What the consumer's next fetches ask of the broker: answer once it has `min_bytes`, or `max_wait_ms` passed.
+    aiokafka reads both from its fetcher for every fetch it sends, and has no public way to change them."""
+    fetcher = consumer._fetcher
+    fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = min_bytes, max_wait_ms
+
+
+def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> None:
     """A batch subscriber's poll that waits for messages up to POLL_WAIT_MS and returns at the first. FastStream's
     own sleeps its batch_timeout_ms after an empty poll, so a message arriving then waited for nothing; and a
-    longer timeout would lengthen that sleep too. Stopping the consumer ends a waiting poll at once."""
+    longer timeout would lengthen that sleep too. Stopping the consumer ends a waiting poll at once.
+
+    `linger_ms`: batches that grow with the load. Once messages flow, the broker holds each fetch until it has
+    LINGER_MIN_BYTES or `linger_ms` passed, so the handler takes what arrived meanwhile in one batch (one
+    transaction, one publish, one commit, one fetch) rather than a batch of one or two per message: those per-batch
+    costs, in the service, in PostgreSQL and in Kafka, were most of a record's. A poll that finds nothing within
+    twice that time goes back to the long poll answered at the first message, so an idle consumer costs no more.
+    For consumers off the callers' path: each hop's answer waits up to `linger_ms` longer."""
+    lingering = False
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
-        batches = await consumer.getmany(timeout_ms=POLL_WAIT_MS, max_records=max_records)
+        nonlocal lingering
+        if lingering:
+            batches = await consumer.getmany(timeout_ms=2 * linger_ms + 100, max_records=max_records)
+            if not batches:  # the flow stopped
+                lingering = False
+                _fetch_within(consumer, 1, FETCH_WAIT_MS)
+        if not lingering:
+            batches = await consumer.getmany(timeout_ms=POLL_WAIT_MS, max_records=max_records)
+            if batches and linger_ms:
+                lingering = True
+                _fetch_within(consumer, LINGER_MIN_BYTES, linger_ms)
         return tuple(chain.from_iterable(batches.values()))
 
     subscriber.get_msg = get_msg
@@ -104,13 +130,16 @@ def subscribe_batches(
     retry_delays: Sequence[float] = RETRY_DELAYS,
     only: Collection[type[Envelope]] | None = None,
     by_topic: bool = False,
+    linger_ms: int | None = None,
 ) -> None:
     """`only`: the events the handler acts on; others on the topic are passed over (and committed) without
     being decoded, told apart by their `event_type` header. A message without that header is always decoded.
     `by_topic`: one consumer for several topics whose messages are handled apart (board-sim: one board per topic):
     the handler gets one topic's messages at a time, and each topic's are retried, split and dead-lettered on
     their own, all topics at once: one topic's failing message neither fails nor re-runs another topic's messages
-    (its retries do delay the consumer's next poll, for every topic, by up to the sum of `retry_delays`)."""
+    (its retries do delay the consumer's next poll, for every topic, by up to the sum of `retry_delays`).
+    `linger_ms`: how long the broker may hold a fetch while messages flow (long_polls); by default the setting
+    `consumer_linger_ms`, for consumers off the callers' path. A consumer a caller waits on passes 0."""
     wanted = event_types(*only) if only is not None else None
     dlq_topic = settings.topic(dead_letters(service).name)
 
@@ -161,7 +190,7 @@ def subscribe_batches(
         # A killed member's partitions move on after 6 s (the broker's minimum), not the default 10 s.
         session_timeout_ms=6_000, heartbeat_interval_ms=2_000,
     )
-    long_polls(subscriber, max_records)
+    long_polls(subscriber, max_records, settings.consumer_linger_ms if linger_ms is None else linger_ms)
 
     @subscriber
     async def on_batch(msg: Any) -> None:  # the KafkaMessage, by `the_message`

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=local_database_url, repr=False)  # may carry a password
     # Prefix for every topic, consumer group and schema, so test runs and stacks never mix.
     namespace: str = ""
+    # How long the broker holds a fetch of a consumer that is off the callers' path (router, board-sim, projector,
+    # notifier, batch tallies) while messages flow, so its batches grow with the load (shared.consumer.long_polls).
+    consumer_linger_ms: int = Field(default=50, ge=0, le=1000)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

@@ -31,6 +31,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
         group=settings.group("pars.validation"), decode=decode_submission, handle=submissions, max_records=2000,
+        linger_ms=0,  # callers of `?wait=true` wait on this hop
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
