@@ -11,6 +11,7 @@ import pytest
 
 from shared.db import create_pool, migrate
 from shared.inbox import claim_new, keep_pruned, prune_processed
+from shared.service import Running, worker_app
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -40,6 +41,12 @@ async def claimed(pool: asyncpg.Pool, count: int, age: timedelta) -> list[uuid.U
 
 async def kept(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> int:
     return await pool.fetchval("SELECT count(*) FROM processed_events WHERE event_id = ANY($1::uuid[])", ids)
+
+
+async def until_pruned(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> None:
+    async with asyncio.timeout(10):
+        while await kept(pool, ids):  # noqa: ASYNC110 - the chore tells nobody when it has pruned
+            await asyncio.sleep(0.05)
 
 
 async def test_ids_past_the_window_are_pruned_in_batches_and_younger_ones_kept(pool: asyncpg.Pool) -> None:
@@ -82,15 +89,28 @@ async def test_the_service_chore_prunes_at_start_and_keeps_going(pool: asyncpg.P
     young = await claimed(pool, 20, timedelta(days=1))
     chore = asyncio.create_task(keep_pruned(pool, KEEP, every=0.05))
     try:
-        async with asyncio.timeout(10):
-            while await kept(pool, old):
-                await asyncio.sleep(0.05)
+        await until_pruned(pool, old)
         later = await claimed(pool, 5, KEEP + timedelta(days=2))  # claimed after the first round, pruned by a next
-        async with asyncio.timeout(10):
-            while await kept(pool, later):
-                await asyncio.sleep(0.05)
+        await until_pruned(pool, later)
     finally:
         chore.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await chore
     assert await kept(pool, young) == 20
+
+
+async def test_every_worker_service_prunes_its_schema_while_it_runs(settings: Settings) -> None:
+    # worker_app starts the chore for each pool its setup opened (and closes the pool when the service stops).
+    schema = settings.schema("retention")
+    pool = await create_pool(settings.database_url, schema, max_size=2)
+    await migrate(pool, schema, "validation")
+    old = await claimed(pool, 10, timedelta(days=30))
+    young = await claimed(pool, 10, timedelta(days=1))
+
+    async def setup(_settings: Settings, _broker: object) -> Running:
+        return Running(pools=[pool])
+
+    app = worker_app("retention-test", setup, settings.model_copy(update={"processed_events_keep_days": 14}))
+    async with app.router.lifespan_context(app):
+        await until_pruned(pool, old)
+        assert await kept(pool, young) == 10
