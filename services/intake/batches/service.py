@@ -23,6 +23,7 @@ from intake.submissions import submission
 from shared.outbox import Outbox, OutboxMessage
 from shared.settings import Settings
 
+OUTBOX_CHUNK = 1_000  # messages an INSERT into the outbox (accept_batch)
 EXTENSIONS = {".xlsx": FileFormat.XLSX, ".txt": FileFormat.TXT, ".xml": FileFormat.XML}
 
 
@@ -120,4 +121,8 @@ async def accept_batch(pool: asyncpg.Pool, outbox: Outbox, batch_id: UUID, provi
     messages = [r.message for row in parsed.rows for r in row.records]
     async with pool.acquire() as conn, conn.transaction():
         await storage.save_batch(conn, batch_id, provider_id, file_name, parsed)
-        await outbox.enqueue(conn, messages)
+        # Several statements of OUTBOX_CHUNK messages: asyncpg builds each statement's arguments in one buffer
+        # (≈ 1.2 KB a message), and four uploads at once need not hold four 6 MB buffers. The relay is woken once.
+        for start in range(0, len(messages), OUTBOX_CHUNK):
+            await outbox.enqueue(conn, messages[start:start + OUTBOX_CHUNK],
+                                 notify=start + OUTBOX_CHUNK >= len(messages))
