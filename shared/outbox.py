@@ -47,6 +47,11 @@ class OutboxRow:
 PublishRows = Callable[[Sequence[OutboxRow]], Awaitable[None]]
 
 HAND_OVER_SECONDS = 10.0  # rows their writer has not published by then are the relay's
+# How long a relay with an empty outbox waits for a NOTIFY before looking anyway. Every row that is the relay's comes
+# with a NOTIFY (enqueue, a writer's rows behind another's, a hand-over) and a lost listener connection wakes it, so
+# this only bounds how late it finds the held rows of a writer in another process that died. Looking every second,
+# as it does while the outbox holds anything, cost each idle service a transaction (five round trips) a second.
+IDLE_LOOK_SECONDS = 5.0
 PUBLISH_SECONDS = 5.0  # how long a writer waits for Kafka's acks before handing its rows to the relay
 
 # One statement: the messages are inserted; each is its writer's (held, for $6 seconds) unless an earlier row of its
@@ -279,6 +284,7 @@ class OutboxRelay:
             self._listener = None
         listener = await self._pool.acquire()
         await listener.add_listener(self._outbox.channel, self._on_notify)
+        listener.add_termination_listener(self._on_notify)  # NOTIFYs sent while it is gone are lost: look at once
         self._listener = listener
 
     def _on_notify(self, *_: object) -> None:
@@ -291,6 +297,7 @@ class OutboxRelay:
             await self._task
         if self._listener:
             with contextlib.suppress(Exception):
+                self._listener.remove_termination_listener(self._on_notify)
                 await self._listener.remove_listener(self._outbox.channel, self._on_notify)
             await self._pool.release(self._listener)
 
@@ -301,24 +308,25 @@ class OutboxRelay:
                 published, next_due = await self.drain_once()
             except Exception:
                 log.exception("outbox relay failed; retrying", schema=self._outbox.schema)
-                published, next_due = 0, None
+                published, next_due = 0, 1.0
                 await asyncio.sleep(1.0)
             if self._stopping and not published:
                 return
             if published:
                 continue
-            timeout = 1.0 if next_due is None else max(0.0, min(1.0, next_due))
+            timeout = IDLE_LOOK_SECONDS if next_due is None else max(0.0, min(1.0, next_due))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
     async def drain_once(self) -> tuple[int, float | None]:
-        """Publish one batch of due messages; answer how many, and in how many seconds the next delayed one is due
-        (by PostgreSQL's clock, which set it)."""
+        """Publish one batch of due messages; answer how many, and in how many seconds to look again: when the next
+        delayed one is due (by PostgreSQL's clock, which set it), at most a second while the outbox holds any row
+        (one due may wait for another writer's held row of its key), None when it is empty."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
                                        f"outbox:{self._outbox.schema}"):
-                return 0, None
+                return 0, 1.0  # another instance's relay is publishing
             # A row waits while an earlier one of its key is still held by its writer (OutboxWriter): the writer
             # publishes that one, or hands it over, or its time runs out; then the two leave in order.
             rows = await conn.fetch(
@@ -327,8 +335,10 @@ class OutboxRelay:
                 " AND e.not_before > now()) ORDER BY id LIMIT $1", self._batch_size,
             )
             if not rows:
-                return 0, await conn.fetchval(
-                    "SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox WHERE not_before > now()")
+                later = await conn.fetchrow(
+                    "SELECT (SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox"
+                    " WHERE not_before > now()), EXISTS (SELECT FROM outbox)")
+                return 0, None if not later[1] else 1.0 if later[0] is None else later[0]
             await self._publish([OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["headers"]) for r in rows])
             # Deleted only after Kafka acknowledged every message: a crash in between republishes (same ids).
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])

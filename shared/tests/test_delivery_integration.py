@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 
@@ -13,7 +14,7 @@ from shared.consumer import Delivery, subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import DeleteSubmitted, RecordSubmitted
 from shared.kafka import ensure_topics, make_broker, row_publisher
-from shared.outbox import Outbox, OutboxMessage, OutboxRelay, OutboxSettler
+from shared.outbox import Outbox, OutboxMessage, OutboxRelay, OutboxRow, OutboxSettler
 from shared.settings import Settings
 from shared.topics import TopicSpec, dead_letters
 
@@ -302,3 +303,41 @@ async def test_by_topic_a_failing_topic_neither_fails_nor_re_runs_another(settin
         assert [await consumer.committed(TopicPartition(t, 0)) for t in (a, b)] == [3, 2]
     finally:
         await consumer.stop()
+
+
+async def test_an_idle_relay_looks_seldom_yet_sends_at_once_even_after_losing_its_listener(settings: Settings) -> None:
+    schema = settings.schema("relayidle")
+    pool = await create_pool(settings.database_url, schema)
+    await migrate(pool, schema, "projector")
+    outbox, sent = Outbox(schema), asyncio.Queue[bytes]()
+
+    async def publish(rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            sent.put_nowait(row.value)
+
+    relay = OutboxRelay(pool, outbox, publish)
+    looks, drain = 0, relay.drain_once
+
+    async def counted() -> tuple[int, float | None]:
+        nonlocal looks
+        looks += 1
+        return await drain()
+
+    relay.drain_once = counted  # type: ignore[method-assign]
+    await relay.start()
+    try:
+        await asyncio.sleep(3.0)
+        assert looks == 1  # the outbox is empty: the next look comes after IDLE_LOOK_SECONDS, not every second
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [OutboxMessage("t", b"first", b"k")])
+        assert await asyncio.wait_for(sent.get(), 1.0) == b"first"  # a NOTIFY wakes it at once
+        # Its listening connection is lost (PostgreSQL restarted): NOTIFYs would go nowhere until the next look, so
+        # it listens again at once.
+        await pool.execute("SELECT pg_terminate_backend($1)", relay._listener.get_server_pid())  # type: ignore[union-attr]
+        await asyncio.sleep(0.5)
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [OutboxMessage("t", b"second", b"k")])
+        assert await asyncio.wait_for(sent.get(), 1.5) == b"second", looks
+    finally:
+        await relay.stop()
+        await pool.close()
