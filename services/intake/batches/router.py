@@ -114,7 +114,7 @@ async def successes(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> 
 async def _outcome_file(pool: asyncpg.Pool, batch: asyncpg.Record, *, rejected: bool) -> Response:
     if batch["status"] == "failed":
         raise ApiError(409, "batch_failed", f"The file was refused as a whole: {batch['reason']}")
-    outcomes = await storage.row_outcomes(pool, batch["batch_id"])
+    outcomes = await storage.row_outcomes(pool, batch["batch_id"], "rejected" if rejected else "added")
     written = files.outcome_file(batch, outcomes, rejected=rejected)
     headers = {"Content-Disposition": content_disposition(written.file_name),
                "X-Batch-Status": batch["status"]}

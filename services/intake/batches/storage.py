@@ -93,13 +93,17 @@ class RowOutcome:
     errors: list[dict[str, str]]  # of its rejected records, in target order
 
 
-async def row_outcomes(pool: asyncpg.Pool, batch_id: UUID) -> list[RowOutcome]:
-    """Each row as it came, with what became of the records it reported."""
+async def row_outcomes(pool: asyncpg.Pool, batch_id: UUID, outcome: str) -> list[RowOutcome]:
+    """Each row with a record of this `outcome` (added | rejected) as it came, with what became of every record it
+    reported: what that outcome's file holds. A batch of 5,000 rows with few rejected reads only those rows."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT row_number, cells FROM batch_rows WHERE batch_id = $1 ORDER BY row_number",
-                                batch_id)
-        records = await conn.fetch("SELECT row_number, own_cells, outcome, errors FROM batch_records"
-                                   " WHERE batch_id = $1 ORDER BY row_number, record_id", batch_id)
+        records = await conn.fetch(
+            "SELECT row_number, own_cells, outcome, errors FROM batch_records WHERE batch_id = $1 AND row_number IN"
+            " (SELECT row_number FROM batch_records WHERE batch_id = $1 AND outcome = $2)"
+            " ORDER BY row_number, record_id", batch_id, outcome)
+        numbers = sorted({r["row_number"] for r in records})
+        rows = await conn.fetch("SELECT row_number, cells FROM batch_rows WHERE batch_id = $1"
+                                " AND row_number = ANY($2::integer[]) ORDER BY row_number", batch_id, numbers)
     result = {r["row_number"]: RowOutcome(r["row_number"], list(r["cells"]), set(), set(), False, [])
               for r in rows}
     for record in records:

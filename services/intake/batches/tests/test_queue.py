@@ -1,16 +1,21 @@
 """An upload's parse turns each row's records into their messages as the row is read (service.parse_to_queue):
 the same rows, records and messages as parsing whole and then building them, and the same file refused with the
-same error, whichever problem comes first."""
+same error, whichever problem comes first. And each outcome file reads only the rows it holds."""
 
 import json
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
+from intake.batches import storage
+from intake.batches.files import outcome_file
 from intake.batches.model import BatchFileError
-from intake.batches.service import QueuedRow, parse, parse_to_queue
+from intake.batches.service import QueuedRow, accept_batch, parse, parse_to_queue
+from intake.batches.storage import Outcome, apply_outcomes
 from intake.batches.tests.hostile import CME_MOC, CME_ROW, GUIDANCE, TB_ROW, TEMPLATE_B, txt_bytes, xlsx_bytes
 from intake.submissions import submission
+from shared.db import create_pool, migrate
+from shared.outbox import Outbox
 from shared.settings import Settings
 
 P = "0008001"
@@ -71,3 +76,36 @@ def test_the_same_file_is_refused_with_the_same_error(name: str, rows: list[list
         parse_to_queue(Settings(), name, data, P, BATCH)
     assert (queued.value.code, queued.value.message) == (whole.value.code, whole.value.message)
     assert queued.value.message.startswith(expected)
+
+
+async def test_each_outcome_file_reads_only_its_rows_and_writes_what_all_rows_would(settings: Settings) -> None:
+    """Rows: a licence added and a board rejected; all added; all rejected; not decided yet."""
+    schema = settings.schema("intake")
+    pool = await create_pool(settings.database_url, schema)
+    try:
+        await migrate(pool, schema, "intake")
+        await pool.execute("INSERT INTO providers (id, name, email) VALUES ($1, 'p', 'p@example.org')"
+                           " ON CONFLICT DO NOTHING", P)
+        batch_id = uuid4()
+        data = xlsx_bytes([CME_MOC, CME_ROW, CME_ROW, CME_ROW, CME_ROW])
+        parsed = parse_to_queue(settings, "c.xlsx", data, P, batch_id)
+        await accept_batch(pool, Outbox(schema), batch_id, P, "c.xlsx", parsed)
+        rejected = [{"code": "661", "message": "not on the roster"}]
+        decided = {0: ("added", "rejected"), 1: ("added", "added"), 2: ("rejected", "rejected")}
+        async with pool.acquire() as conn:
+            await apply_outcomes(conn, [Outcome(r.record_id, outcome, rejected if outcome == "rejected" else [])
+                                        for i, outcomes in decided.items()
+                                        for r, outcome in zip(parsed.rows[i].records, outcomes, strict=True)])
+        batch = await storage.get_batch(pool, batch_id, P)
+        numbers = [row.number for row in parsed.rows]
+        rejections = await storage.row_outcomes(pool, batch_id, "rejected")
+        additions = await storage.row_outcomes(pool, batch_id, "added")
+        assert [o.number for o in rejections] == [numbers[0], numbers[2]]
+        assert [o.number for o in additions] == [numbers[0], numbers[1]]
+        every = sorted({o.number: o for o in rejections + additions}.values(), key=lambda o: o.number)
+        for rejected_file, chosen in ((True, rejections), (False, additions)):
+            assert outcome_file(batch, chosen, rejected=rejected_file) == outcome_file(batch, every,
+                                                                                        rejected=rejected_file)
+        assert rejections[0].errors == rejected and rejections[0].added_cells and rejections[0].rejected_cells
+    finally:
+        await pool.close()
