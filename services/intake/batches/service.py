@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 from uuid import UUID
@@ -71,8 +71,8 @@ def parse_to_queue(settings: Settings, file_name: str, data: bytes, provider_id:
         records = []
         for r in row.records:
             message = submission(settings, r.record, str(batch_id))
-            if message.headers == headers:
-                message = replace(message, headers=headers)
+            if message.headers == headers and message.not_before is None:
+                message = OutboxMessage(message.topic, message.value, message.key, headers)
             records.append(QueuedRecord(r.record.record_id, r.record.target.code, sorted(r.own_cells), message))
         return QueuedRow(row.number, row.cells, records)
 
