@@ -7,10 +7,12 @@ from faststream.kafka import KafkaBroker
 from board_sim import storage
 from board_sim.handlers import BoardDesk
 from board_sim.requests import BoardRequest, decode_request
+from board_sim.upgrade import carry_over_offsets
 from shared.boards import apply_overrides
 from shared.consumer import Delivery, subscribe_batches
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics, row_publisher
+from shared.logging import get_logger
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.settings import Settings
@@ -18,6 +20,7 @@ from shared.topics import BOARD_RESPONSES, board_requests, dead_letters
 
 SERVICE = "board-sim"
 GROUP = "pars.board-sim"  # was pars.board-sim.<board> (docs/DESIGN-NOTES.md: upgrading)
+log = get_logger(__name__)
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
@@ -36,6 +39,11 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     async def on_requests(batch: list[Delivery[BoardRequest]]) -> None:  # one topic's requests: by_topic
         await desks[batch[0].record.topic].on_requests(batch)
 
+    try:
+        await carry_over_offsets(settings, settings.group(GROUP),
+                                 {code: settings.topic(board_requests(code).name) for code in served})
+    except Exception as exc:  # the group then reads from the earliest offsets: repeated answers, which are harmless
+        log.warning("offsets of the per-board groups not carried over", error=repr(exc))
     if desks:
         subscribe_batches(broker, settings, service=SERVICE, topics=list(desks), group=settings.group(GROUP),
                           decode=decode_request, handle=on_requests, by_topic=True)
