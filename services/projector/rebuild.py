@@ -30,7 +30,7 @@ from shared.db import create_pool, migrate
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 
-BATCH = 20_000  # events fetched at once (while the last ones are written)
+BATCH = 10_000  # events fetched at once (while the last ones are written)
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,9 @@ async def rebuild(settings: Settings) -> RebuildReport:
     # No group: the consumer is given every partition of the topic, and commits nothing.
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="pars-projection-rebuild",
-                                max_partition_fetch_bytes=8 << 20)  # a batch's worth from each partition
+                                # ≈ 1,400 events from each partition a fetch: the partitions are read abreast, so a
+                                # record's verdict comes while the record still folds (bulk_load.WINDOW)
+                                max_partition_fetch_bytes=1 << 20)
     try:
         await migrate(pool, schema, "projector")
         await consumer.start()
