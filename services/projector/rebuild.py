@@ -137,9 +137,9 @@ async def rebuild(settings: Settings) -> RebuildReport:
     # No group: the consumer is given every partition of the topic, and commits nothing.
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="pars-projection-rebuild",
-                                # ≈ 1,400 events from each partition a fetch: the partitions are read abreast, so a
+                                # ≈ 2,800 events from each partition a fetch: the partitions are read abreast, so a
                                 # record's verdict comes while the record still folds (bulk_load.WINDOW)
-                                max_partition_fetch_bytes=1 << 20)
+                                max_partition_fetch_bytes=2 << 20)
     try:
         await migrate(pool, schema, "projector")
         await consumer.start()
