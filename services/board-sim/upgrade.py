@@ -40,13 +40,19 @@ async def carry_over_offsets(settings: Settings, group: str, topics: Mapping[str
         return 0
     # A commit outside the group's generation, as kafka-consumer-groups --reset-offsets does: the group has no
     # member yet (if another instance joined meanwhile the broker refuses it, and that instance carried them over).
+    await commit_offsets(settings, group, offsets)
+    log.info("offsets carried over from the per-board groups", group=group, partitions=len(offsets))
+    return len(offsets)
+
+
+async def commit_offsets(settings: Settings, group: str,
+                         offsets: Mapping[TopicPartition, int | OffsetAndMetadata]) -> None:
+    """Commit `offsets` for `group` from outside its generation (the group must have no member)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
                                 enable_auto_commit=False, client_id="pars-board-sim")
     await consumer.start()
     try:
         consumer.assign(list(offsets))
-        await consumer.commit(offsets)
+        await consumer.commit(dict(offsets))
     finally:
         await consumer.stop()
-    log.info("offsets carried over from the per-board groups", group=group, partitions=len(offsets))
-    return len(offsets)

@@ -3,23 +3,12 @@
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from board_sim.upgrade import carry_over_offsets, old_group
+from board_sim.upgrade import carry_over_offsets, commit_offsets, old_group
 from shared.kafka import ensure_topics
 from shared.settings import Settings
 from shared.topics import board_requests
 
 pytestmark = pytest.mark.integration
-
-
-async def commit(settings: Settings, group: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(offsets))
-        await consumer.commit(offsets)
-    finally:
-        await consumer.stop()
 
 
 async def committed(settings: Settings, group: str, tps: list[TopicPartition]) -> list[int | None]:
@@ -38,15 +27,15 @@ async def test_the_one_group_takes_the_per_board_groups_offsets_once(settings: S
     topics = {c: settings.topic(board_requests(c).name) for c in codes}
     aba = [TopicPartition(topics["ABA"], p) for p in range(3)]
     abim = TopicPartition(topics["ABIM"], 0)
-    await commit(settings, settings.group(old_group("ABA")), dict(zip(aba, (5, 0, 7), strict=True)))
-    await commit(settings, settings.group(old_group("ABIM")), {abim: 2})
+    await commit_offsets(settings, settings.group(old_group("ABA")), dict(zip(aba, (5, 0, 7), strict=True)))
+    await commit_offsets(settings, settings.group(old_group("ABIM")), {abim: 2})
     group = settings.group("pars.board-sim")
 
     assert await carry_over_offsets(settings, group, topics) == 4
     wanted = [*aba, abim, TopicPartition(topics["ABS"], 0)]
     assert await committed(settings, group, wanted) == [5, 0, 7, 2, None]  # ABS had nothing: earliest, as before
 
-    await commit(settings, settings.group(old_group("ABIM")), {abim: 9})  # an old board-sim still running
+    await commit_offsets(settings, settings.group(old_group("ABIM")), {abim: 9})  # an old board-sim still running
     assert await carry_over_offsets(settings, group, topics) == 0  # the new group's own offsets are never replaced
     assert await committed(settings, group, [abim]) == [2]
 
