@@ -9,7 +9,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tomllib
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -26,7 +25,6 @@ REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 KAFKA_SCRIPT = REPO / "deploy" / "local" / "kafka.sh"
 KAFKA_POM = REPO / "deploy" / "local" / "kafka" / "pom.xml"
-NOT_SERVICES = {"shared", "pars_cli"}  # packages of pyproject.toml that are not a service process
 
 # Broker properties of kafka.sh that describe its own network and disk, not the broker's behaviour.
 KAFKA_LOCAL_ONLY = {"listeners", "advertised.listeners", "listener.security.protocol.map",
@@ -90,8 +88,8 @@ def command(service: Mapping[str, Any]) -> list[str]:
 
 @cache
 def service_packages() -> list[str]:
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return [p for p in pyproject["tool"]["setuptools"]["packages"] if p not in NOT_SERVICES and "." not in p]
+    # Every folder under services/ is a service package run as `python -m <folder>`.
+    return sorted(p.parent.name for p in (REPO / "services").glob("*/__main__.py"))
 
 
 def compose_service_running(package: str) -> tuple[str, dict[str, Any]]:

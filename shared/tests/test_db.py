@@ -59,7 +59,7 @@ def test_no_service_code_leaves_session_state_on_a_pooled_connection() -> None:
     """SET LOCAL and transaction-level advisory locks end with the transaction; session-level state would outlive
     the borrower (PooledConnection). LISTEN goes through add_listener, which asks for the full reset."""
     found = []
-    for folder in ("services", "shared", "cli"):
+    for folder in ("services", "shared", "pars_cli"):
         for path in (REPO / folder).rglob("*"):
             if path.suffix not in {".py", ".sql"} or "tests" in path.parts or path == Path(__file__):
                 continue

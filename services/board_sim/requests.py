@@ -2,7 +2,7 @@
 
 Decoding each request into the pydantic model was board-sim's largest cost per record (13.5% of its busy samples
 at scale; about 20 µs of a request's 90 in `python -m bench boards`). These structs mirror the model's JSON, as
-far as judging a request and answering it read it (services/board-sim/tests/test_requests.py ties them to the
+far as judging a request and answering it read it (services/board_sim/tests/test_requests.py ties them to the
 model); a message that is not a request, or has a field of the wrong type, fails to decode and the consumer
 dead-letters it as before.
 """
