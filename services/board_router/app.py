@@ -14,16 +14,17 @@ from shared.events import BoardVerdict, DeleteSubmitted, RecordSubmitted, record
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
+from shared.service_registry import BOARD_ROUTER
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, board_requests, dead_letters
 
-SERVICE = "board-router"
+SERVICE = BOARD_ROUTER.name
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
-    schema = settings.schema("router")
+    schema = settings.schema(BOARD_ROUTER.schema)
     pool = await create_pool(settings.database_url, schema, max_size=4)
-    await migrate(pool, schema, "board_router")
+    await migrate(pool, schema, BOARD_ROUTER.package)
     boards = [b.code for b in shipped_boards().values() if b.needs_board]
     await ensure_topics(settings, [RECORD_EVENTS, BOARD_RESPONSES, dead_letters(SERVICE),
                                    *(board_requests(b) for b in boards)])

@@ -15,6 +15,7 @@ from shared.db import create_pool, migrate
 from shared.events import BoardVerdict
 from shared.kafka import make_broker, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
+from shared.service_registry import BOARD_ROUTER
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES
 
@@ -30,7 +31,7 @@ async def _assigned(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
 
 async def replay_board_responses(settings: Settings, since: datetime) -> int:
     """Re-apply every verdict the boards gave since `since`; answer how many were read."""
-    schema = settings.schema("router")
+    schema = settings.schema(BOARD_ROUTER.schema)
     pool = await create_pool(settings.database_url, schema, max_size=2)
     # No group: every partition of the topic, and no offsets committed anywhere.
     consumer = AIOKafkaConsumer(settings.topic(BOARD_RESPONSES.name), enable_auto_commit=False,

@@ -15,18 +15,19 @@ from shared.kafka import ensure_topics, row_publisher
 from shared.logging import get_logger
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
+from shared.service_registry import BOARD_SIM
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES, board_requests, dead_letters
 
-SERVICE = "board-sim"
+SERVICE = BOARD_SIM.name
 GROUP = "pars.board-sim"  # was pars.board-sim.<board> (docs/DESIGN-NOTES.md: upgrading)
 log = get_logger(__name__)
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
-    schema = settings.schema("board_sim")
+    schema = settings.schema(BOARD_SIM.schema)
     pool = await create_pool(settings.database_url, schema, max_size=4)
-    await migrate(pool, schema, "board_sim")
+    await migrate(pool, schema, BOARD_SIM.package)
     async with pool.acquire() as conn:
         boards = apply_overrides(await storage.board_overrides(conn))
     wanted = [c.strip().upper() for c in settings.boards.split(",") if c.strip()]

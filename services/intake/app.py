@@ -44,10 +44,11 @@ from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker,
 from shared.logging import configure_logging, get_logger
 from shared.outbox import Outbox, OutboxRelay
 from shared.service import add_health_routes
+from shared.service_registry import INTAKE, PROJECTOR
 from shared.settings import Settings, get_settings
 from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
 
-SERVICE = "intake"
+SERVICE = INTAKE.name
 
 
 def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters) -> None:
@@ -78,9 +79,9 @@ def build(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(SERVICE, settings.log_level, settings.log_format)
-        schema = settings.schema("intake")
+        schema = settings.schema(INTAKE.schema)
         pool = await create_pool(settings.database_url, schema, max_size=10)
-        await migrate(pool, schema, "intake")
+        await migrate(pool, schema, INTAKE.package)
         await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, dead_letters(SERVICE)])
         subscribe_batches(
             broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
@@ -124,7 +125,7 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.broker = broker
     app.state.waiters = waiters
     app.state.keys = KeyCache()  # valid API keys, remembered for KEY_CACHE_SECONDS
-    app.state.projection_schema = quote_schema(settings.schema("projection"))
+    app.state.projection_schema = quote_schema(settings.schema(PROJECTOR.schema))
 
     async def ready() -> bool:
         try:

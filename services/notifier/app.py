@@ -11,16 +11,17 @@ from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
+from shared.service_registry import NOTIFIER
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, dead_letters
 
-SERVICE = "notifier"
+SERVICE = NOTIFIER.name
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
-    schema = settings.schema("notifier")
+    schema = settings.schema(NOTIFIER.schema)
     pool = await create_pool(settings.database_url, schema, max_size=4)
-    await migrate(pool, schema, "notifier")
+    await migrate(pool, schema, NOTIFIER.package)
     await ensure_topics(settings, [RECORD_EVENTS, dead_letters(SERVICE)])
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],

@@ -10,16 +10,17 @@ from shared.db import create_pool, migrate
 from shared.events import ActivityRegistered
 from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import ACTIVITIES, RECORD_EVENTS, dead_letters
 
-SERVICE = "projector"
+SERVICE = PROJECTOR.name
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema, max_size=4)
-    await migrate(pool, schema, "projector")
+    await migrate(pool, schema, PROJECTOR.package)
     await ensure_topics(settings, [RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],

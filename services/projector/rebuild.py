@@ -27,6 +27,7 @@ from projector.events import RecordEvent, decode_record_event
 from projector.handlers import apply_events
 from projector.storage import Tables
 from shared.db import create_pool, migrate
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 
@@ -131,7 +132,7 @@ async def _load(consumer: AIOKafkaConsumer, settings: Settings, schema: str, liv
 
 
 async def rebuild(settings: Settings) -> RebuildReport:
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema, max_size=1)
     topic = settings.topic(RECORD_EVENTS.name)
     # No group: the consumer is given every partition of the topic, and commits nothing.
@@ -141,7 +142,7 @@ async def rebuild(settings: Settings) -> RebuildReport:
                                 # record's verdict comes while the record still folds (bulk_load.WINDOW)
                                 max_partition_fetch_bytes=2 << 20)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         await consumer.start()
         async with asyncio.timeout(30):
             while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers no event for it

@@ -9,19 +9,20 @@ from shared.events import record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
+from shared.service_registry import VALIDATION
 from shared.settings import Settings
 from shared.topics import ACTIVITIES, RECORD_EVENTS, SUBMISSIONS, dead_letters
 from validation import api
 from validation.handlers import StatusTracker, SubmissionHandler, utc_today
 from validation.submissions import decode_submission
 
-SERVICE = "validation"
+SERVICE = VALIDATION.name
 
 
 async def setup(settings: Settings, broker: KafkaBroker) -> Running:
-    schema = settings.schema("validation")
+    schema = settings.schema(VALIDATION.schema)
     pool = await create_pool(settings.database_url, schema, max_size=4)
-    await migrate(pool, schema, "validation")
+    await migrate(pool, schema, VALIDATION.package)
     await ensure_topics(settings, [SUBMISSIONS, RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     outbox = Outbox(schema)
     publish = row_publisher(broker)

@@ -24,6 +24,7 @@ from shared.db import create_pool, migrate
 from shared.events import CreditTypeClaim, ReportedRecord
 from shared.kafka import KafkaHealth, ensure_topics, kafka_answers, make_broker, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxRow, PublishRows
+from shared.service_registry import INTAKE
 from shared.settings import Settings
 from shared.topics import SUBMISSIONS
 
@@ -68,9 +69,9 @@ class Path:
 
 @pytest.fixture
 async def path(settings: Settings) -> AsyncIterator[Path]:
-    schema = settings.schema("intake")
+    schema = settings.schema(INTAKE.schema)
     pool = await create_pool(settings.database_url, schema)
-    await migrate(pool, schema, "intake")
+    await migrate(pool, schema, INTAKE.package)
     await ensure_topics(settings, [SUBMISSIONS])
     broker = make_broker(settings, "test")
     await broker.start()

@@ -10,6 +10,7 @@ from shared.codes import pars_error
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import RecordRejectedByPars, ReportedRecord, Target
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -29,10 +30,10 @@ def delivered(event: RecordRejectedByPars) -> Delivery[RecordEvent]:
 
 
 async def test_a_redelivered_rejection_changes_nothing_and_stays_out_of_records(settings: Settings) -> None:
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         projector = Projector(pool)
         first, second = rejected_by_pars("Harper"), rejected_by_pars("Avery")
         await projector.on_record_events([delivered(first), delivered(first)])

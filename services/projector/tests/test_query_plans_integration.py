@@ -8,6 +8,7 @@ from intake.keys import Principal
 from intake.records.queries import COLUMNS, order_by, record_filters
 from projector.sample_data import fill_records
 from shared.db import create_pool, migrate
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -51,10 +52,10 @@ async def million(servers: dict[str, str]) -> str:
     """A projection schema holding a million generated records, made once for the module."""
     settings = Settings(kafka_bootstrap_servers=servers["PARS_KAFKA_BOOTSTRAP_SERVERS"],
                         database_url=servers["PARS_DATABASE_URL"], namespace="planmillion")
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         await fill_records(pool, ROWS)
     finally:
         await pool.close()

@@ -24,6 +24,7 @@ from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import Envelope, RecordAccepted, Target
 from shared.kafka import ensure_topics
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 
@@ -51,7 +52,7 @@ def log(rng: random.Random) -> list[Envelope]:
 
 
 async def checksums(settings: Settings) -> dict[str, str]:
-    pool = await create_pool(settings.database_url, settings.schema("projection"), max_size=1)
+    pool = await create_pool(settings.database_url, settings.schema(PROJECTOR.schema), max_size=1)
     try:
         return {name: await pool.fetchval(sql) for name, sql in CHECKSUMS.items()}
     finally:
@@ -64,13 +65,13 @@ async def test_rebuilt_tables_equal_the_projected_ones(settings: Settings, windo
     monkeypatch.setattr(projector.bulk_load, "WINDOW", window)
     monkeypatch.setattr(projector.rebuild, "BATCH", 500)  # many batches, a record's events across several
     events = log(random.Random(window))
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema, max_size=1)
     await ensure_topics(settings, [RECORD_EVENTS])
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5)
     await producer.start()
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         projector_ = Projector(pool)
         for start in range(0, len(events), 250):  # the projector's way, as the consumer delivers the log
             batch = events[start:start + 250]

@@ -9,6 +9,7 @@ from intake.keys import Principal
 from intake.records.queries import list_records, record_filters
 from projector.sample_data import fill_records
 from shared.db import create_pool, migrate, quote_schema
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -24,10 +25,10 @@ FILTERS = [
 
 @pytest.mark.parametrize("filters", FILTERS)
 async def test_summary_counts_equal_the_record_list(settings: Settings, filters: dict) -> None:
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         await fill_records(pool, 20_000)
         await pool.execute(
             "INSERT INTO activities (id, provider_id, title, format)"

@@ -11,6 +11,7 @@ import pytest
 
 from shared.db import create_pool, migrate
 from shared.events import LearnerRecord, Target
+from shared.service_registry import VALIDATION
 from shared.settings import Settings
 from validation import storage
 from validation.storage import LiveKey, LiveRecord
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    schema = settings.schema("validation")
+    schema = settings.schema(VALIDATION.schema)
     pool = await create_pool(settings.database_url, schema)
-    await migrate(pool, schema, "validation")
+    await migrate(pool, schema, VALIDATION.package)
     try:
         yield pool
     finally:

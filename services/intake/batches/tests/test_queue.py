@@ -16,6 +16,7 @@ from intake.batches.tests.hostile import CME_MOC, CME_ROW, GUIDANCE, TB_ROW, TEM
 from intake.submissions import submission
 from shared.db import create_pool, migrate
 from shared.outbox import Outbox
+from shared.service_registry import INTAKE
 from shared.settings import Settings
 
 P = "0008001"
@@ -80,10 +81,10 @@ def test_the_same_file_is_refused_with_the_same_error(name: str, rows: list[list
 
 async def test_each_outcome_file_reads_only_its_rows_and_writes_what_all_rows_would(settings: Settings) -> None:
     """Rows: a licence added and a board rejected; all added; all rejected; not decided yet."""
-    schema = settings.schema("intake")
+    schema = settings.schema(INTAKE.schema)
     pool = await create_pool(settings.database_url, schema)
     try:
-        await migrate(pool, schema, "intake")
+        await migrate(pool, schema, INTAKE.package)
         await pool.execute("INSERT INTO providers (id, name, email) VALUES ($1, 'p', 'p@example.org')"
                            " ON CONFLICT DO NOTHING", P)
         batch_id = uuid4()
