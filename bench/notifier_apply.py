@@ -18,6 +18,7 @@ from bench.projector_apply import record_events
 from bench.stack import cpu_seconds
 from notifier.events import READ, decode_record_event
 from notifier.handlers import RejectionCollector
+from notifier.storage import NotifierStorage
 from shared.consumer import Delivery, event_type_of, event_types
 from shared.db import create_pool, migrate
 from shared.logging import configure_logging
@@ -46,7 +47,7 @@ async def apply(args: argparse.Namespace, settings: Settings, records: list[Simp
         best: tuple[float, float, float] | None = None
         for _ in range(args.repeat):
             await pool.execute("TRUNCATE records, rejections, processed_events")
-            collector = RejectionCollector(pool)
+            collector = RejectionCollector(NotifierStorage(pool))
             pg_before = cpu_seconds({"pg": [backend]})["pg"]
             cpu_before, began = time.process_time(), time.perf_counter()
             for start in range(0, len(records), args.batch):

@@ -1,11 +1,92 @@
-"""The notifier schema: digests closed per window, their rejections, what was sent."""
+"""The notifier schema: records and activities a digest line names, rejections kept, digests closed per window,
+what was sent."""
 
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
 from notifier.digests import Digest, Rejection, digest_id
+from notifier.events import SubmittedRecord
+from notifier.ports import E
+from notifier.rejections import KeptRejection, SubmittedDetails
+from shared.inbox import fresh_only
+
+UPSERT_TITLE = ("INSERT INTO activities (id, title) VALUES ($1, $2)"
+                " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title")
+
+
+class RejectionTablesSql:
+    """notifier.ports.RejectionTables in one transaction of `conn`."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fresh_only(self, events: list[E]) -> list[E]:
+        return await fresh_only(self._conn, events)  # type: ignore[type-var]  # msgspec events carry event_id too
+
+    async def remember_records(self, submitted: list[SubmittedRecord]) -> None:
+        if submitted:
+            await self._conn.executemany(
+                "INSERT INTO records (record_id, provider_id, activity_id, first_name, last_name, learner_id,"
+                " completion_date) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
+                [(r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id,
+                  r.completion_date) for r in submitted])
+
+    async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
+        if not record_ids:
+            return {}
+        rows = await self._conn.fetch(
+            "SELECT record_id, activity_id, first_name, last_name, learner_id, completion_date FROM records"
+            " WHERE record_id = ANY($1::uuid[])", list(record_ids))
+        return {r[0]: SubmittedDetails(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    async def opted_in(self, provider_ids: Collection[str]) -> set[str]:
+        if not provider_ids:
+            return set()
+        rows = await self._conn.fetch("SELECT id FROM providers WHERE digest_pars_rejections AND id = ANY($1::text[])",
+                                      list(provider_ids))
+        return {r[0] for r in rows}
+
+    async def keep(self, rejections: list[KeptRejection]) -> None:
+        if rejections:
+            await self._conn.executemany(
+                "INSERT INTO rejections (event_id, provider_id, record_id, board, errors, occurred_at, activity_id,"
+                " first_name, last_name, learner_id, completion_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+                " $10, $11) ON CONFLICT (event_id) DO NOTHING",
+                [(k.event_id, k.provider_id, k.record_id, k.board, k.errors, k.occurred_at, k.activity_id,
+                  k.first_name, k.last_name, k.learner_id, k.completion_date) for k in rejections])
+
+
+class NotifierStorage:
+    """The notifier's ports (notifier.ports) on its PostgreSQL schema."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[RejectionTablesSql]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield RejectionTablesSql(conn)
+
+    async def save_titles(self, titles: list[tuple[str, str]]) -> None:
+        await save_titles(self._pool, titles)
+
+
+async def save_titles(conn: asyncpg.Connection | asyncpg.Pool, titles: list[tuple[str, str]]) -> None:
+    """Activity titles a digest names its groups by, from the world file and from registrations through the API."""
+    await conn.executemany(UPSERT_TITLE, titles)
+
+
+async def save_providers(conn: asyncpg.Connection, providers: list[tuple[str, str, str, bool]]) -> None:
+    """(id, name, e-mail, digest PARS's own rejections) of each provider."""
+    await conn.executemany(
+        "INSERT INTO providers (id, name, email, digest_pars_rejections) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,"
+        " digest_pars_rejections = EXCLUDED.digest_pars_rejections", providers)
+
 
 # A digest being sent is not picked up by another instance meanwhile; longer than the SMTP time-out (30 s).
 LEASE = timedelta(seconds=40)
