@@ -16,22 +16,20 @@ from msgspec import Raw
 
 from projector.events import (
     NO_ERRORS,
-    DeleteSubmitted,
-    RecordAccepted,
-    RecordDeleted,
     RecordEvent,
     RecordRejected,
     RecordRejectedByPars,
     RecordSubmitted,
 )
 from shared.dates import normalize_month_day, parse_completion_date
+from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus, status_after
 
 
 @dataclass(slots=True)
 class Patch:
     """Columns events set on a row; None (False for `deleted`) leaves the column as it is."""
 
-    status: str | None = None
+    status: RecordStatus | None = None
     errors: Raw | None = None  # JSON, as the event carried it
     deleted: bool = False
     updated_at: datetime | None = None
@@ -49,31 +47,37 @@ class RecordChange:
     after: Patch = field(default_factory=Patch)  # what followed that submission
 
 
+# Plain names for the hot loop (a mapping proxy's get and an enum's attributes cost more than the dict and a global).
+_STATUS_AFTER = dict(KEPT_STATUS_AFTER)
+_DELETED, _ACCEPTED = RecordStatus.DELETED, RecordStatus.ACCEPTED
+
+
 def fold(change: RecordChange | None, event: RecordEvent) -> RecordChange | None:
     """The change after `event` (the events of a record, in log order). Events that change no row (a second
-    submission, a PARS rejection) leave it as it was; a change that does nothing is None."""
+    submission, a PARS rejection) leave it as it was; a change that does nothing is None. The status comes from
+    the lifecycle, which moves every kept record alike: the fold need not know the row's status."""
     if isinstance(event, RecordSubmitted):
         change = change or RecordChange()
         if change.created is None:
             change.created = event
         return change
-    if isinstance(event, RecordAccepted):
-        status, errors = "Accepted", NO_ERRORS
-    elif isinstance(event, RecordRejected):
-        status, errors = "Rejected", event.errors
-    elif isinstance(event, DeleteSubmitted):
-        status, errors = "Delete Submitted", None
-    elif isinstance(event, RecordDeleted):
-        status, errors = None, None
-    else:
+    status = _STATUS_AFTER.get(event.event_type)
+    if status is None:
         return change
+    deleted = status is _DELETED
+    if deleted:  # the row keeps the status it had, flagged deleted
+        status, errors = None, None
+    elif isinstance(event, RecordRejected):
+        errors = event.errors
+    else:
+        errors = NO_ERRORS if status is _ACCEPTED else None
     change = change or RecordChange()
     for patch in (change.existing, change.after) if change.created is not None else (change.existing,):
         if status is not None:
             patch.status = status
         if errors is not None:
             patch.errors = errors
-        patch.deleted = patch.deleted or isinstance(event, RecordDeleted)
+        patch.deleted = patch.deleted or deleted
         patch.updated_at = event.occurred_at
     return change
 
@@ -87,7 +91,8 @@ def new_row(change: RecordChange) -> tuple | None:
     errors = NO_ERRORS if after.errors is None else after.errors
     return (r.record_id, r.submission_id, r.provider_id, r.credit_id, r.activity_id, r.target.kind, r.target.code,
             r.first_name, r.last_name, r.dob, r.learner_id, r.completion_date, event.occurred_at, r.credits,
-            r.credit_types, after.status or "Submitted", errors, after.deleted, after.updated_at or event.occurred_at)
+            r.credit_types, after.status or status_after(None, event.event_type), errors, after.deleted,
+            after.updated_at or event.occurred_at)
 
 
 class RejectionRow(NamedTuple):
