@@ -112,7 +112,3 @@ def apply_overrides(overrides: list[BoardOverride]) -> dict[str, Board]:
         else:
             boards[override.code] = Board.model_validate(base.model_dump() | fields)  # validated, nested too
     return boards
-
-
-def moc_board_codes() -> list[str]:
-    return sorted(code for code, b in shipped_boards().items() if b.kind == "moc")

@@ -2,8 +2,7 @@
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
@@ -70,14 +69,6 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
         database_url, min_size=min_size, max_size=max_size, init=_init_connection, connection_class=PooledConnection,
         server_settings={"search_path": schema, "application_name": schema},
     )
-
-
-@asynccontextmanager
-async def in_schema(pool: asyncpg.Pool, schema: str) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction whose unqualified table names resolve in `schema` (for processes owning several)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL search_path TO {quote_schema(schema)}")
-        yield conn
 
 
 async def migrate(pool: asyncpg.Pool, schema: str, package: str) -> list[str]:

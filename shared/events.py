@@ -26,10 +26,6 @@ class Target(BaseModel):
     kind: Literal["moc", "state", "rems"]
     code: str
 
-    @property
-    def label(self) -> str:
-        return self.code
-
 
 class Envelope(BaseModel):
     event_id: UUID = Field(default_factory=uuid4)

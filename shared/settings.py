@@ -10,7 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-HEALTH_PORT_OFFSETS = {"validation": 1, "board-router": 2, "board-sim": 3, "projector": 4, "notifier": 5}
+from shared.service_registry import BY_NAME, VALIDATION
+
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/pars"
 
 
@@ -94,11 +95,12 @@ class Settings(BaseSettings):
         return self.topic(name)
 
     def service_port(self, service: str) -> int:
-        """The port a service answers HTTP on when run with these settings' defaults."""
-        return self.api_port if service == "intake" else self.health_port_base + HEALTH_PORT_OFFSETS[service]
+        """The port a service (by its registry name) answers HTTP on when run with these settings' defaults."""
+        offset = BY_NAME[service].health_port_offset
+        return self.api_port if offset is None else self.health_port_base + offset
 
     def validation_base_url(self) -> str:
-        return self.validation_url or f"http://{connect_host(self.health_host)}:{self.service_port('validation')}"
+        return self.validation_url or f"http://{connect_host(self.health_host)}:{self.service_port(VALIDATION.name)}"
 
     def internal_token(self) -> str:
         """The service token: PARS_SERVICE_TOKEN, else one derived from what every process of a stack already

@@ -1,20 +1,21 @@
-"""The topic registry: every topic's name, key, value type, partition count and writers.
+"""The topic registry: every topic's name, key, value types, partition count and writers.
 
-Names here are logical; `Settings.topic()` adds the namespace of a stack or a test run.
+Names here are logical; `Settings.topic()` adds the namespace of a stack or a test run. `values` lists every
+message type a topic carries; shared/tests/test_topic_contracts.py checks it against what each writer builds.
 """
 
 from dataclasses import dataclass
-
-from pydantic import BaseModel
+from typing import get_args
 
 from shared.events import (
     ActivityRegistered,
     BoardVerdict,
     Envelope,
     ProcessBoardRequest,
-    RecordRejectedByPars,
+    RecordEvent,
     SubmitRecord,
 )
+from shared.service_registry import BOARD_ROUTER, BOARD_SIM, INTAKE, SERVICE_NAMES, VALIDATION
 
 RECORD_PARTITIONS = 6
 
@@ -23,30 +24,30 @@ RECORD_PARTITIONS = 6
 class TopicSpec:
     name: str
     key: str  # what the message key is, in words
-    value: type[BaseModel]
-    writers: tuple[str, ...]
+    values: tuple[type[Envelope], ...]  # every message type it carries
+    writers: tuple[str, ...]  # the services (by registry name) that publish to it
     partitions: int = RECORD_PARTITIONS
 
 
-SUBMISSIONS = TopicSpec("pars.submissions", "provider_id:credit_id", SubmitRecord, ("intake",))
-RECORD_EVENTS = TopicSpec(
-    "pars.record-events", "record_id", RecordRejectedByPars, ("validation", "board-router")
-)  # value: any RecordEvent (shared.events.record_event_adapter)
-BOARD_RESPONSES = TopicSpec("pars.board-responses", "record_id", BoardVerdict, ("board-sim",))
-ACTIVITIES = TopicSpec("pars.activities", "activity_id", ActivityRegistered, ("validation",), partitions=3)
+# The record events are the members of shared.events.RecordEvent, the union their consumers decode.
+RECORD_EVENT_TYPES: tuple[type[Envelope], ...] = get_args(get_args(RecordEvent)[0])
 
-SERVICES = ("intake", "validation", "board-router", "board-sim", "projector", "notifier")
+SUBMISSIONS = TopicSpec("pars.submissions", "provider_id:credit_id", (SubmitRecord,), (INTAKE.name,))
+RECORD_EVENTS = TopicSpec("pars.record-events", "record_id", RECORD_EVENT_TYPES, (VALIDATION.name, BOARD_ROUTER.name))
+BOARD_RESPONSES = TopicSpec("pars.board-responses", "record_id", (BoardVerdict,), (BOARD_SIM.name,))
+ACTIVITIES = TopicSpec("pars.activities", "activity_id", (ActivityRegistered,), (VALIDATION.name,), partitions=3)
 
 
 def board_requests(board: str) -> TopicSpec:
-    return TopicSpec(f"pars.board.{board.upper()}.requests", "learner board ID", ProcessBoardRequest,
-                     ("board-router",))
+    return TopicSpec(f"pars.board.{board.upper()}.requests", "learner board ID", (ProcessBoardRequest,),
+                     (BOARD_ROUTER.name,))
 
 
 def dead_letters(service: str) -> TopicSpec:
-    return TopicSpec(f"pars.dlq.{service}", "the failed message's own key", Envelope, (service,), partitions=1)
+    # A dead letter is the failed message as it came, of any type its service reads.
+    return TopicSpec(f"pars.dlq.{service}", "the failed message's own key", (Envelope,), (service,), partitions=1)
 
 
 def all_topics(boards: list[str]) -> list[TopicSpec]:
     return [SUBMISSIONS, RECORD_EVENTS, BOARD_RESPONSES, ACTIVITIES, *(board_requests(b) for b in boards),
-            *(dead_letters(s) for s in SERVICES)]
+            *(dead_letters(s) for s in SERVICE_NAMES)]

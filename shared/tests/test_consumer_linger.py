@@ -18,7 +18,7 @@ LINGER_MS = 1000
 
 
 async def test_a_lingering_consumer_batches_a_flow_and_answers_a_lone_message_at_once(settings: Settings) -> None:
-    await ensure_topics(settings, [TopicSpec("linger-test", "k", TopicSpec, (), partitions=1)])
+    await ensure_topics(settings, [TopicSpec("linger-test", "k", (), (), partitions=1)])
     topic = settings.topic("linger-test")
     batches: list[list[int]] = []
     handled_at: dict[int, float] = {}

@@ -15,6 +15,7 @@ from shared.db import create_pool, migrate
 from shared.events import DeleteSubmitted, RecordSubmitted
 from shared.kafka import ensure_topics, make_broker, row_publisher
 from shared.outbox import Outbox, OutboxMessage, OutboxRelay, OutboxRow, OutboxSettler
+from shared.service_registry import VALIDATION
 from shared.settings import Settings
 from shared.topics import TopicSpec, dead_letters
 
@@ -37,14 +38,14 @@ async def read_topic(settings: Settings, topic: str, count: int, timeout: float 
 
 
 async def test_migrations_apply_once_even_when_instances_start_together(settings: Settings) -> None:
-    schema = settings.schema("validation")
+    schema = settings.schema(VALIDATION.schema)
     pools = [await create_pool(settings.database_url, schema) for _ in range(3)]
     try:
         expected = len(list(files("shared").joinpath("migrations").iterdir())) + len(
-            [f for f in files("validation").joinpath("migrations").iterdir() if f.name.endswith(".sql")])
-        applied = await asyncio.gather(*(migrate(p, schema, "validation") for p in pools))
+            [f for f in files(VALIDATION.package).joinpath("migrations").iterdir() if f.name.endswith(".sql")])
+        applied = await asyncio.gather(*(migrate(p, schema, VALIDATION.package) for p in pools))
         assert sorted(len(a) for a in applied) == [0, 0, expected]
-        assert await migrate(pools[0], schema, "validation") == []
+        assert await migrate(pools[0], schema, VALIDATION.package) == []
         assert await pools[0].fetchval("SELECT count(*) FROM schema_migrations") == expected
     finally:
         for p in pools:
@@ -53,7 +54,7 @@ async def test_migrations_apply_once_even_when_instances_start_together(settings
 
 async def test_outbox_relay_publishes_each_key_in_order_then_empties(settings: Settings) -> None:
     schema, topic = settings.schema("outboxtest"), settings.topic("outbox-test")
-    await ensure_topics(settings, [TopicSpec("outbox-test", "k", TopicSpec, ())])
+    await ensure_topics(settings, [TopicSpec("outbox-test", "k", (), ())])
     pool = await create_pool(settings.database_url, schema)
     await migrate(pool, schema, "projector")
     broker = make_broker(settings, "test")
@@ -96,7 +97,7 @@ async def test_the_settler_deletes_what_writers_published_and_only_that(settings
 
 async def test_outbox_holds_a_message_until_its_time(settings: Settings) -> None:
     schema, topic = settings.schema("outboxlater"), settings.topic("outbox-later")
-    await ensure_topics(settings, [TopicSpec("outbox-later", "k", TopicSpec, (), partitions=1)])
+    await ensure_topics(settings, [TopicSpec("outbox-later", "k", (), (), partitions=1)])
     pool = await create_pool(settings.database_url, schema)
     await migrate(pool, schema, "projector")
     broker = make_broker(settings, "test")
@@ -119,7 +120,7 @@ async def test_outbox_holds_a_message_until_its_time(settings: Settings) -> None
 
 async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_rest_are_applied(settings: Settings) -> None:
     source = settings.topic("dlq-source")
-    await ensure_topics(settings, [TopicSpec("dlq-source", "k", TopicSpec, (), partitions=1),
+    await ensure_topics(settings, [TopicSpec("dlq-source", "k", (), (), partitions=1),
                                    dead_letters("tester")])
     handled: list[str] = []
 
@@ -164,7 +165,7 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_rest_are_a
 
 async def test_events_a_handler_does_not_read_are_passed_over_undecoded_and_committed(settings: Settings) -> None:
     source = settings.topic("only-source")
-    await ensure_topics(settings, [TopicSpec("only-source", "k", TopicSpec, (), partitions=1),
+    await ensure_topics(settings, [TopicSpec("only-source", "k", (), (), partitions=1),
                                    dead_letters("picky")])
     handled: list[str] = []
 
@@ -206,7 +207,7 @@ async def test_events_a_handler_does_not_read_are_passed_over_undecoded_and_comm
 async def test_an_unavailable_database_redelivers_instead_of_dead_lettering(settings: Settings,
                                                                             outage: Exception) -> None:
     source = settings.topic("transient-source")
-    await ensure_topics(settings, [TopicSpec("transient-source", "k", TopicSpec, (), partitions=1),
+    await ensure_topics(settings, [TopicSpec("transient-source", "k", (), (), partitions=1),
                                    dead_letters("flaky")])
     attempts: list[str] = []
 
@@ -235,7 +236,7 @@ async def test_an_idle_consumer_still_gets_each_message_at_once_and_stops_at_onc
     """Idle consumers wait long in the broker (FETCH_WAIT_MS) and in their poll (POLL_WAIT_MS) to wake less
     often; both must end as soon as a message arrives, or the consumer stops."""
     source = settings.topic("idle-source")
-    await ensure_topics(settings, [TopicSpec("idle-source", "k", TopicSpec, (), partitions=3),
+    await ensure_topics(settings, [TopicSpec("idle-source", "k", (), (), partitions=3),
                                    dead_letters("idler")])
     arrived: asyncio.Queue[float] = asyncio.Queue()
 
@@ -267,7 +268,7 @@ async def test_by_topic_a_failing_topic_neither_fails_nor_re_runs_another(settin
     """One consumer for several topics (board-sim: a board per topic), `by_topic`: the handler sees one topic's
     messages at a time; a poison message on one is retried and dead-lettered alone, the other's applied once."""
     names = ("bytopic-a", "bytopic-b")
-    await ensure_topics(settings, [*(TopicSpec(n, "k", TopicSpec, (), partitions=1) for n in names),
+    await ensure_topics(settings, [*(TopicSpec(n, "k", (), (), partitions=1) for n in names),
                                    dead_letters("splitter")])
     a, b = (settings.topic(n) for n in names)
     calls: list[tuple[set[str], list[str]]] = []

@@ -12,6 +12,7 @@ import pytest
 from shared.db import create_pool, migrate
 from shared.inbox import claim_new, keep_pruned, prune_processed
 from shared.service import Running, worker_app
+from shared.service_registry import VALIDATION
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -20,9 +21,9 @@ KEEP = timedelta(days=14)
 
 @pytest.fixture
 async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    schema = settings.schema("validation")
+    schema = settings.schema(VALIDATION.schema)
     pool = await create_pool(settings.database_url, schema, max_size=2)
-    await migrate(pool, schema, "validation")
+    await migrate(pool, schema, VALIDATION.package)
     try:
         yield pool
     finally:
@@ -103,7 +104,7 @@ async def test_every_worker_service_prunes_its_schema_while_it_runs(settings: Se
     # worker_app starts the chore for each pool its setup opened (and closes the pool when the service stops).
     schema = settings.schema("retention")
     pool = await create_pool(settings.database_url, schema, max_size=2)
-    await migrate(pool, schema, "validation")
+    await migrate(pool, schema, VALIDATION.package)
     old = await claimed(pool, 10, timedelta(days=30))
     young = await claimed(pool, 10, timedelta(days=1))
 

@@ -31,12 +31,12 @@ from shared.events import (
 )
 from shared.logging import configure_logging, get_logger
 from shared.names import same_name
+from shared.service_registry import SERVICE_NAMES, VALIDATION
 from shared.settings import Settings
 from shared.topics import (
     BOARD_RESPONSES,
     RECORD_EVENTS,
     RECORD_PARTITIONS,
-    SERVICES,
     SUBMISSIONS,
     TopicSpec,
     all_topics,
@@ -169,7 +169,7 @@ def test_same_name(a: str | None, b: str | None, same: bool) -> None:
 def test_settings_without_a_namespace_use_the_plain_names() -> None:
     s = Settings(namespace="")
     assert s.topic("pars.submissions") == "pars.submissions"
-    assert s.schema("validation") == "validation"
+    assert s.schema(VALIDATION.schema) == "validation"
     assert s.group("projector") == "projector"
 
 
@@ -203,7 +203,7 @@ def test_all_topics_lists_each_topic_once() -> None:
     assert len(names) == len(set(names))
     assert {"pars.submissions", "pars.record-events", "pars.board-responses", "pars.board.ABOHNS.requests",
             "pars.board.ABA.requests"} <= set(names)
-    assert {f"pars.dlq.{s}" for s in SERVICES} <= set(names)
+    assert {f"pars.dlq.{s}" for s in SERVICE_NAMES} <= set(names)
 
 
 # boards -------------------------------------------------------------------------------------------------

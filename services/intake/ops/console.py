@@ -10,7 +10,7 @@ from importlib.resources import files
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from shared.topics import SERVICES
+from shared.service_registry import SERVICE_NAMES
 
 router = APIRouter()
 
@@ -18,7 +18,7 @@ router = APIRouter()
 @lru_cache
 def _template() -> str:
     page = files("intake.ops").joinpath("templates/console.html").read_text(encoding="utf-8")
-    options = "".join(f'<option value="{html.escape(s)}">{html.escape(s)}</option>' for s in SERVICES)
+    options = "".join(f'<option value="{html.escape(s)}">{html.escape(s)}</option>' for s in SERVICE_NAMES)
     return page.replace("{{service_options}}", options)
 
 

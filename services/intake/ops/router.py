@@ -16,8 +16,9 @@ from intake.dependencies import CurrentPrincipal
 from intake.errors import ApiError
 from intake.keys import Principal
 from intake.ops import kafka_admin, messages
+from shared.service_registry import SERVICE_NAMES
 from shared.settings import Settings
-from shared.topics import SERVICES, dead_letters
+from shared.topics import dead_letters
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -70,10 +71,10 @@ async def lag(settings: Config) -> dict[str, Any]:
 @router.get("/dead-letters")
 async def dead_letter_list(settings: Config, service: str | None = None,
                            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    if service is not None and service not in SERVICES:
+    if service is not None and service not in SERVICE_NAMES:
         raise ApiError(422, "invalid_request", f"Unknown service {service!r}.", [{"field": "service",
-                                                                                  "reason": f"one of {SERVICES}"}])
-    topics = [settings.topic(dead_letters(s).name) for s in ([service] if service else SERVICES)]
+                                                                                  "reason": f"one of {SERVICE_NAMES}"}])
+    topics = [settings.topic(dead_letters(s).name) for s in ([service] if service else SERVICE_NAMES)]
     with kafka_answers():
         found = await messages.last_messages(settings, topics, limit)
     return {"dead_letters": [messages.dead_letter_view(settings, r) for r in found]}
