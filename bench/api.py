@@ -16,7 +16,7 @@ from bench.pipeline import completions
 from bench.stack import BenchStack
 from bench.table import AT_MOST, Figure
 from bench.wrk import WrkResult, run_wrk
-from intake.batches.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.activity_reports import activity_report_xml
 from pars_cli import admin
 from shared.world import World
 

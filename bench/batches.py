@@ -18,8 +18,8 @@ import httpx
 import openpyxl
 
 from bench.stack import bench_stack, cpu_seconds, server_pids
-from intake.batches.model import FileFormat
-from intake.batches.tabular import read_tabular
+from intake.batch_files.model import FileFormat
+from intake.batch_files.readers.tabular import read_tabular
 from pars_cli.demo_files import batch_file, template_b_rows
 from pars_cli.generate import generate_world
 

@@ -11,7 +11,7 @@ import httpx
 from bench.pipeline import settled_count
 from bench.stack import BenchStack
 from bench.table import AT_MOST, Figure
-from intake.batches.model import FileFormat
+from intake.batch_files.model import FileFormat
 from pars_cli import admin
 from pars_cli.demo_files import batch_file, template_b_rows
 from shared.world import World

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from intake.batches.model import FileFormat
+from intake.batch_files.model import FileFormat
 from pars_cli.demo_files import batch_file, template_b_rows
 from pars_cli.generate import generate_world
 from shared.world import World
@@ -44,7 +44,7 @@ def intake_work(provider: str, content: bytes) -> int:
         records = [(r.record_id, batch_id, row.number, r.target, r.own_cells)
                    for row in parsed.rows for r in row.records]
     else:  # the code before parse_to_queue: what accept_batch and save_batch built
-        from intake.submissions import submission
+        from intake.submitting.messages import submission
         parsed = service.parse("bench.xlsx", content, provider, batch_id)
         messages = [submission(settings, r.record, str(batch_id)) for row in parsed.rows for r in row.records]
         rows = [(batch_id, row.number, row.cells) for row in parsed.rows]
@@ -93,7 +93,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
     import asyncpg
 
     from bench.stack import cpu_seconds
-    from intake.batches import files as outcome_files
+    from intake.batch_files.writers import outcome_files
     from intake.batches import service, storage
     from intake.batches.storage import Outcome
     from shared.db import create_pool, migrate

@@ -19,7 +19,7 @@ from bench.pipeline import completions
 from bench.profile import profiled
 from bench.stack import BenchStack, bench_stack
 from bench.wrk import ensure_wrk
-from intake.batches.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.activity_reports import activity_report_xml
 from pars_cli import admin
 from pars_cli.generate import generate_world
 from shared.world import World

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bench.stack import cpu_seconds
-from intake.batches.model import MAX_RECORDS, FileFormat
-from intake.batches.tabular import read_tabular
-from intake.submissions import submission
+from intake.batch_files.model import MAX_RECORDS, FileFormat
+from intake.batch_files.readers.tabular import read_tabular
+from intake.submitting.messages import submission
 from pars_cli.demo_files import batch_file, template_b_rows
 from pars_cli.generate import generate_world
 from shared.consumer import Delivery

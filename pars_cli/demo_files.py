@@ -6,9 +6,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from intake.batches.columns import TEMPLATE_B_HEADER
-from intake.batches.model import FileFormat, Layout, ParsedBatch
-from intake.batches.tabular_writer import write_tabular
+from intake.batch_files.model import FileFormat, Layout, ParsedBatch
+from intake.batch_files.readers.columns import TEMPLATE_B_HEADER
+from intake.batch_files.writers.tabular import write_tabular
 from shared.world import World
 
 HEADER = list(TEMPLATE_B_HEADER[:12])  # one Activity Certification column is enough here

@@ -26,7 +26,7 @@ from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
 from intake.records.router import router as records_router
-from intake.submissions import Submissions
+from intake.submitting.writer import Submissions
 from intake.waiters import Waiters
 from intake.ws.router import router as ws_router
 from shared.consumer import (

@@ -9,7 +9,7 @@ import json
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from intake.batches.model import FRAMING_BYTES, MAX_FILE_BYTES
+from intake.batch_files.model import FRAMING_BYTES, MAX_FILE_BYTES
 from intake.errors import error_body
 from shared.limits import (
     API_BODY_BYTES,

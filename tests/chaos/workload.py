@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from intake.batches.model import FileFormat
-from intake.batches.tests.activity_reports import activity_report_xml
+from intake.batch_files.model import FileFormat
+from intake.batch_files.tests.activity_reports import activity_report_xml
 from pars_cli.demo_files import batch_file
 from tests.e2e.test_batches import TEMPLATE_B
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from intake.batches.model import FileFormat
-from intake.batches.tests.activity_reports import activity_report_xml
-from intake.batches.tests.hostile import hostile_tabular_files
-from intake.batches.tests.hostile_xml import hostile_xml_files
+from intake.batch_files.model import FileFormat
+from intake.batch_files.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.hostile import hostile_tabular_files
+from intake.batch_files.tests.hostile_xml import hostile_xml_files
 from pars_cli.demo_files import batch_file
 from tests.e2e.conftest import Stack, start_stack, stop_services
 

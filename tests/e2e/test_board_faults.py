@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.batches.model import FileFormat
+from intake.batch_files.model import FileFormat
 from pars_cli.demo_files import batch_file
 from tests.e2e.conftest import Stack, start_stack, stop_services
 

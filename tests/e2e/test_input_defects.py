@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from intake.batches.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.activity_reports import activity_report_xml
 from shared.limits import COMPLETION_BODY_BYTES, MAX_MOC_ENTRIES
 from tests.e2e.conftest import Stack
 from tests.e2e.worlds import one_activity_world

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from intake.batches.tests.activity_reports import activity_report_xml
-from intake.batches.tests.hostile import TEMPLATE_B, txt_bytes
+from intake.batch_files.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.hostile import TEMPLATE_B, txt_bytes
 from shared.npi import npi_check_digit
 from shared.topics import SERVICES
 from tests.e2e.conftest import Stack

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from lxml import etree
 
-from intake.batches.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.activity_reports import activity_report_xml
 from shared.codes import pars_error
 from tests.e2e.conftest import Stack
 

@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from starlette.routing import Route
 
-from intake.batches.tests.hostile import TEMPLATE_B, txt_bytes
+from intake.batch_files.tests.hostile import TEMPLATE_B, txt_bytes
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e

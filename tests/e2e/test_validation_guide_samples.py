@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.credit_ids import derived_credit_id
+from intake.batch_files.readers.credit_ids import derived_credit_id
 from shared.events import CreditTypeClaim, ReportedRecord, SubmitRecord, Target
 from tests.e2e.conftest import Stack
 from tests.e2e.test_validation_codes import publish_and_await

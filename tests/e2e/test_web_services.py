@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from lxml import etree
 
-from intake.batches.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.activity_reports import activity_report_xml
 from tests.e2e.conftest import Stack, start_stack, stop_services
 from tests.e2e.worlds import one_activity_world
 

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import openpyxl
 
-from intake.batches.tests.activity_reports import activity_report_xml
-from intake.batches.tests.hostile import TEMPLATE_B, hostile_tabular_files, txt_bytes, xlsx_bytes
-from intake.batches.tests.hostile_xml import hostile_xml_files
+from intake.batch_files.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.hostile import TEMPLATE_B, hostile_tabular_files, txt_bytes, xlsx_bytes
+from intake.batch_files.tests.hostile_xml import hostile_xml_files
 from tests.e2e.conftest import Stack
 from tests.hostile.world import ACTIVITY_A, ACTIVITY_B, BOARD, BOARD_ID, completion, credit_id, report
 

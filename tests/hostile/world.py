@@ -32,7 +32,7 @@ def completion(case_id: str, **changes: Any) -> dict[str, Any]:
 
 
 def report(case_id: str, **changes: Any) -> dict[str, Any]:
-    """One Activity Report as intake.batches.tests.activity_reports writes it: provider A's, one board."""
+    """One Activity Report as intake.batch_files.tests.activity_reports writes it: provider A's, one board."""
     return {"activity_id": ACTIVITY_A, "credit_id": credit_id(case_id), "first_name": "Harper",
             "last_name": "Benton", "dob": "11/11", "completion_date": "2021-11-02", "action": "add",
             "board": BOARD, "board_id": BOARD_ID, "credits": "1", "credit_types": {"Self-Assessment": "1"},

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from intake.attachments import content_disposition, safe_file_name
-from intake.batches import files, service, storage
-from intake.batches.model import FRAMING_BYTES, MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
+from intake.batch_files.model import FRAMING_BYTES, MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
+from intake.batch_files.read import claimed_format
+from intake.batch_files.writers.outcome_files import outcome_file
+from intake.batches import service, storage
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
 from intake.errors import ApiError, error_body
 from intake.paging import Page
@@ -54,7 +56,7 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
                                                            provider.provider_id, batch_id)
     except BatchFileError as exc:
         if not dry_run:
-            kind = service.claimed_format(file_name)
+            kind = claimed_format(file_name)
             await storage.record_failed(pool, batch_id, provider.provider_id, file_name,
                                         kind.value if kind else "unknown", exc.message)
         log.info("batch refused", batch_id=str(batch_id), reason=exc.code)
@@ -115,7 +117,7 @@ async def _outcome_file(pool: asyncpg.Pool, batch: asyncpg.Record, *, rejected: 
     if batch["status"] == "failed":
         raise ApiError(409, "batch_failed", f"The file was refused as a whole: {batch['reason']}")
     outcomes = await storage.row_outcomes(pool, batch["batch_id"], "rejected" if rejected else "added")
-    written = files.outcome_file(batch, outcomes, rejected=rejected)
+    written = outcome_file(batch, outcomes, rejected=rejected)
     headers = {"Content-Disposition": content_disposition(written.file_name),
                "X-Batch-Status": batch["status"]}
     return Response(written.content, media_type=written.media_type, headers=headers)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from intake.batches.model import ParsedBatch
+from intake.batch_files.model import ParsedBatch, RowOutcome
 
 BATCH_COLUMNS = ("batch_id, provider_id, file_name, format, layout, status, reason, records, added, rejected,"
                  " uploaded_at, completed_at")
@@ -81,16 +81,6 @@ async def history(pool: asyncpg.Pool, provider_id: str | None, limit: int, offse
     rows = await pool.fetch(f"SELECT {BATCH_COLUMNS} FROM batches {where} ORDER BY uploaded_at DESC, batch_id"
                             f" LIMIT {int(limit)} OFFSET {int(offset)}", *args)
     return total, rows
-
-
-@dataclass
-class RowOutcome:
-    number: int
-    cells: list[str]
-    added_cells: set[int]  # cells of the row's added records alone
-    rejected_cells: set[int]
-    added: bool
-    errors: list[dict[str, str]]  # of its rejected records, in target order
 
 
 async def row_outcomes(pool: asyncpg.Pool, batch_id: UUID, outcome: str) -> list[RowOutcome]:

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Header, Request, Response
 
 from intake.completions.idempotency import HEADER, KEEP_FOR, idempotency_key
 from intake.completions.schemas import Completion, SubmissionAnswer
-from intake.completions.service import dry_run as dry_run_answers
-from intake.completions.service import split_into_records, submit_once
 from intake.dependencies import CurrentProvider, Pool
 from intake.errors import RETRY_AFTER_HEADER
 from intake.keepable import refuse_unkeepable_records
+from intake.submitting.completions import dry_run as dry_run_answers
+from intake.submitting.completions import split_into_records, submit_once
 from intake.validation_client import Validation
 
 router = APIRouter(prefix="/v1")

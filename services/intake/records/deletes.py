@@ -13,7 +13,7 @@ import asyncpg
 from intake.completions.schemas import RecordAnswer
 from intake.keys import Principal
 from intake.records import queries
-from intake.submissions import Submissions
+from intake.submitting.writer import Submissions
 from shared.events import ReportedRecord, Target
 
 WAIT_SECONDS = 5.0

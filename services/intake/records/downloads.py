@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 from openpyxl import Workbook
 
+from intake.cells import safe_cell
 from intake.records import queries
-from shared.cells import safe_cell
 
 HEADER = ["Record ID", "Credit ID", "ACCME Activity ID", "Board", "First Name", "Last Name", "Date of Birth",
           "Learner ID", "Completion Date", "Submitted", "Credits", "Credit Types", "Status", "Error Code",

@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from intake.completions.schemas import Completion
-from intake.completions.service import split_into_records
 from intake.keys import PREFIX, KeyCache, Principal, UnknownProvider, _digest, authenticate, issue_key
+from intake.submitting.completions import split_into_records
 from shared.events import ReportedRecord, Target
 
 PROVIDER = "0008001"

@@ -15,8 +15,7 @@ from pydantic import ValidationError
 from intake.activities.registration import as_provider_sees_it
 from intake.app import build
 from intake.attachments import content_disposition, safe_file_name
-from intake.batches.activity_report import read_activity_report
-from intake.batches.model import (
+from intake.batch_files.model import (
     BatchFileError,
     FileFormat,
     Layout,
@@ -25,6 +24,7 @@ from intake.batches.model import (
     SourceRow,
     refuse_unkeepable,
 )
+from intake.batch_files.readers.activity_report import read_activity_report
 from intake.body_limit import BodyLimit
 from intake.completions.schemas import Completion
 from intake.ops.router import ReplayRequest
@@ -256,8 +256,8 @@ def test_a_batch_row_with_an_unkeepable_value_refuses_the_file_naming_row_and_fi
 
 
 def test_an_xlsx_cell_spelt_with_an_escaped_control_character_refuses_the_file() -> None:
-    from intake.batches.service import parse
-    from intake.batches.tests.hostile import xlsx_bytes
+    from intake.batch_files.read import parse
+    from intake.batch_files.tests.hostile import xlsx_bytes
     header = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID", "First Name",
               "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",
               "Activity Certification (1st)", "Notes"]

@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 from aiokafka import ConsumerRecord
 
 from intake.completions.schemas import Completion
-from intake.completions.service import split_into_records
+from intake.submitting.completions import split_into_records
 from intake.waiters import Waiters
 from shared.codes import pars_error
 from shared.events import DeleteSubmitted, Envelope, RecordAccepted, RecordRejectedByPars, ReportedRecord, Target

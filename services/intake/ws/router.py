@@ -15,13 +15,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from intake.batches.model import MAX_RECORDS, BatchFileError, refuse_unkeepable
+from intake.batch_files.model import MAX_RECORDS, BatchFileError, refuse_unkeepable
 from intake.completions.schemas import Completion, RecordAnswer
-from intake.completions.service import dry_run, split_into_records
 from intake.dependencies import Broker, CurrentWebService
 from intake.errors import ApiError
 from intake.keepable import refuse_unkeepable_records
 from intake.keys import Principal
+from intake.submitting.completions import dry_run, split_into_records
 from intake.validation_client import Validation
 from shared.events import ReportedRecord
 from shared.limits import printable
@@ -35,7 +35,7 @@ class JsonActivityReports(BaseModel):
 
 
 def _xml_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tuple[int, list[ReportedRecord]]]:
-    from intake.batches.activity_report import read_activity_report
+    from intake.batch_files.readers.activity_report import read_activity_report
     try:
         parsed = read_activity_report(data, provider_id=provider_id, batch_id=submission_id, channel="ws")
         refuse_unkeepable(parsed)
@@ -89,7 +89,7 @@ async def activity_reports(request: Request, principal: CurrentWebService, broke
             {"index": number, "credit_id": rs[0].credit_id if rs else None,
              "records": [json.loads(a.model_dump_json()) for a in answered]}
             for number, rs, answered in results]})
-    from intake.batches.activity_report_writer import ReportResult, activity_report_results_xml
+    from intake.batch_files.writers.activity_report import ReportResult, activity_report_results_xml
     document = activity_report_results_xml([
         ReportResult(index=number, credit_id=rs[0].credit_id if rs else None,
                      records=[(a.target, str(a.record_id), a.status, [(e["code"], e["message"]) for e in a.errors])

@@ -7,13 +7,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from intake.batch_files.model import BatchFileError
+from intake.batch_files.read import parse
+from intake.batch_files.tests.hostile import CME_MOC, CME_ROW, GUIDANCE, TB_ROW, TEMPLATE_B, txt_bytes, xlsx_bytes
+from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import storage
-from intake.batches.files import outcome_file
-from intake.batches.model import BatchFileError
-from intake.batches.service import QueuedRow, accept_batch, parse, parse_to_queue
+from intake.batches.service import QueuedRow, accept_batch, parse_to_queue
 from intake.batches.storage import Outcome, apply_outcomes
-from intake.batches.tests.hostile import CME_MOC, CME_ROW, GUIDANCE, TB_ROW, TEMPLATE_B, txt_bytes, xlsx_bytes
-from intake.submissions import submission
+from intake.submitting.messages import submission
 from shared.db import create_pool, migrate
 from shared.outbox import Outbox
 from shared.service_registry import INTAKE

@@ -9,7 +9,7 @@ from typing import Any
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 61 and later; Excel counts a 29 Feb 1900 that never was (serial 60)
 _MAX_SERIAL = 2_958_465  # 9999-12-31
 _SERIAL = re.compile(r"^\s*(\d{1,7})(?:\.\d+)?\s*$")
-_FORMULA_QUOTED = re.compile(r"^'[=+\-@\t\r]")  # what shared.cells.safe_cell wrote: undone on the way back in
+_FORMULA_QUOTED = re.compile(r"^'[=+\-@\t\r]")  # what intake.cells.safe_cell wrote: undone on the way back in
 
 
 def _serial_to_iso(serial: int) -> str:

@@ -5,7 +5,7 @@ corrected rejection file uploads again as it is. Rejection files end with `Error
 an upload that already had them (a rejection file sent again) gets them replaced, never repeated. A header-less
 .txt upload gets Template B's header written: a file PARS hands out should say what its columns are.
 
-Every cell passes through `shared.cells.safe_cell`, so a value that starts like a formula is shown, not run.
+Every cell passes through `intake.cells.safe_cell`, so a value that starts like a formula is shown, not run.
 Cells are written as text: IDs keep their leading zeros and a month/day birthday is not turned into a date.
 """
 
@@ -17,9 +17,9 @@ from typing import Protocol
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from intake.batches.columns import ERROR_COLUMN_KEYS, TEMPLATE_B_HEADER, column_key
-from intake.batches.model import FileFormat, Layout
-from shared.cells import safe_cell
+from intake.batch_files.model import FileFormat, Layout
+from intake.batch_files.readers.columns import ERROR_COLUMN_KEYS, TEMPLATE_B_HEADER, column_key
+from intake.cells import safe_cell
 
 ERROR_HEADER = ("Error Code", "Error Message")
 SHEET_TITLE = "Sheet1"  # the CME/MOC template's data sheet; the reader looks for it first

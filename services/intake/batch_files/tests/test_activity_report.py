@@ -12,14 +12,13 @@ from uuid import UUID, uuid4
 import pytest
 from lxml import etree
 
-from intake.batches.activity_report import AR_NS, PARS_NS, REPORT, _reports, read_activity_report
-from intake.batches.activity_report_writer import ReportResult, activity_report_results_xml, write_activity_reports
-from intake.batches.files import outcome_file
-from intake.batches.model import BatchFileError, FileFormat, Layout, ParsedBatch, RowRecord
-from intake.batches.storage import RowOutcome
-from intake.batches.tests.activity_reports import activity_report_xml
-from intake.batches.tests.hostile_xml import hostile_xml_files
-from intake.batches.xml_safety import iterparse
+from intake.batch_files.model import BatchFileError, FileFormat, Layout, ParsedBatch, RowOutcome, RowRecord
+from intake.batch_files.readers.activity_report import AR_NS, PARS_NS, REPORT, _reports, read_activity_report
+from intake.batch_files.safety.xml import iterparse
+from intake.batch_files.tests.activity_reports import activity_report_xml
+from intake.batch_files.tests.hostile_xml import hostile_xml_files
+from intake.batch_files.writers.activity_report import ReportResult, activity_report_results_xml, write_activity_reports
+from intake.batch_files.writers.outcome_files import outcome_file
 from shared.events import CreditTypeClaim, ReportedRecord, Target
 
 BATCH = UUID("00000000-0000-4000-8000-000000000001")

@@ -1,4 +1,4 @@
-"""The submission path (intake/submissions.py) on the real Kafka and PostgreSQL: all or nothing, published at once
+"""The submission path (intake/submitting/) on the real Kafka and PostgreSQL: all or nothing, published at once
 after the commit, left to the relay when Kafka fails, refused before anything is kept when it cannot be."""
 
 import asyncio
@@ -12,13 +12,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 
-from intake import submissions as submissions_module
 from intake.completions import idempotency
 from intake.completions.idempotency import IdempotencyKey
 from intake.completions.schemas import Completion, SubmissionAnswer
-from intake.completions.service import split_into_records, submit_once
 from intake.errors import ApiError
-from intake.submissions import MAX_SUBMISSION_BYTES, Submissions
+from intake.submitting import writer as submissions_module
+from intake.submitting.completions import split_into_records, submit_once
+from intake.submitting.messages import MAX_SUBMISSION_BYTES, submission
+from intake.submitting.writer import Submissions
 from intake.waiters import Waiters
 from shared.db import create_pool, migrate
 from shared.events import CreditTypeClaim, ReportedRecord
@@ -149,7 +150,7 @@ async def test_a_publish_that_takes_too_long_is_left_to_the_relay(path: Path,
 
 
 async def test_the_relay_leaves_a_submission_to_its_request_for_a_while(path: Path) -> None:
-    messages = [submissions_module.submission(path.settings, r, "c1") for r in records()]
+    messages = [submission(path.settings, r, "c1") for r in records()]
     async with path.pool.acquire() as conn, conn.transaction():
         await path.outbox.enqueue(conn, messages, notify=False, hand_over_after=submissions_module.HAND_OVER_SECONDS)
     relay = OutboxRelay(path.pool, path.outbox, path.publish)

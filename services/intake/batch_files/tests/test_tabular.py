@@ -16,13 +16,14 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
-from intake.batches import tabular, xlsx_safety
-from intake.batches.cell_values import cell_text
-from intake.batches.columns import TEMPLATE_B_HEADER, column_key
-from intake.batches.model import MAX_RECORDS, BatchFileError, FileFormat, Layout, ParsedBatch
-from intake.batches.tabular import read_tabular
-from intake.batches.tabular_writer import blank_cells, write_tabular
-from intake.batches.tests.hostile import (
+from intake.batch_files.model import MAX_RECORDS, BatchFileError, FileFormat, Layout, ParsedBatch
+from intake.batch_files.readers import tabular
+from intake.batch_files.readers.cell_values import cell_text
+from intake.batch_files.readers.columns import TEMPLATE_B_HEADER, column_key
+from intake.batch_files.readers.credit_ids import derived_credit_id
+from intake.batch_files.readers.tabular import read_tabular
+from intake.batch_files.safety import xlsx as xlsx_safety
+from intake.batch_files.tests.hostile import (
     CME_MOC,
     CME_ROW,
     GUIDANCE,
@@ -34,7 +35,7 @@ from intake.batches.tests.hostile import (
     txt_bytes,
     xlsx_bytes,
 )
-from shared.credit_ids import derived_credit_id
+from intake.batch_files.writers.tabular import blank_cells, write_tabular
 from shared.dates import normalize_month_day, parse_completion_date
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
 

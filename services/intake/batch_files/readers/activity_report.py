@@ -5,9 +5,9 @@ The document
     root is taken too, as a one-report document (what a web-service call sends). Any other root is refused. Below
     the root, elements are found by local name whatever their namespace (report_records.py).
 
-Each ActivityReport is read as it ends, checked (xml_safety.py), mapped to its records (report_records.py), kept as
+Each ActivityReport is read as it ends, checked (safety/xml.py), mapped to its records (report_records.py), kept as
 its row's one cell, then freed, with whatever came before it. The file is refused whole (BatchFileError) when it
-holds more than MAX_RECORDS reports or none, and for what xml_safety.py refuses: a DTD or entities, XML that is not
+holds more than MAX_RECORDS reports or none, and for what safety/xml.py refuses: a DTD or entities, XML that is not
 well-formed, another root, a value over MAX_CELL_CHARS or nesting deeper than MAX_DEPTH.
 """
 
@@ -17,9 +17,9 @@ from uuid import UUID
 
 from lxml import etree
 
-from intake.batches.model import MAX_RECORDS, BatchFileError, FileFormat, Layout, ParsedBatch, RowRecord, SourceRow
-from intake.batches.report_records import report_records
-from intake.batches.xml_safety import (
+from intake.batch_files.model import MAX_RECORDS, BatchFileError, FileFormat, Layout, ParsedBatch, RowRecord, SourceRow
+from intake.batch_files.readers.report_records import report_records
+from intake.batch_files.safety.xml import (
     check_prolog_and_root,
     check_subtree,
     iterparse,

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
-from intake.batches.columns import CERTS, REMS_NAMES, Columns
-from intake.batches.model import Layout, RowRecord
+from intake.batch_files.model import Layout, RowRecord
+from intake.batch_files.readers.columns import CERTS, REMS_NAMES, Columns
+from intake.batch_files.readers.credit_ids import derived_credit_id
 from shared.boards import Board
-from shared.credit_ids import derived_credit_id
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
 from shared.states import state_code
 

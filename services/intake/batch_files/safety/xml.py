@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from intake.batches.model import MAX_CELL_CHARS, BatchFileError, check_size
+from intake.batch_files.model import MAX_CELL_CHARS, BatchFileError, check_size
 
 MAX_DEPTH = 64  # the standard nests about 7 deep; deeper is an attack or another document
 

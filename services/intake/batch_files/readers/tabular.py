@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain
@@ -18,20 +18,21 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
-from intake.batches.cell_values import cell_text
-from intake.batches.columns import TEMPLATE_B_HEADER, Columns, check_required, columns_for, recognise
-from intake.batches.model import (
+from intake.batch_files.model import (
     MAX_CELL_CHARS,
     MAX_RECORDS,
     BatchFileError,
     FileFormat,
+    Keep,
     Layout,
     ParsedBatch,
     SourceRow,
     check_size,
 )
-from intake.batches.template_rows import Context, Row, row_records
-from intake.batches.xlsx_safety import OLE_MAGIC, caused_by_entities, check_zip, dense_grid_fits, is_ole
+from intake.batch_files.readers.cell_values import cell_text
+from intake.batch_files.readers.columns import TEMPLATE_B_HEADER, Columns, check_required, columns_for, recognise
+from intake.batch_files.readers.template_rows import Context, Row, row_records
+from intake.batch_files.safety.xlsx import OLE_MAGIC, caused_by_entities, check_zip, dense_grid_fits, is_ole
 from shared.boards import Board, shipped_boards
 
 MAX_COLUMNS = 200  # both layouts have fewer than 40; a wider row is not a learner template
@@ -43,7 +44,6 @@ _NINE_DIGITS = re.compile(r"^\s*\d{9}\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # text files carry tabs and line ends, not these
 
 Rows = Iterable[tuple[int, Sequence[Any]]]  # (row number as the provider sees it, the row's raw values)
-Keep = Callable[[SourceRow], Any]  # a data row as read -> what the parsed batch holds of it
 
 
 def _as_read(row: SourceRow) -> SourceRow:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from intake.batches.model import BatchFileError, Layout
+from intake.batch_files.model import BatchFileError, Layout
 
 MIN_HEADER_COLUMNS = 3  # fewer recognised names than this and a row is data or noise, not a header
 

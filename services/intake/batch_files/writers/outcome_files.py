@@ -4,8 +4,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from intake.batches.model import FileFormat, Layout, ParsedBatch
-from intake.batches.storage import RowOutcome
+from intake.batch_files.model import FileFormat, Layout, ParsedBatch, RowOutcome
 
 MEDIA_TYPES = {FileFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                FileFormat.TXT: "text/tab-separated-values; charset=utf-8", FileFormat.XML: "application/xml"}
@@ -39,17 +38,17 @@ def _left_out(o: RowOutcome, rejected: bool) -> set[int]:
 def outcome_file(batch: Any, outcomes: list[RowOutcome], *, rejected: bool) -> WrittenFile:
     """Rejections: every row with a rejected record, the cells of its added records blanked, and the codes.
     Successes: every row with an added record, the cells of its rejected records blanked.
-    XML: a row's cells are its CreditCertificates (report_records.py), left out instead of blanked."""
+    XML: a row's cells are its CreditCertificates (readers/report_records.py), left out instead of blanked."""
     file_format = FileFormat(batch["format"])
     chosen = [o for o in outcomes if (o.errors if rejected else o.added)]
     kind = "rejections" if rejected else "successes"
     if file_format is FileFormat.XML:
-        from intake.batches.activity_report_writer import write_activity_reports
+        from intake.batch_files.writers.activity_report import write_activity_reports
         content = write_activity_reports(  # cells[0] is the report's XML; its cell indexes are certificate indexes
             (o.cells[0], [(e["code"], e["message"]) for e in o.errors] if rejected else [], _left_out(o, rejected))
             for o in chosen)
     else:
-        from intake.batches.tabular_writer import blank_cells, write_tabular
+        from intake.batch_files.writers.tabular import blank_cells, write_tabular
         shape = ParsedBatch(format=file_format, layout=Layout(batch["layout"]), preamble=batch["preamble"],
                             header=batch["header"])
         rows = [(blank_cells(o.cells, _left_out(o, rejected)), *(_codes(o.errors) if rejected else ("", "")))

@@ -15,7 +15,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from intake.batches.model import MAX_CELL_CHARS, MAX_RECORDS
+from intake.batch_files.model import MAX_CELL_CHARS, MAX_RECORDS
 
 TEMPLATE_B = ["Template", "Activity Registration", "ACCME Activity ID", "Learner ID Type", "Learner ID",
               "First Name", "Last Name", "Date of Birth", "Date of Completion", "Action", "Number of Credits",

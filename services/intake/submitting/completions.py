@@ -1,4 +1,5 @@
-"""Turns one completion into one reported record per target, and submits them (intake/submissions.py)."""
+"""A completion (POST /v1/completions, or a web service's JSON report) into one reported record per target; checked
+without keeping (the dry run), or submitted once per Idempotency-Key (submitting/writer.py)."""
 
 from decimal import Decimal
 from functools import partial
@@ -10,7 +11,7 @@ import httpx
 from intake.completions import idempotency
 from intake.completions.idempotency import IdempotencyKey
 from intake.completions.schemas import Completion, RecordAnswer, SubmissionAnswer
-from intake.submissions import Submissions
+from intake.submitting.writer import Submissions
 from intake.validation_client import check_records
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
 from shared.states import state_code

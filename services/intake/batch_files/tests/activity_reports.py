@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from intake.batches.activity_report import AR_NS, HX_NS, MEMBER_NS, NAME_NS, PARS_NS
+from intake.batch_files.readers.activity_report import AR_NS, HX_NS, MEMBER_NS, NAME_NS, PARS_NS
 
 _OPEN = (f'<?xml version="1.0" encoding="UTF-8"?>\n<ActivityReports xmlns="{AR_NS}" xmlns:m="{MEMBER_NS}" '
          f'xmlns:n="{NAME_NS}" xmlns:hx="{HX_NS}" xmlns:ex="{PARS_NS}">\n')

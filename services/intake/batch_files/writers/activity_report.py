@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from intake.batches.activity_report import AR_NS, NSMAP, PARS_NS, ROOT
-from intake.batches.report_records import certificates_of
+from intake.batch_files.readers.activity_report import AR_NS, NSMAP, PARS_NS, ROOT
+from intake.batch_files.readers.report_records import certificates_of
 
 PARS_ERROR = f"{{{PARS_NS}}}parsError"
 XTENSIBLE_INFO = f"{{{AR_NS}}}XtensibleInfo"

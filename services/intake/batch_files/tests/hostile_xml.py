@@ -4,8 +4,8 @@
 and the lead's e2e upload tests share it.
 """
 
-from intake.batches.activity_report import AR_NS, HX_NS, MEMBER_NS, NAME_NS, PARS_NS
-from intake.batches.model import MAX_CELL_CHARS, MAX_FILE_BYTES, MAX_RECORDS
+from intake.batch_files.model import MAX_CELL_CHARS, MAX_FILE_BYTES, MAX_RECORDS
+from intake.batch_files.readers.activity_report import AR_NS, HX_NS, MEMBER_NS, NAME_NS, PARS_NS
 
 PASSWD = "file:///etc/passwd"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'

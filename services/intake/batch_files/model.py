@@ -1,12 +1,14 @@
 """What a batch file reads into: its rows as the provider wrote them, each with the learner records it reports.
 
-The parsers (tabular.py for .xlsx and tab-delimited .txt, activity_report.py for MedBiquitous XML) produce a
-`ParsedBatch`; the writers turn its rows back into the upload's own format for the rejection and success
+The readers (readers/tabular.py for .xlsx and tab-delimited .txt, readers/activity_report.py for MedBiquitous XML)
+produce a `ParsedBatch`; the writers turn its rows back into the upload's own format for the rejection and success
 files. Nothing here touches Kafka or SQL.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from shared.events import ReportedRecord
 from shared.limits import completion_problems, text_problem
@@ -70,6 +72,19 @@ class SourceRow:
 
 
 @dataclass
+class RowOutcome:
+    """A row as it came and what became of the records it reported: what its rejection or success file is
+    written from (writers/outcome_files.py)."""
+
+    number: int
+    cells: list[str]
+    added_cells: set[int]  # cells of the row's added records alone
+    rejected_cells: set[int]
+    added: bool
+    errors: list[dict[str, str]]  # of its rejected records, in target order
+
+
+@dataclass
 class ParsedBatch:
     format: FileFormat
     layout: Layout
@@ -80,6 +95,9 @@ class ParsedBatch:
     @property
     def record_count(self) -> int:
         return sum(len(r.records) for r in self.rows)
+
+
+Keep = Callable[[SourceRow], Any]  # a data row as read -> what the parsed batch holds of it (readers' `keep`)
 
 
 def refuse_unkeepable(batch: ParsedBatch) -> None:

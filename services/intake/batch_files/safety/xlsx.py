@@ -9,7 +9,7 @@ import zipfile
 from defusedxml import DefusedXmlException
 from python_calamine import XmlError
 
-from intake.batches.model import BatchFileError
+from intake.batch_files.model import BatchFileError
 
 # Zip limits, checked on each member's declared sizes before anything is inflated, then on what inflates.
 # 5,000 rows of 20 columns make a sheet of about 4 MB (compressed 13:1); 200 columns, about 40 MB. openpyxl holds

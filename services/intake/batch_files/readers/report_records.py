@@ -21,7 +21,7 @@ One ActivityReport (paths relative to it; `//` means anywhere below)
                                     no element -> Add
     XtensibleInfo//profession, timeInPractice, practiceState, practiceArea, deaRegistration, surgicalProcedures
                                     REMS fields, for a report naming a REMS program
-    XtensibleInfo/ex:parsError      the errors a rejection file carries (activity_report_writer.py): never read, so
+    XtensibleInfo/ex:parsError      the errors a rejection file carries (writers/activity_report.py): never read, so
                                     a corrected rejection file uploads again as it is
     ProviderOrganization, ReportingOrganization, Status, creditUnit and anything else are not read: the upload's
     provider is the authenticated one, and ReportedRecord has no field for another.
@@ -47,7 +47,7 @@ Each record's `own_cells` (RowRecord) are, for XML, not column indexes but the 0
 among all CreditCertificate elements of its ActivityReport, of the certificates that produced its target (an AMA PRA
 certificate counts for each state it reports to). When a report's records are partly added and partly rejected, the
 rejection file leaves out the added targets' certificates and the success file the rejected ones'
-(activity_report_writer.py), so a corrected rejection file does not add again what was added (603). The fallback
+(writers/activity_report.py), so a corrected rejection file does not add again what was added (603). The fallback
 record of a report naming no target has none.
 
 Values are kept as text (stripped of the indentation XML layout adds): validation judges them and gives the codes.
