@@ -25,9 +25,11 @@ import asyncpg
 
 from bench.stack import cpu_seconds
 from board_router.handlers import Router
+from board_router.storage import RouterStorage
 from board_router.world import load_world as load_router_world
 from board_sim.handlers import BoardDesk
 from board_sim.requests import decode_request
+from board_sim.storage import DeskStorage
 from board_sim.world import load_world as load_sim_world
 from pars_cli.generate import generate_world
 from shared.boards import shipped_boards
@@ -125,7 +127,7 @@ async def run(args: argparse.Namespace) -> None:
             # Hop 1: the router routes submitted records to their boards.
             kafka = Kafka()
             writer = OutboxWriter(pools["router"], Outbox(settings.schema("router")), kafka)
-            router = Router(pools["router"], writer, settings)
+            router = Router(RouterStorage(pools["router"], writer), settings)
             figures["router: records"] = await timed(router.on_record_events, record_event_adapter.validate_json,
                                                      values, pids["router"])
             await writer.stop()
@@ -138,7 +140,7 @@ async def run(args: argparse.Namespace) -> None:
             cpu = pg = 0.0
             for topic, requests in by_board.items():
                 code = topic.split(".")[-2]
-                desk = BoardDesk(code, pools["board_sim"], writer, settings)
+                desk = BoardDesk(code, DeskStorage(pools["board_sim"], writer), settings)
                 c, p = await timed(desk.on_requests, decode_request, requests,
                                    pids["board_sim"])
                 cpu, pg = cpu + c, pg + p
@@ -148,7 +150,7 @@ async def run(args: argparse.Namespace) -> None:
             # Hop 3: the router turns verdicts into record events.
             kafka = Kafka()
             writer = OutboxWriter(pools["router"], Outbox(settings.schema("router")), kafka)
-            router = Router(pools["router"], writer, settings)
+            router = Router(RouterStorage(pools["router"], writer), settings)
             figures["router: verdicts"] = await timed(router.on_verdicts, BoardVerdict.model_validate_json,
                                                       verdicts, pids["router"])
             await writer.stop()

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from board_router.handlers import Router
+from board_router.storage import RouterStorage
 from shared.boards import shipped_boards
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
@@ -30,7 +31,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
                                    *(board_requests(b) for b in boards)])
     outbox, publish = Outbox(schema), row_publisher(broker)
     writer = OutboxWriter(pool, outbox, publish)
-    router = Router(pool, writer, settings)
+    router = Router(RouterStorage(pool, writer), settings)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.board-router.records"), decode=record_event_adapter.validate_json,

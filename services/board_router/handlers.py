@@ -3,16 +3,12 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
-
-from board_router import storage
+from board_router.ports import RouterStore
 from board_router.routing import answer_due, board_request, learner_key, verdict_event
-from shared.boards import Board, apply_overrides
 from shared.consumer import TRANSIENT, Delivery
 from shared.events import BoardVerdict, DeleteSubmitted, Envelope, ProcessBoardRequest, RecordSubmitted
-from shared.inbox import fresh_only
 from shared.logging import get_logger
-from shared.outbox import OutboxMessage, OutboxWriter, event_message
+from shared.outbox import OutboxMessage, event_message
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, board_requests
 
@@ -20,9 +16,8 @@ log = get_logger(__name__)
 
 
 class Router:
-    def __init__(self, pool: asyncpg.Pool, writer: OutboxWriter, settings: Settings) -> None:
-        self._pool = pool
-        self._writer = writer
+    def __init__(self, store: RouterStore, settings: Settings) -> None:
+        self._store = store
         self._settings = settings
         self._grace = timedelta(seconds=settings.board_answer_grace_seconds)
 
@@ -31,21 +26,18 @@ class Router:
         topic = self._settings.topic(board_requests(record.target.code).name)
         return event_message(topic, request, learner_key(record))
 
-    async def _boards(self, conn: asyncpg.Connection) -> dict[str, Board]:
-        return apply_overrides(await storage.board_overrides(conn))
-
     async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
         work = [d.message for d in batch if isinstance(d.message, RecordSubmitted | DeleteSubmitted)]
         if not work:
             return
-        async with self._pool.acquire() as conn, conn.transaction():
-            work = await fresh_only(conn, work)
+        async with self._store.transaction() as tables:
+            work = await tables.fresh_only(work)
             submitted = [e.record for e in work if isinstance(e, RecordSubmitted) and e.needs_board]
-            await storage.remember_records(conn, submitted)
+            await tables.remember_records(submitted)
             known = {r.record_id: r for r in submitted}
             deletes = [e for e in work if isinstance(e, DeleteSubmitted)]
-            known |= await storage.routed_records(conn, [e.record_id for e in deletes if e.record_id not in known])
-            boards, now = await self._boards(conn), datetime.now(UTC)
+            known |= await tables.routed_records([e.record_id for e in deletes if e.record_id not in known])
+            boards, now = await tables.boards(), datetime.now(UTC)
             messages, opened = [], []
             for event in work:
                 if isinstance(event, RecordSubmitted) and not event.needs_board:
@@ -61,52 +53,52 @@ class Router:
                 request = board_request(record, action, event.correlation_id)
                 messages.append(self._request_message(request))
                 opened.append((request, answer_due(board, self._settings.board_latency_scale, now, self._grace)))
-            await storage.open_requests(conn, opened)
-            rows = await self._writer.enqueue(conn, messages)
-        await self._writer.publish(rows)  # right after the commit; the relay sends what this could not
+            await tables.open_requests(opened)
+            rows = await tables.enqueue(messages)
+        await self._store.publish(rows)  # right after the commit; the relay sends what this could not
 
     async def on_verdicts(self, batch: list[Delivery[BoardVerdict]], *, replay: bool = False) -> None:
         """Settle each open request with its verdict and append the record event, once. A replay also appends
         again the events of verdicts that settled their requests before: same ids, so nothing changes where
         they hold, and a consumer that lost them gets them back."""
         verdicts = [d.message for d in batch]
-        async with self._pool.acquire() as conn, conn.transaction():
-            found = await storage.requests(conn, (v.request_id for v in verdicts), settled_too=replay)
-            records = await storage.routed_records(conn, (v.record_id for v in verdicts if v.request_id in found))
+        async with self._store.transaction() as tables:
+            found = await tables.requests((v.request_id for v in verdicts), settled_too=replay)
+            records = await tables.routed_records(v.record_id for v in verdicts if v.request_id in found)
             messages, settled = [], []
             topic = self._settings.topic(RECORD_EVENTS.name)
             for verdict in verdicts:
                 request = found.get(verdict.request_id)
                 if request is None:
                     continue  # settled already: a duplicate or late verdict changes nothing
-                if request["verdict_id"] is None:
+                if request.verdict_id is None:
                     settled.append((verdict.request_id, verdict.event_id))
                     found.pop(verdict.request_id)
-                elif request["verdict_id"] != verdict.event_id:
+                elif request.verdict_id != verdict.event_id:
                     continue  # another verdict settled this request
-                event = verdict_event(verdict, records[verdict.record_id], request["correlation_id"])
+                event = verdict_event(verdict, records[verdict.record_id], request.correlation_id)
                 messages.append(event_message(topic, event, str(event.record_id)))
-            await storage.settle(conn, settled)
-            rows = await self._writer.enqueue(conn, messages)
-        await self._writer.publish(rows)
+            await tables.settle(settled)
+            rows = await tables.enqueue(messages)
+        await self._store.publish(rows)
 
     async def ask_again(self, limit: int = 500) -> int:
         """Re-send (same request id) every request whose board is past its answer time."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            late = await storage.overdue(conn, limit)
+        async with self._store.transaction() as tables:
+            late = await tables.overdue(limit)
             if not late:
                 return 0
-            records = await storage.routed_records(conn, (r["record_id"] for r in late))
-            boards, now = await self._boards(conn), datetime.now(UTC)
+            records = await tables.routed_records(r.record_id for r in late)
+            boards, now = await tables.boards(), datetime.now(UTC)
             messages, due = [], []
             for row in late:
-                record = records[row["record_id"]]
-                messages.append(self._request_message(board_request(record, row["action"], row["correlation_id"])))
-                board = boards[row["board"]]
-                due.append((row["request_id"], answer_due(board, self._settings.board_latency_scale, now, self._grace)))
-            await storage.postpone(conn, due)
-            rows = await self._writer.enqueue(conn, messages)
-        await self._writer.publish(rows)
+                record = records[row.record_id]
+                messages.append(self._request_message(board_request(record, row.action, row.correlation_id)))
+                board = boards[row.board]
+                due.append((row.request_id, answer_due(board, self._settings.board_latency_scale, now, self._grace)))
+            await tables.postpone(due)
+            rows = await tables.enqueue(messages)
+        await self._store.publish(rows)
         log.info("asked boards again", requests=len(late))
         return len(late)
 

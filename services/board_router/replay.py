@@ -10,6 +10,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from board_router.handlers import Router
+from board_router.storage import RouterStorage
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import BoardVerdict
@@ -51,7 +52,7 @@ async def replay_board_responses(settings: Settings, since: datetime) -> int:
         for tp in partitions:
             found = starts.get(tp)
             consumer.seek(tp, found.offset if found is not None else ends[tp])
-        router = Router(pool, writer, settings)
+        router = Router(RouterStorage(pool, writer), settings)
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             fetched = await consumer.getmany(*partitions, timeout_ms=1000, max_records=BATCH)
             verdicts = [Delivery(BoardVerdict.model_validate_json(r.value), r) for tp, records in fetched.items()

@@ -2,12 +2,9 @@
 
 import asyncpg
 
+from shared.board_overrides import write_overrides
 from shared.world import World
 
 
 async def load_world(pool: asyncpg.Pool, world: World) -> None:
-    await pool.executemany(
-        "INSERT INTO board_overrides (code, data) VALUES ($1, $2)"
-        " ON CONFLICT (code) DO UPDATE SET data = EXCLUDED.data",
-        [(b.code, b.model_dump(mode="json", exclude_none=True)) for b in world.boards],
-    )
+    await write_overrides(pool, world.boards)

@@ -1,0 +1,81 @@
+"""What the router's handlers need of storage; storage.py answers it with PostgreSQL and the outbox, the tests with
+fakes."""
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import NamedTuple, Protocol, TypeVar
+from uuid import UUID
+
+from shared.boards import Board
+from shared.events import Envelope, LearnerRecord, ProcessBoardRequest
+from shared.outbox import OutboxMessage, OutboxRow
+
+E = TypeVar("E", bound=Envelope)
+
+
+class SentRequest(NamedTuple):
+    """A request a verdict answers: open, or settled by `verdict_id`."""
+
+    request_id: UUID
+    record_id: UUID
+    correlation_id: str
+    verdict_id: UUID | None
+
+
+class OverdueRequest(NamedTuple):
+    """An open request past its board's answer time."""
+
+    request_id: UUID
+    record_id: UUID
+    action: str
+    correlation_id: str
+    board: str
+
+
+class RouterTables(Protocol):
+    """One transaction over the router's tables and its outbox."""
+
+    async def fresh_only(self, events: list[E]) -> list[E]:
+        """The events not applied before, claimed in this transaction."""
+        ...
+
+    async def boards(self) -> dict[str, Board]:
+        """Every board, with this schema's overrides (deadlines and latency it routes by)."""
+        ...
+
+    async def remember_records(self, records: list[LearnerRecord]) -> None: ...
+
+    async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, LearnerRecord]: ...
+
+    async def open_requests(self, sent: list[tuple[ProcessBoardRequest, datetime]]) -> None:
+        """Each request sent, with the time its board should have answered by."""
+        ...
+
+    async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
+        """The open requests (and, for a replay, the settled ones too), locked until the commit."""
+        ...
+
+    async def settle(self, settled: list[tuple[UUID, UUID]]) -> None:
+        """(request id, verdict id): each open request settled by its verdict."""
+        ...
+
+    async def overdue(self, limit: int) -> list[OverdueRequest]:
+        """Open requests past their answer time, oldest first, none another instance is asking again."""
+        ...
+
+    async def postpone(self, due: list[tuple[UUID, datetime]]) -> None:
+        """(request id, new answer time): asked again."""
+        ...
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        """Keep the messages in the outbox in this transaction; answers the rows to publish after the commit."""
+        ...
+
+
+class RouterStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[RouterTables]: ...
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        """After the commit: send the rows (the relay sends whatever this could not)."""
+        ...

@@ -1,0 +1,96 @@
+"""The router's storage ports in memory: what the handler tests run against."""
+
+import copy
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from board_router.ports import E, OverdueRequest, SentRequest
+from shared.boards import Board, shipped_boards
+from shared.events import LearnerRecord, ProcessBoardRequest
+from shared.outbox import OutboxMessage, OutboxRow
+
+
+@dataclass
+class RequestRow:
+    """A row of the router's requests table."""
+
+    record_id: UUID
+    board: str
+    action: str
+    correlation_id: str
+    answer_due: datetime
+    attempts: int = 1
+    settled: bool = False
+    verdict_id: UUID | None = None
+
+
+@dataclass
+class FakeRouterStore:
+    """The router's tables and outbox as Python objects; a transaction that raises leaves them as they were."""
+
+    boards_by_code: dict[str, Board] = field(default_factory=shipped_boards)
+    processed: set[UUID] = field(default_factory=set)
+    routed: dict[UUID, LearnerRecord] = field(default_factory=dict)
+    sent: dict[UUID, RequestRow] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    published: list[OutboxRow] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["FakeRouterStore"]:
+        saved = copy.deepcopy((self.processed, self.routed, self.sent, self.outbox))
+        try:
+            yield self
+        except BaseException:
+            self.processed, self.routed, self.sent, self.outbox = saved
+            raise
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        self.published.extend(rows)
+
+    async def fresh_only(self, events: list[E]) -> list[E]:
+        todo = [e for e in events if e.event_id not in self.processed]
+        self.processed.update(e.event_id for e in todo)
+        return list({e.event_id: e for e in todo}.values())
+
+    async def boards(self) -> dict[str, Board]:
+        return self.boards_by_code
+
+    async def remember_records(self, records: list[LearnerRecord]) -> None:
+        for r in records:
+            self.routed.setdefault(r.record_id, r)
+
+    async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, LearnerRecord]:
+        return {i: self.routed[i] for i in record_ids if i in self.routed}
+
+    async def open_requests(self, sent: list[tuple[ProcessBoardRequest, datetime]]) -> None:
+        for q, due in sent:
+            self.sent.setdefault(q.request_id, RequestRow(q.record.record_id, q.record.target.code, q.action,
+                                                          q.correlation_id, due))
+
+    async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
+        return {i: SentRequest(i, r.record_id, r.correlation_id, r.verdict_id) for i in request_ids
+                if (r := self.sent.get(i)) is not None and (settled_too or not r.settled)}
+
+    async def settle(self, settled: list[tuple[UUID, UUID]]) -> None:
+        for request_id, verdict_id in settled:
+            if not (row := self.sent[request_id]).settled:
+                row.settled, row.verdict_id = True, verdict_id
+
+    async def overdue(self, limit: int) -> list[OverdueRequest]:
+        now = datetime.now(UTC)
+        late = sorted((r.answer_due, i) for i, r in self.sent.items() if not r.settled and r.answer_due < now)
+        return [OverdueRequest(i, (r := self.sent[i]).record_id, r.action, r.correlation_id, r.board)
+                for _, i in late[:limit]]
+
+    async def postpone(self, due: list[tuple[UUID, datetime]]) -> None:
+        for request_id, at in due:
+            row = self.sent[request_id]
+            row.answer_due, row.attempts = at, row.attempts + 1
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        start = len(self.outbox)
+        self.outbox.extend(messages)
+        return [OutboxRow(start + n, m.topic, m.key, m.value, m.headers) for n, m in enumerate(messages)]
