@@ -33,6 +33,7 @@ from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 from tests.support import drop_namespaces, unique_namespace
 from validation.handlers import SubmissionHandler
+from validation.storage import SqlSubmissions
 from validation.submissions import decode_submission
 from validation.world import load_world
 
@@ -84,7 +85,7 @@ async def run(args: argparse.Namespace) -> None:
                 await conn.execute("TRUNCATE live_records, processed_events, outbox")
             published = Published()
             writer = OutboxWriter(pool, outbox, published)
-            handler = SubmissionHandler(pool, writer, settings.topic(RECORD_EVENTS.name),
+            handler = SubmissionHandler(SqlSubmissions(pool, writer), settings.topic(RECORD_EVENTS.name),
                                         today=lambda: settings.today)
             relay = OutboxRelay(pool, outbox, published, batch_size=BATCH)
             pg_before, cpu_before, began = cpu_seconds({"pg": backends})["pg"], time.process_time(), time.perf_counter()

@@ -13,7 +13,7 @@ import asyncpg
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from shared.boards import apply_overrides
+from shared.board_overrides import read_boards
 from shared.events import ActivityRegistered, ReportedRecord, SubmitRecord
 from shared.names import name_key
 from shared.npi import is_valid_npi
@@ -22,7 +22,7 @@ from shared.service import internal_router
 from shared.states import state_code
 from shared.topics import ACTIVITIES
 from validation import storage
-from validation.activity_rules import ActivityRegistration, check_activity
+from validation.activity_registration import ActivityRegistration, check_activity
 from validation.decide import dry_run_answer
 from validation.matching import LearnerQuery, learner_fields, match_learner
 from validation.world import license_key
@@ -38,13 +38,13 @@ def _pool(request: Request) -> asyncpg.Pool:
 async def register_activity(registration: ActivityRegistration, provider_id: str, request: Request) -> JSONResponse:
     pool = _pool(request)
     async with pool.acquire() as conn, conn.transaction():
-        boards = apply_overrides(await storage.board_overrides(conn))
+        boards = await read_boards(conn)
         activity, problems = check_activity(registration, provider_id, boards)
         if activity is None:
             details = [{"field": p.field, "reason": p.reason} for p in problems]
             return JSONResponse({"error": {"code": "invalid_activity", "message": "The activity cannot be registered.",
                                            "details": details}}, status_code=422)
-        owner = await conn.fetchval("SELECT provider_id FROM activities WHERE id = $1 FOR UPDATE", activity.id)
+        owner = await storage.lock_activity_owner(conn, activity.id)
         if owner is not None and owner != provider_id:
             return JSONResponse({"error": {"code": "activity_taken", "message": f"Activity ID {activity.id} is "
                                            "registered by another provider.", "details": []}}, status_code=409)

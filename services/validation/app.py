@@ -14,6 +14,7 @@ from shared.settings import Settings
 from shared.topics import ACTIVITIES, RECORD_EVENTS, SUBMISSIONS, dead_letters
 from validation import api
 from validation.handlers import StatusTracker, SubmissionHandler, utc_today
+from validation.storage import SqlStatuses, SqlSubmissions
 from validation.submissions import decode_submission
 
 SERVICE = VALIDATION.name
@@ -27,7 +28,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     outbox = Outbox(schema)
     publish = row_publisher(broker)
     writer = OutboxWriter(pool, outbox, publish)
-    submissions = SubmissionHandler(pool, writer, settings.topic(RECORD_EVENTS.name),
+    submissions = SubmissionHandler(SqlSubmissions(pool, writer), settings.topic(RECORD_EVENTS.name),
                                     today=lambda: settings.today or utc_today())
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
@@ -37,7 +38,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group("pars.validation.statuses"), decode=record_event_adapter.validate_json,
-        handle=StatusTracker(pool), max_records=1000, only=StatusTracker.EVENTS,
+        handle=StatusTracker(SqlStatuses(pool)), max_records=1000, only=StatusTracker.EVENTS,
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop],
                    state={"validation_pool": pool, "submission_handler": submissions, "validation_outbox": outbox,

@@ -16,6 +16,7 @@ from shared.events import (
     ReportedRecord,
     SubmitRecord,
 )
+from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus, status_after
 from validation.rules import Context, check, credit_key, is_delete
 from validation.rules.context import blank
 from validation.rules.credits import points
@@ -25,9 +26,9 @@ from validation.rules.credits import points
 class Decision:
     events: list[Envelope]
     keep: LearnerRecord | None = None  # becomes the live record for its credit ID
-    keep_status: str = "Submitted"
+    keep_status: RecordStatus = RecordStatus.SUBMITTED
     release: LearnerRecord | None = None  # no longer holds its credit ID
-    mark: str | None = None  # the live record's new status
+    mark: RecordStatus | None = None  # the live record's new status
 
 
 def _learner_id(r: ReportedRecord, ctx: Context) -> str | None:
@@ -80,15 +81,24 @@ def decide(command: SubmitRecord, ctx: Context) -> Decision:
         live = ctx.live
         assert live is not None
         common = {"record_id": live.record_id, "target": live.target, "reported_as": r.record_id, **envelope}
-        if needs_board and ctx.live_status == "Accepted":  # the board granted credit: it must withdraw it
-            return Decision([DeleteSubmitted(**common)], mark="Delete Submitted")
+        if needs_board and ctx.live_status == RecordStatus.ACCEPTED:  # the board granted credit: it must withdraw it
+            withdraw = DeleteSubmitted(**common)
+            return Decision([withdraw], mark=status_after(ctx.live_status, withdraw.event_type))
         return Decision([RecordDeleted(**common)], release=live)  # rejected, or never at a board: gone at once
     record = kept_record(command, ctx)
     events: list[Envelope] = [RecordSubmitted(record_id=r.record_id, record=record, needs_board=needs_board,
                                               **envelope)]
     if not needs_board:
         events.append(RecordAccepted(record_id=r.record_id, target=r.target, **envelope))
-    return Decision(events, keep=record, keep_status="Submitted" if needs_board else "Accepted")
+    return Decision(events, keep=record, keep_status=status_of(None, events))
+
+
+def status_of(status: RecordStatus | str | None, events: list[Envelope]) -> RecordStatus:
+    """A record's status once `events` (a decision's, in order) apply to it."""
+    for event in events:
+        status = status_after(status, event.event_type)
+    assert status is not None
+    return RecordStatus(status)
 
 
 def unexpected_failure(command: SubmitRecord) -> Decision:
@@ -103,7 +113,8 @@ def dry_run_answer(r: ReportedRecord, decision: Decision) -> dict[str, object]:
     """What the learner validation tool tells a provider about one record: its would-be status and codes."""
     first = decision.events[0]
     if isinstance(first, RecordRejectedByPars):
-        return {"record_id": str(r.record_id), "status": "Rejected by PARS",
+        return {"record_id": str(r.record_id), "status": status_of(None, [first]),
                 "errors": [e.model_dump(mode="json") for e in first.errors]}
-    status = {DeleteSubmitted: "Delete Submitted", RecordDeleted: "Deleted"}.get(type(first), decision.keep_status)
+    # A Delete's events apply to the record it deletes, a kept one: they move every kept record alike.
+    status = KEPT_STATUS_AFTER.get(first.event_type) or decision.keep_status
     return {"record_id": str(r.record_id), "status": status, "errors": []}

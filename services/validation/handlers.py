@@ -1,22 +1,22 @@
-"""Handles a batch of SubmitRecord commands in one transaction: decide, keep live credit IDs, emit events."""
+"""Handles a batch of SubmitRecord commands in one transaction: decide, keep live credit IDs, emit events.
+Storage comes through validation.ports."""
 
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
-
-import asyncpg
+from uuid import UUID
 
 from shared.consumer import Delivery
 from shared.events import DeleteSubmitted, Envelope, RecordAccepted, RecordDeleted, RecordRejected, SubmitRecord
-from shared.inbox import fresh_only
+from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus
 from shared.logging import get_logger
-from shared.outbox import OutboxMessage, OutboxWriter, event_message
-from validation import lookups, storage
+from shared.outbox import OutboxMessage, event_message
+from validation import lookups
 from validation.decide import Decision, decide, unexpected_failure
 from validation.lookups import live_key
+from validation.ports import LiveKey, LiveRecord, StatusStore, SubmissionStore
 from validation.rules import Context
-from validation.storage import LiveKey, LiveRecord
 from validation.submissions import UnreadableSubmission
 
 log = get_logger(__name__)
@@ -28,34 +28,32 @@ def utc_today() -> date:
 
 
 class SubmissionHandler:
-    def __init__(self, pool: asyncpg.Pool, writer: OutboxWriter, record_events_topic: str,
-                 today: Clock = utc_today) -> None:
-        self._pool = pool
-        self._writer = writer
+    def __init__(self, store: SubmissionStore, record_events_topic: str, today: Clock = utc_today) -> None:
+        self._store = store
         self._topic = record_events_topic
         self._today = today
 
     async def __call__(self, batch: list[Delivery[SubmitRecord]]) -> None:
         commands = [d.message for d in batch]
-        async with self._pool.acquire() as conn, conn.transaction():
-            todo = await fresh_only(conn, commands)
+        async with self._store.batch() as tx:
+            todo = await tx.fresh_only(commands)
             if not todo:
                 return
-            found = await lookups.fetch(conn, [c.record for c in todo if not isinstance(c, UnreadableSubmission)])
+            found = await lookups.fetch(tx, [c.record for c in todo if not isinstance(c, UnreadableSubmission)])
             before = dict(found.live)
             live: dict[LiveKey, LiveRecord] = dict(before)
             messages: list[OutboxMessage] = []
             for decision in self._decide_all(todo, found, live):
                 messages += [event_message(self._topic, e, str(e.record_id)) for e in decision.events]
-            await storage.save_live(conn, before, live)
-            rows = await self._writer.enqueue(conn, messages)
-        await self._writer.publish(rows)  # right after the commit; the relay sends what this could not
+            await tx.save_live(before, live)
+            rows = await tx.enqueue(messages)
+        await self._store.publish(rows)  # right after the commit; the relay sends what this could not
         log.info("batch validated", records=len(todo), events=len(messages))
 
     async def check_only(self, commands: list[SubmitRecord]) -> list[Decision]:
         """The learner validation tool (dry run): the decisions these records would get, nothing kept."""
-        async with self._pool.acquire() as conn:
-            found = await lookups.fetch(conn, [c.record for c in commands])
+        async with self._store.reading() as reader:
+            found = await lookups.fetch(reader, [c.record for c in commands])
         return self._decide_all(commands, found, dict(found.live))
 
     def _decide_all(self, commands: list[SubmitRecord], found: lookups.BatchLookups,
@@ -105,16 +103,22 @@ def _log_ids(command: SubmitRecord) -> dict[str, str]:
 class StatusTracker:
     """Follows pars.record-events so validation knows each live record's status (deletes depend on it)."""
 
-    STATUS = {RecordAccepted: "Accepted", RecordRejected: "Rejected", DeleteSubmitted: "Delete Submitted"}
-    EVENTS = (*STATUS, RecordDeleted)  # what it reads of pars.record-events
+    # What it reads of pars.record-events: the events that move a kept record (lifecycle.KEPT_STATUS_AFTER).
+    EVENTS = (RecordAccepted, RecordRejected, DeleteSubmitted, RecordDeleted)
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, store: StatusStore) -> None:
+        self._store = store
 
     async def __call__(self, batch: list[Delivery[Envelope]]) -> None:
-        statuses = [(d.message.record_id, self.STATUS[type(d.message)]) for d in batch
-                    if type(d.message) in self.STATUS]
-        gone = [d.message.record_id for d in batch if isinstance(d.message, RecordDeleted)]
+        statuses: list[tuple[UUID, RecordStatus]] = []
+        gone: list[UUID] = []
+        for d in batch:
+            record_id, status = d.message.record_id, KEPT_STATUS_AFTER.get(d.message.event_type)
+            if record_id is None or status is None:
+                continue
+            if status is RecordStatus.DELETED:  # its credit ID is free again
+                gone.append(record_id)
+            else:  # moves every kept record alike: no need to read the live record's status first
+                statuses.append((record_id, status))
         if statuses or gone:
-            async with self._pool.acquire() as conn, conn.transaction():
-                await storage.track_statuses(conn, statuses, gone)
+            await self._store.track_statuses(statuses, gone)

@@ -2,19 +2,16 @@
 
 from dataclasses import dataclass, field
 
-import asyncpg
-
-from shared.boards import Board, apply_overrides
+from shared.boards import Board
 from shared.events import ReportedRecord
 from shared.names import name_key
 from shared.npi import is_valid_npi
 from shared.states import state_code
 from shared.world import Activity
-from validation import storage
 from validation.matching import DirectoryEntry, LearnerQuery, MatchResult, match_learner
+from validation.ports import LiveKey, LiveRecord, LookupReader
 from validation.rules import RosterEntry, credit_key, needs_directory_match
 from validation.rules.credits import offered_credit_types
-from validation.storage import LiveKey, LiveRecord
 from validation.world import license_key
 
 
@@ -67,13 +64,13 @@ class BatchLookups:
         return match_learner(learner_query(r), candidates)
 
 
-async def fetch(conn: asyncpg.Connection, records: list[ReportedRecord]) -> BatchLookups:
-    boards = apply_overrides(await storage.board_overrides(conn))
-    activities = await storage.activities(conn, [(r.activity_id or "").strip() for r in records])
-    live = await storage.live_records(conn, [live_key(r) for r in records])
+async def fetch(reader: LookupReader, records: list[ReportedRecord]) -> BatchLookups:
+    boards = await reader.boards()
+    activities = await reader.activities([(r.activity_id or "").strip() for r in records])
+    live = await reader.live_records([live_key(r) for r in records])
     realtime = [(r.target.code, (r.learner_id or "").strip()) for r in records
                 if r.target.code in boards and boards[r.target.code].processing == "realtime" and r.learner_id]
-    roster = await storage.roster_entries(conn, realtime) if realtime else {}
+    roster = await reader.roster_entries(realtime) if realtime else {}
     matched = [r for r in records if r.target.code in boards
                and needs_directory_match(r, boards[r.target.code].requires_board_id)]
     directory: list[DirectoryEntry] = []
@@ -82,5 +79,5 @@ async def fetch(conn: asyncpg.Connection, records: list[ReportedRecord]) -> Batc
                     for r in matched if r.target.kind == "state" and r.learner_id]
         npis = [n.strip() for r in matched for n in (r.npi, r.learner_id) if n and is_valid_npi(n.strip())]
         names = [(name_key(r.last_name), name_key(r.first_name)) for r in matched if r.first_name and r.last_name]
-        directory = await storage.directory_candidates(conn, licenses=licenses, npis=npis, names=names)
+        directory = await reader.directory_candidates(licenses=licenses, npis=npis, names=names)
     return BatchLookups(boards, activities, live, roster, directory)

@@ -1,26 +1,25 @@
-"""The validation schema: activities, board overrides, the physician directory, rosters, live credit IDs."""
+"""The validation schema: activities, board overrides, the physician directory, rosters, live credit IDs; and the
+handlers' ports (validation.ports) kept in it."""
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from uuid import UUID
 
 import asyncpg
 
-from shared.boards import BoardOverride
-from shared.events import LearnerRecord
+from shared.board_overrides import read_boards
+from shared.boards import Board
+from shared.events import LearnerRecord, SubmitRecord
+from shared.inbox import fresh_only
+from shared.lifecycle import RecordStatus
+from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
 from shared.states import state_code
 from shared.world import Activity, Physician
 from validation.matching import DirectoryEntry
+from validation.ports import LiveKey, LiveRecord
 from validation.rules import RosterEntry
 
-LiveKey = tuple[str, str, str]  # provider ID, credit ID, target code
-
-
-@dataclass(frozen=True)
-class LiveRecord:
-    """A record holding its credit ID, with its status as the record events tell it."""
-
-    record: LearnerRecord
-    status: str
+__all__ = ["LiveKey", "LiveRecord"]  # where they were before validation.ports
 
 
 async def activities(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, Activity]:
@@ -28,8 +27,9 @@ async def activities(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, 
     return {a.id: a for a in (Activity.model_validate(r["data"]) for r in rows)}
 
 
-async def board_overrides(conn: asyncpg.Connection) -> list[BoardOverride]:
-    return [BoardOverride.model_validate(r["data"]) for r in await conn.fetch("SELECT data FROM board_overrides")]
+async def lock_activity_owner(conn: asyncpg.Connection, activity_id: str) -> str | None:
+    """The provider an activity is registered by (None: nobody yet), locked until the transaction ends."""
+    return await conn.fetchval("SELECT provider_id FROM activities WHERE id = $1 FOR UPDATE", activity_id)
 
 
 async def live_records(conn: asyncpg.Connection, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
@@ -41,7 +41,7 @@ async def live_records(conn: asyncpg.Connection, keys: Iterable[LiveKey]) -> dic
         [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
     )
     return {(r["provider_id"], r["credit_id"], r["target_code"]):
-            LiveRecord(LearnerRecord.model_validate(r["record"]), r["status"]) for r in rows}
+            LiveRecord(LearnerRecord.model_validate(r["record"]), RecordStatus(r["status"])) for r in rows}
 
 
 def live_changes(before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
@@ -89,7 +89,7 @@ async def save_live(conn: asyncpg.Connection, before: dict[LiveKey, LiveRecord],
         await set_statuses(conn, moved)
 
 
-async def set_statuses(conn: asyncpg.Connection, statuses: list[tuple[object, str]]) -> None:
+async def set_statuses(conn: asyncpg.Connection, statuses: Sequence[tuple[object, str]]) -> None:
     """Live records' new statuses, in one statement; a record named twice takes its last status."""
     last = dict(statuses)
     await conn.execute(
@@ -97,12 +97,13 @@ async def set_statuses(conn: asyncpg.Connection, statuses: list[tuple[object, st
         list(last), list(last.values()))
 
 
-async def track_statuses(conn: asyncpg.Connection, statuses: list[tuple[object, str]], gone: list[object]) -> None:
+async def track_statuses(conn: asyncpg.Connection, statuses: Sequence[tuple[object, str]],
+                         gone: Sequence[object]) -> None:
     """What the record events say became of live records: a board's verdict, a completed delete."""
     if statuses:
         await set_statuses(conn, statuses)
     if gone:
-        await conn.execute("DELETE FROM live_records WHERE record_id = ANY($1::uuid[])", gone)
+        await conn.execute("DELETE FROM live_records WHERE record_id = ANY($1::uuid[])", list(gone))
 
 
 async def roster_entries(conn: asyncpg.Connection,
@@ -151,3 +152,77 @@ async def save_activity(conn: asyncpg.Connection, activity: Activity) -> None:
         "INSERT INTO activities (id, provider_id, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET"
         " provider_id = EXCLUDED.provider_id, data = EXCLUDED.data, updated_at = now()",
         activity.id, activity.provider_id, activity.model_dump(mode="json"))
+
+
+class SqlLookups:
+    """validation.ports.LookupReader over one connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def boards(self) -> dict[str, Board]:
+        return await read_boards(self._conn)
+
+    async def activities(self, ids: Iterable[str]) -> dict[str, Activity]:
+        return await activities(self._conn, ids)
+
+    async def live_records(self, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
+        return await live_records(self._conn, keys)
+
+    async def roster_entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]:
+        return await roster_entries(self._conn, keys)
+
+    async def directory_candidates(self, *, licenses: Iterable[tuple[str, str]] = (), npis: Iterable[str] = (),
+                                   names: Iterable[tuple[str, str]] = (),
+                                   certifications: Iterable[tuple[str, str]] = ()) -> list[DirectoryEntry]:
+        return await directory_candidates(self._conn, licenses=licenses, npis=npis, names=names,
+                                          certifications=certifications)
+
+
+class SqlSubmissionBatch(SqlLookups):
+    """validation.ports.SubmissionBatch: one batch's transaction, its events kept in the outbox."""
+
+    def __init__(self, conn: asyncpg.Connection, writer: OutboxWriter) -> None:
+        super().__init__(conn)
+        self._writer = writer
+
+    async def fresh_only(self, commands: list[SubmitRecord]) -> list[SubmitRecord]:
+        return await fresh_only(self._conn, commands)
+
+    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None:
+        await save_live(self._conn, before, after)
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        return await self._writer.enqueue(self._conn, messages)
+
+
+class SqlSubmissions:
+    """validation.ports.SubmissionStore over the validation schema."""
+
+    def __init__(self, pool: asyncpg.Pool, writer: OutboxWriter) -> None:
+        self._pool = pool
+        self._writer = writer
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[SqlSubmissionBatch]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield SqlSubmissionBatch(conn, self._writer)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlLookups]:
+        async with self._pool.acquire() as conn:
+            yield SqlLookups(conn)
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        await self._writer.publish(rows)
+
+
+class SqlStatuses:
+    """validation.ports.StatusStore over the validation schema."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def track_statuses(self, statuses: list[tuple[UUID, RecordStatus]], gone: list[UUID]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await track_statuses(conn, statuses, gone)

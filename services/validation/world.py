@@ -4,6 +4,7 @@ import hashlib
 
 import asyncpg
 
+from shared.board_overrides import write_overrides
 from shared.names import name_key
 from shared.states import state_code
 from shared.world import Physician, World
@@ -40,11 +41,7 @@ async def load_world(pool: asyncpg.Pool, world: World) -> None:
             " updated_at = now() WHERE activities.data IS DISTINCT FROM EXCLUDED.data",
             [(a.id, a.provider_id, a.model_dump(mode="json")) for a in world.activities],
         )
-        await conn.executemany(
-            "INSERT INTO board_overrides (code, data) VALUES ($1, $2)"
-            " ON CONFLICT (code) DO UPDATE SET data = EXCLUDED.data",
-            [(b.code, b.model_dump(mode="json", exclude_none=True)) for b in world.boards],
-        )
+        await write_overrides(conn, world.boards)
         await conn.executemany(
             "INSERT INTO physicians (physician_key, last_name, first_name, dob, npi, data, last_key, first_key)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (physician_key) DO UPDATE SET"

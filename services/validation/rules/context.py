@@ -5,6 +5,7 @@ from datetime import date
 
 from shared.boards import Board
 from shared.events import LearnerRecord, ReportedRecord
+from shared.lifecycle import RecordStatus
 from shared.world import Activity
 from validation.matching import MatchResult
 
@@ -25,7 +26,7 @@ class Context:
     board: Board | None  # the record's target (certifying board, state board, REMS program)
     today: date
     live: LearnerRecord | None = None  # the live record holding this credit ID for this target
-    live_status: str | None = None  # its status: Submitted, Accepted, Rejected, Delete Submitted
+    live_status: RecordStatus | None = None  # its status: one of lifecycle.KEPT
     diplomate: RosterEntry | None = None  # real-time boards: the roster entry for the board ID, if any
     match: MatchResult | None = None  # the physician directory's answer, for targets matched against it
     # credits.offered_credit_types(activity, board), derived once per batch by the handler (it was 5% of

@@ -1,5 +1,6 @@
 """Rules about the record itself: its action, its credit ID, the target it names."""
 
+from shared.lifecycle import WITH_BOARD
 from shared.names import same_name
 from validation.rules.context import Context, ReportedRecord, blank, is_delete
 
@@ -24,7 +25,7 @@ def credit_id_state(r: ReportedRecord, ctx: Context) -> list[str]:
 def delete_allowed_now(r: ReportedRecord, ctx: Context) -> list[str]:
     """A record still with its board (Submitted, or its delete pending) cannot be deleted yet. PARS has no code
     of its own for this; 998 says the record cannot be processed as reported now."""
-    return ["998"] if ctx.live is not None and ctx.live_status in ("Submitted", "Delete Submitted") else []
+    return ["998"] if ctx.live is not None and ctx.live_status in WITH_BOARD else []
 
 
 def delete_matches_original(r: ReportedRecord, ctx: Context) -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 
 from shared.boards import BoardOverride, apply_overrides, shipped_boards
 from shared.world import Activity
-from validation.activity_rules import ActivityRegistration, Problem, check_activity
+from validation.activity_registration import ActivityRegistration, Problem, check_activity
 
 PROVIDER = "0008001"
 

@@ -1,0 +1,76 @@
+"""What validation's handlers need of storage, as protocols: storage.py keeps them in PostgreSQL, the handler tests
+in dicts (tests/fakes.py)."""
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from shared.boards import Board
+from shared.events import LearnerRecord, SubmitRecord
+from shared.lifecycle import RecordStatus
+from shared.outbox import OutboxMessage, OutboxRow
+from shared.world import Activity
+from validation.matching import DirectoryEntry
+from validation.rules import RosterEntry
+
+LiveKey = tuple[str, str, str]  # provider ID, credit ID, target code
+
+
+@dataclass(frozen=True)
+class LiveRecord:
+    """A record holding its credit ID, with its status as the record events tell it."""
+
+    record: LearnerRecord
+    status: RecordStatus
+
+
+class LookupReader(Protocol):
+    """What a batch of records reads before it is decided (lookups.fetch)."""
+
+    async def boards(self) -> dict[str, Board]: ...
+
+    async def activities(self, ids: Iterable[str]) -> dict[str, Activity]: ...
+
+    async def live_records(self, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]: ...
+
+    async def roster_entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]: ...
+
+    async def directory_candidates(self, *, licenses: Iterable[tuple[str, str]] = (), npis: Iterable[str] = (),
+                                   names: Iterable[tuple[str, str]] = (),
+                                   certifications: Iterable[tuple[str, str]] = ()) -> list[DirectoryEntry]: ...
+
+
+class SubmissionBatch(LookupReader, Protocol):
+    """One batch of SubmitRecord commands, in one transaction."""
+
+    async def fresh_only(self, commands: list[SubmitRecord]) -> list[SubmitRecord]:
+        """The commands not handled before, claimed in this transaction."""
+        ...
+
+    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None: ...
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        """Keep the events in the outbox; answers the rows to publish once the transaction committed."""
+        ...
+
+
+class SubmissionStore(Protocol):
+    def batch(self) -> AbstractAsyncContextManager[SubmissionBatch]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
+        ...
+
+    def reading(self) -> AbstractAsyncContextManager[LookupReader]:
+        """Reads outside a transaction (the dry run keeps nothing)."""
+        ...
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        """After the commit: send the batch's events (what this cannot, the outbox relay sends)."""
+        ...
+
+
+class StatusStore(Protocol):
+    async def track_statuses(self, statuses: list[tuple[UUID, RecordStatus]], gone: list[UUID]) -> None:
+        """Live records' new statuses (a record named twice takes its last), and the records deleted."""
+        ...
