@@ -4,11 +4,11 @@ by that board's desk (a group per board cost each board its own heartbeats, fetc
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from board_sim import storage
 from board_sim.handlers import BoardDesk
 from board_sim.requests import BoardRequest, decode_request
+from board_sim.storage import DeskStorage
 from board_sim.upgrade import carry_over_offsets
-from shared.boards import apply_overrides
+from shared.board_overrides import read_boards
 from shared.consumer import Delivery, subscribe_batches
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics, row_publisher
@@ -28,14 +28,14 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     schema = settings.schema(BOARD_SIM.schema)
     pool = await create_pool(settings.database_url, schema, max_size=4)
     await migrate(pool, schema, BOARD_SIM.package)
-    async with pool.acquire() as conn:
-        boards = apply_overrides(await storage.board_overrides(conn))
+    boards = await read_boards(pool)
     wanted = [c.strip().upper() for c in settings.boards.split(",") if c.strip()]
     served = wanted or sorted(code for code, b in boards.items() if b.kind == "moc" and b.needs_board)
     await ensure_topics(settings, [BOARD_RESPONSES, dead_letters(SERVICE), *(board_requests(c) for c in served)])
     outbox, publish = Outbox(schema), row_publisher(broker)
     writer = OutboxWriter(pool, outbox, publish)  # one for every board served: rows of one key are one board's
-    desks = {settings.topic(board_requests(code).name): BoardDesk(code, pool, writer, settings) for code in served}
+    store = DeskStorage(pool, writer)
+    desks = {settings.topic(board_requests(code).name): BoardDesk(code, store, settings) for code in served}
 
     async def on_requests(batch: list[Delivery[BoardRequest]]) -> None:  # one topic's requests: by_topic
         await desks[batch[0].record.topic].on_requests(batch)

@@ -3,17 +3,15 @@
 from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, uuid5
 
-import asyncpg
-
-from board_sim import storage
 from board_sim.faults import CrashDice, deliveries
 from board_sim.judging import judge, on_roster
+from board_sim.ports import DeskStore
 from board_sim.requests import BoardRequest
-from shared.boards import Board, apply_overrides
+from shared.boards import Board
 from shared.consumer import Delivery
 from shared.events import BoardVerdict
 from shared.logging import get_logger
-from shared.outbox import OutboxWriter, event_message
+from shared.outbox import event_message
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES
 
@@ -21,15 +19,11 @@ log = get_logger(__name__)
 
 
 class BoardDesk:
-    def __init__(self, code: str, pool: asyncpg.Pool, writer: OutboxWriter, settings: Settings) -> None:
+    def __init__(self, code: str, store: DeskStore, settings: Settings) -> None:
         self.code = code
-        self._pool = pool
-        self._writer = writer
+        self._store = store
         self._settings = settings
         self._crashes: CrashDice | None = None
-
-    async def _board(self, conn: asyncpg.Connection) -> Board:
-        return apply_overrides(await storage.board_overrides(conn))[self.code]
 
     def _verdict(self, request: BoardRequest, board: Board, errors: list) -> BoardVerdict:
         return BoardVerdict(
@@ -41,15 +35,15 @@ class BoardDesk:
 
     async def on_requests(self, batch: list[Delivery[BoardRequest]]) -> None:
         requests = [d.message for d in batch]
-        async with self._pool.acquire() as conn, conn.transaction():
-            board = await self._board(conn)
+        async with self._store.transaction() as tables:
+            board = (await tables.boards())[self.code]
             self._crashes = self._crashes or CrashDice(board.faults)
-            given = await storage.answers(conn, (q.request_id for q in requests))
-            roster = await storage.diplomates(conn, self.code, (q.record.learner_id or "" for q in requests))
-            named = await storage.diplomates_named(conn, self.code, (q.record.last_name for q in requests
-                                                                     if q.record.learner_id_matched))
-            book = await storage.ledger(conn, self.code, ((q.record.learner_id or "", q.record.activity_id)
-                                                          for q in requests))
+            given = await tables.answers(q.request_id for q in requests)
+            roster = await tables.diplomates(self.code, (q.record.learner_id or "" for q in requests))
+            named = await tables.diplomates_named(self.code, (q.record.last_name for q in requests
+                                                              if q.record.learner_id_matched))
+            book = await tables.ledger(self.code, ((q.record.learner_id or "", q.record.activity_id)
+                                                   for q in requests))
             verdicts, new_verdicts, granted, withdrawn = [], [], [], []
             for request in requests:
                 if request.request_id in given:  # asked again: the first answer may have been lost
@@ -62,14 +56,14 @@ class BoardDesk:
                 new_verdicts.append(verdict)
                 if verdict.accepted:
                     (granted if request.action == "add" else withdrawn).append(request)
-            await storage.record_answers(conn, new_verdicts)
-            await storage.grant(conn, granted)
-            await storage.withdraw(conn, withdrawn)
+            await tables.record_answers(new_verdicts)
+            await tables.grant(granted)
+            await tables.withdraw(withdrawn)
             answer_at = board.answer_time(datetime.now(UTC), self._settings.board_latency_scale)
             topic = self._settings.topic(BOARD_RESPONSES.name)
-            rows = await self._writer.enqueue(conn, [
+            rows = await tables.enqueue([
                 event_message(topic, v, str(v.record_id), at)
                 for q, v in verdicts for at in deliveries(board.faults, q.event_id, answer_at)])
             self._crashes.roll()  # a crash here loses the whole batch's work: it is redelivered
-        await self._writer.publish(rows)  # answers due now leave at once; later ones are the relay's
+        await self._store.publish(rows)  # answers due now leave at once; later ones are the relay's
         log.info("board answered", board=self.code, requests=len(requests), new=len(new_verdicts))

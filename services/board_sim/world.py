@@ -2,6 +2,7 @@
 
 import asyncpg
 
+from shared.board_overrides import write_overrides
 from shared.names import name_key
 from shared.world import World
 
@@ -18,11 +19,7 @@ async def load_world(pool: asyncpg.Pool, world: World) -> None:
                 key = f"prior:{cert.board}:{cert.id}:{c.activity_id}:{c.completion_date.isoformat()}"
                 prior.append((key, cert.board, cert.id, c.activity_id, c.completion_date, c.points))
     async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
-            "INSERT INTO board_overrides (code, data) VALUES ($1, $2)"
-            " ON CONFLICT (code) DO UPDATE SET data = EXCLUDED.data",
-            [(b.code, b.model_dump(mode="json", exclude_none=True)) for b in world.boards],
-        )
+        await write_overrides(conn, world.boards)
         await conn.executemany(
             "INSERT INTO roster (board, board_id, first_name, last_name, dob, last_name_key)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (board, board_id) DO UPDATE SET"
