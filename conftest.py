@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shared.settings import Settings
-from tests.support import drop_namespaces_now, unique_namespace
+from tests.support import drop_namespaces_now, kafka_release, unique_namespace
 
 REPO = Path(__file__).resolve().parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
@@ -35,7 +35,8 @@ def _from_containers() -> Iterator[dict[str, str]]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    with KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka, PostgresContainer("postgres:15") as pg:
+    kafka_image = f"apache/kafka:{kafka_release()}"  # the release deploy/local and docker-compose.yml run
+    with KafkaContainer(kafka_image).with_kraft() as kafka, PostgresContainer("postgres:15") as pg:
         url = pg.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
         yield {"PARS_KAFKA_BOOTSTRAP_SERVERS": kafka.get_bootstrap_server(), "PARS_DATABASE_URL": url}
 

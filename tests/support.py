@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 import random
+import re
 import socket
 import uuid
 from collections.abc import Iterable
+from pathlib import Path
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
@@ -13,6 +15,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 # Below the kernel's ephemeral range (32768 and up here), so no outgoing connection takes a port between the
 # moment a test picks it and the moment its server binds it.
 _LOW, _HIGH = 20000, 32000
+KAFKA_POM = Path(__file__).resolve().parent.parent / "deploy" / "local" / "kafka" / "pom.xml"
+
+
+def kafka_release() -> str:
+    """The project's one Kafka version, as deploy/local/kafka.sh resolves its jars (kafka.version in the pom)."""
+    found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", KAFKA_POM.read_text(encoding="utf-8"))
+    assert found, f"no kafka.version in {KAFKA_POM}"
+    return found[1]
 
 
 NAMESPACES: set[str] = set()  # every namespace this process made up, to drop when its test session ends

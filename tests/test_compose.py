@@ -18,13 +18,14 @@ import pytest
 import yaml
 
 from shared.service import health_port
-from shared.settings import HEALTH_PORT_OFFSETS, Settings
-from shared.topics import RECORD_PARTITIONS, SERVICES
+from shared.service_registry import BY_PACKAGE, SERVICES
+from shared.settings import Settings
+from shared.topics import RECORD_PARTITIONS
+from tests.support import kafka_release
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 KAFKA_SCRIPT = REPO / "deploy" / "local" / "kafka.sh"
-KAFKA_POM = REPO / "deploy" / "local" / "kafka" / "pom.xml"
 
 # Broker properties of kafka.sh that describe its own network and disk, not the broker's behaviour.
 KAFKA_LOCAL_ONLY = {"listeners", "advertised.listeners", "listener.security.protocol.map",
@@ -92,6 +93,10 @@ def service_packages() -> list[str]:
     return sorted(p.parent.name for p in (REPO / "services").glob("*/__main__.py"))
 
 
+def test_the_registry_of_services_names_every_service_package() -> None:
+    assert sorted(s.package for s in SERVICES) == service_packages()
+
+
 def compose_service_running(package: str) -> tuple[str, dict[str, Any]]:
     found = [(name, s) for name, s in services().items() if command(s) == ["python", "-m", package]]
     assert len(found) == 1, f"want exactly one compose service running `python -m {package}`, got {found}"
@@ -99,10 +104,9 @@ def compose_service_running(package: str) -> tuple[str, dict[str, Any]]:
 
 
 def service_name(package: str) -> str:
-    """The name the code knows a service by (shared.topics.SERVICES): board_router -> board-router."""
-    name = package.replace("_", "-")
-    assert name in SERVICES, f"package {package} is no service of shared.topics.SERVICES"
-    return name
+    """The name the code knows a service by (shared.service_registry): board_router -> board-router."""
+    assert package in BY_PACKAGE, f"package {package} is no service of shared.service_registry.SERVICES"
+    return BY_PACKAGE[package].name
 
 
 def settings_from(env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
@@ -206,9 +210,9 @@ def test_healthcheck_port_is_the_service_port(package: str, monkeypatch: pytest.
     logical = service_name(package)
     settings = settings_from(environment(service), monkeypatch)
     # intake answers /readyz on its API port; the workers on the port shared.service.health_port gives them.
-    want = settings.api_port if logical == "intake" else health_port(settings, logical)
-    if logical != "intake":
-        assert logical in HEALTH_PORT_OFFSETS
+    offset = BY_PACKAGE[package].health_port_offset
+    want = settings.api_port if offset is None else health_port(settings, logical)
+    assert want == settings.service_port(logical)
 
     test = service.get("healthcheck", {}).get("test")
     assert test, f"{name} has no healthcheck"
@@ -255,10 +259,8 @@ def test_kafka_is_configured_like_the_local_script() -> None:
 def test_kafka_image_is_the_local_release() -> None:
     _, kafka = kafka_service()
     tag = str(kafka["image"]).split(":", 1)[1]
-    pom = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", KAFKA_POM.read_text(encoding="utf-8"))
-    assert pom, f"no kafka.version in {KAFKA_POM}"
     assert tag.split(".")[0] == "4", "the project runs Kafka 4 (KRaft only)"
-    assert tag == pom[1], f"compose runs Kafka {tag}, deploy/local/kafka.sh runs {pom[1]}"
+    assert tag == kafka_release(), f"compose runs Kafka {tag}, deploy/local/kafka.sh runs {kafka_release()}"
 
 
 def test_postgres_is_15_with_a_readiness_check() -> None:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import httpx
 
 from pars_cli.stack import ServiceProcess, wait_ready
+from shared.service_registry import SERVICE_NAMES
 from tests.chaos.servers import ChaosServers
 from tests.chaos.workload import Item, batch_content, completion
 from tests.e2e.conftest import Stack
 
-SERVICES = ("intake", "validation", "board-router", "board-sim", "projector", "notifier")
 KINDS = ("services", "kafka", "postgres")  # rounds take these in turn
 SENDERS = 4  # requests in flight at once
 GIVE_UP_SECONDS = 300.0  # a request refused for this long, with everything back up, fails the suite
@@ -65,7 +65,7 @@ def plan_kills(kind: str, records: int, rng: random.Random) -> list[Kill]:
         return max(1, int(records * rng.uniform(0.05, 0.9)))
 
     if kind == "services":
-        kills = [Kill(s, at(), rng.uniform(0.2, 3.0)) for s in rng.sample(SERVICES, len(SERVICES))]
+        kills = [Kill(s, at(), rng.uniform(0.2, 3.0)) for s in rng.sample(SERVICE_NAMES, len(SERVICE_NAMES))]
     else:
         assert kind in KINDS, f"no round kind {kind!r}: {', '.join(KINDS)}"
         kills = [Kill(kind, max(1, int(records * rng.uniform(0.15, 0.6))), rng.uniform(1.0, 5.0))]

@@ -15,8 +15,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events import RecordRejectedByPars, record_event_adapter
+from shared.service_registry import SERVICE_NAMES
 from shared.settings import Settings
-from shared.topics import RECORD_EVENTS, SERVICES, dead_letters
+from shared.topics import RECORD_EVENTS, dead_letters
 from tests.chaos.harness import Round
 from tests.chaos.workload import PROVIDERS, Fate, Item, fate, index_of, pars_code
 
@@ -90,7 +91,7 @@ async def final_state(settings: Settings) -> FinalState:
             if all(r.record_id != event.record.record_id for r in rejections):  # a re-published event counts once
                 rejections.append(ParsRejection(event.record.record_id, event.provider_id, event.record.channel,
                                                 [e.code for e in event.errors]))
-    state.dead_letters = len(await _read_all(settings, [settings.topic(dead_letters(s).name) for s in SERVICES]))
+    state.dead_letters = len(await _read_all(settings, [settings.topic(dead_letters(s).name) for s in SERVICE_NAMES]))
     return state
 
 

@@ -19,7 +19,7 @@ import pytest
 from intake.batch_files.tests.activity_reports import activity_report_xml
 from intake.batch_files.tests.hostile import TEMPLATE_B, txt_bytes
 from shared.npi import npi_check_digit
-from shared.topics import SERVICES
+from shared.service_registry import SERVICE_NAMES
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -229,7 +229,7 @@ def run(stack: Stack) -> Run:
     return r
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_no_service_logs_personal_data_or_keys(run: Run, service: str) -> None:
     text = run.stack.log(service)
     assert text.strip(), f"{service} logged nothing: the test would prove nothing"
