@@ -19,32 +19,34 @@ from intake.keys import revoke_key as revoke_api_key
 from shared.boards import apply_overrides
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics
+from shared.service_registry import BOARD_ROUTER, BOARD_SIM, INTAKE, NOTIFIER, PROJECTOR, VALIDATION, Service
 from shared.settings import Settings
 from shared.topics import all_topics, board_requests
 from shared.world import World
 
 Loader = Callable[[asyncpg.Pool, World], Awaitable[None]]
 
-# (schema, package with the migrations, its world loader)
-WORLD_LOADERS: list[tuple[str, str, Loader]] = [
-    ("intake", "intake", intake.world.load_world),
-    ("validation", "validation", validation.world.load_world),
-    ("router", "board_router", board_router.world.load_world),
-    ("board_sim", "board_sim", board_sim.world.load_world),
-    ("notifier", "notifier", notifier.world.load_world),
-    ("projection", "projector", projector.world.load_world),
+# Each service's world loader, filling its own schema.
+WORLD_LOADERS: list[tuple[Service, Loader]] = [
+    (INTAKE, intake.world.load_world),
+    (VALIDATION, validation.world.load_world),
+    (BOARD_ROUTER, board_router.world.load_world),
+    (BOARD_SIM, board_sim.world.load_world),
+    (NOTIFIER, notifier.world.load_world),
+    (PROJECTOR, projector.world.load_world),
 ]
 
 
-async def _pool(settings: Settings, schema: str, package: str) -> asyncpg.Pool:
-    pool = await create_pool(settings.database_url, settings.schema(schema), max_size=2)
-    await migrate(pool, settings.schema(schema), package)
+async def _pool(settings: Settings, service: Service) -> asyncpg.Pool:
+    """A small pool in the service's schema, migrated first."""
+    pool = await create_pool(settings.database_url, settings.schema(service.schema), max_size=2)
+    await migrate(pool, settings.schema(service.schema), service.package)
     return pool
 
 
 async def load_world(settings: Settings, world: World) -> None:
-    for schema, package, load in WORLD_LOADERS:
-        pool = await _pool(settings, schema, package)
+    for service, load in WORLD_LOADERS:
+        pool = await _pool(settings, service)
         try:
             await load(pool, world)
         finally:
@@ -54,7 +56,7 @@ async def load_world(settings: Settings, world: World) -> None:
 
 
 async def issue_key(settings: Settings, role: str, provider_id: str | None = None, *, sandbox: bool = False) -> str:
-    pool = await _pool(settings, "intake", "intake")
+    pool = await _pool(settings, INTAKE)
     try:
         async with pool.acquire() as conn:
             return await issue_api_key(conn, role, provider_id, sandbox=sandbox)
@@ -63,7 +65,7 @@ async def issue_key(settings: Settings, role: str, provider_id: str | None = Non
 
 
 async def revoke_key(settings: Settings, key: str) -> None:
-    pool = await _pool(settings, "intake", "intake")
+    pool = await _pool(settings, INTAKE)
     try:
         await revoke_api_key(pool, key)
     finally:
@@ -77,7 +79,7 @@ async def create_topics(settings: Settings) -> list[str]:
 
 async def sent_mail(settings: Settings, limit: int = 50) -> list[asyncpg.Record]:
     """The newest digests, sent or still waiting, with their provider and counts."""
-    pool = await _pool(settings, "notifier", "notifier")
+    pool = await _pool(settings, NOTIFIER)
     try:
         return await pool.fetch(
             "SELECT d.window_start, d.window_end, d.provider_id, p.email, d.status, d.rejections, d.attempts,"

@@ -18,14 +18,11 @@ from pathlib import Path
 
 import httpx
 
+from shared.service_registry import BY_NAME, INTAKE, SERVICE_NAMES
 from shared.settings import Settings, connect_host, local_database_url
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
-SERVICES = {  # service name -> python module
-    "intake": "intake", "validation": "validation", "board-router": "board_router", "board-sim": "board_sim",
-    "projector": "projector", "notifier": "notifier",
-}
 
 
 def local_dir() -> Path:
@@ -45,7 +42,7 @@ def stop_servers(started: list[str]) -> None:
 
 
 def health_url(settings: Settings, service: str) -> str:
-    host = settings.api_host if service == "intake" else settings.health_host
+    host = settings.api_host if service == INTAKE.name else settings.health_host
     return f"http://{connect_host(host)}:{settings.service_port(service)}"
 
 
@@ -64,7 +61,7 @@ class ServiceProcess:
         return self.log_dir / f"{self.service}.log"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", SERVICES[self.service]]
+        return [sys.executable, "-m", BY_NAME[self.service].package]
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +114,7 @@ def wait_ready(settings: Settings, processes: list[ServiceProcess], timeout: flo
 
 def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
                    services: list[str] | None = None) -> list[ServiceProcess]:
-    processes = [ServiceProcess(s, env, log_dir) for s in (services or list(SERVICES))]
+    processes = [ServiceProcess(s, env, log_dir) for s in (services or list(SERVICE_NAMES))]
     try:
         for p in processes:
             p.start()
@@ -130,10 +127,10 @@ def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
 
 def stop_services(processes: list[ServiceProcess]) -> dict[str, int | None]:
     """SIGTERM, intake first (no new work comes in while the workers finish theirs); answer exit codes."""
-    codes = {p.service: p.stop() for p in processes if p.service == "intake"}
+    codes = {p.service: p.stop() for p in processes if p.service == INTAKE.name}
     for p in processes:
         p.signal(signal.SIGTERM)
-    return codes | {p.service: p.wait(30.0) for p in processes if p.service != "intake"}
+    return codes | {p.service: p.wait(30.0) for p in processes if p.service != INTAKE.name}
 
 
 def start_smtp_sink(host: str, port: int, mail_dir: Path, log_dir: Path) -> subprocess.Popen[bytes]:
