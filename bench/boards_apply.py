@@ -44,6 +44,7 @@ from shared.events import (
 )
 from shared.logging import configure_logging
 from shared.outbox import Outbox, OutboxRow, OutboxWriter, event_message
+from shared.service_registry import BOARD_ROUTER, BOARD_SIM
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 from tests.support import drop_namespaces, unique_namespace
@@ -110,49 +111,49 @@ async def run(args: argparse.Namespace) -> None:
     pools = {}
     try:
         world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
-        for name, package in (("router", "board_router"), ("board_sim", "board_sim")):
-            schema = settings.schema(name)
-            pools[name] = await create_pool(settings.database_url, schema, min_size=4, max_size=4)
-            await migrate(pools[name], schema, package)
-        await load_router_world(pools["router"], world)
-        await load_sim_world(pools["board_sim"], world)
+        for service in (BOARD_ROUTER, BOARD_SIM):
+            schema = settings.schema(service.schema)
+            pools[service.name] = await create_pool(settings.database_url, schema, min_size=4, max_size=4)
+            await migrate(pools[service.name], schema, service.package)
+        await load_router_world(pools[BOARD_ROUTER.name], world)
+        await load_sim_world(pools[BOARD_SIM.name], world)
         pids = {name: await backends(pool, 4) for name, pool in pools.items()}
         lowest: dict[str, tuple[float, float]] = {}
         outcomes: Counter[str] = Counter()
         for _ in range(args.repeat):
-            await pools["router"].execute("TRUNCATE routed_records, requests, processed_events, outbox")
-            await pools["board_sim"].execute(
+            await pools[BOARD_ROUTER.name].execute("TRUNCATE routed_records, requests, processed_events, outbox")
+            await pools[BOARD_SIM.name].execute(
                 "TRUNCATE answers, outbox; DELETE FROM credits WHERE record_id IS NOT NULL")
             figures = {}
             # Hop 1: the router routes submitted records to their boards.
             kafka = Kafka()
-            writer = OutboxWriter(pools["router"], Outbox(settings.schema("router")), kafka)
-            router = Router(RouterStorage(pools["router"], writer), settings)
+            writer = OutboxWriter(pools[BOARD_ROUTER.name], Outbox(settings.schema(BOARD_ROUTER.schema)), kafka)
+            router = Router(RouterStorage(pools[BOARD_ROUTER.name], writer), settings)
             figures["router: records"] = await timed(router.on_record_events, record_event_adapter.validate_json,
-                                                     values, pids["router"])
+                                                     values, pids[BOARD_ROUTER.name])
             await writer.stop()
             # Hop 2: board-sim judges each board's requests.
             by_board: dict[str, list[bytes]] = defaultdict(list)
             for topic, value in kafka.rows:
                 by_board[topic].append(value)
             kafka = Kafka()
-            writer = OutboxWriter(pools["board_sim"], Outbox(settings.schema("board_sim")), kafka)
+            writer = OutboxWriter(pools[BOARD_SIM.name], Outbox(settings.schema(BOARD_SIM.schema)), kafka)
             cpu = pg = 0.0
             for topic, requests in by_board.items():
                 code = topic.split(".")[-2]
-                desk = BoardDesk(code, DeskStorage(pools["board_sim"], writer), settings)
+                desk = BoardDesk(code, DeskStorage(pools[BOARD_SIM.name], writer), settings)
                 c, p = await timed(desk.on_requests, decode_request, requests,
-                                   pids["board_sim"])
+                                   pids[BOARD_SIM.name])
                 cpu, pg = cpu + c, pg + p
             figures["board-sim: requests"] = (cpu, pg)
             await writer.stop()
             verdicts = [v for _, v in kafka.rows]
             # Hop 3: the router turns verdicts into record events.
             kafka = Kafka()
-            writer = OutboxWriter(pools["router"], Outbox(settings.schema("router")), kafka)
-            router = Router(RouterStorage(pools["router"], writer), settings)
+            writer = OutboxWriter(pools[BOARD_ROUTER.name], Outbox(settings.schema(BOARD_ROUTER.schema)), kafka)
+            router = Router(RouterStorage(pools[BOARD_ROUTER.name], writer), settings)
             figures["router: verdicts"] = await timed(router.on_verdicts, BoardVerdict.model_validate_json,
-                                                      verdicts, pids["router"])
+                                                      verdicts, pids[BOARD_ROUTER.name])
             await writer.stop()
             outcomes = Counter(json.loads(v)["event_type"] + "".join(f" {e['code']}" for e in json.loads(v).get(
                 "errors", [])) for _, v in kafka.rows)

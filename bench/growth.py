@@ -44,6 +44,7 @@ from shared.consumer import Delivery
 from shared.db import create_pool, migrate, quote_schema
 from shared.kafka import ensure_topics
 from shared.logging import configure_logging
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 from tests.support import drop_namespaces, unique_namespace
@@ -209,13 +210,13 @@ def ratio(last: float, first: float) -> str:
 async def run(args: argparse.Namespace) -> None:
     sizes = [size for size in SIZES if size <= args.max] or [args.max]
     settings = Settings(namespace=unique_namespace("bg"))
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)  # one backend to measure
     events = record_events(settings, args.records)
     rows: dict[str, list[float]] = {}
     rebuilt, buffers, peak_before_rebuild = None, "?", 0.0
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         async with pool.acquire() as conn:
             meter = Meter(await conn.fetchval("SELECT pg_backend_pid()"))
             tables = await active_tables(conn)

@@ -98,6 +98,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
     from intake.batches.storage import Outcome
     from shared.db import create_pool, migrate
     from shared.outbox import Outbox, OutboxRelay, OutboxRow
+    from shared.service_registry import INTAKE
     from shared.settings import Settings
     from tests.support import drop_namespaces, unique_namespace
 
@@ -109,7 +110,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
 
     namespace = unique_namespace("bi")
     settings = Settings(namespace=namespace)
-    schema = settings.schema("intake")
+    schema = settings.schema(INTAKE.schema)
     pool = await create_pool(settings.database_url, schema, min_size=2, max_size=2)
     sent = 0
 
@@ -118,7 +119,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
         sent += len(rows)
 
     try:
-        await migrate(pool, schema, "intake")
+        await migrate(pool, schema, INTAKE.package)
         provider, content = files[0]
         await pool.execute("INSERT INTO providers (id, name, email) VALUES ($1, 'bench', 'bench@example.org')",
                            provider)

@@ -22,6 +22,7 @@ from notifier.storage import NotifierStorage
 from shared.consumer import Delivery, event_type_of, event_types
 from shared.db import create_pool, migrate
 from shared.logging import configure_logging
+from shared.service_registry import NOTIFIER
 from shared.settings import Settings
 from tests.support import drop_namespaces, unique_namespace
 
@@ -38,11 +39,11 @@ def as_records(values: list[bytes]) -> list[SimpleNamespace]:
 
 
 async def apply(args: argparse.Namespace, settings: Settings, records: list[SimpleNamespace]) -> None:
-    schema = settings.schema("notifier")
+    schema = settings.schema(NOTIFIER.schema)
     pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
     wanted = event_types(*READ)
     try:
-        await migrate(pool, schema, "notifier")
+        await migrate(pool, schema, NOTIFIER.package)
         backend = await pool.fetchval("SELECT pg_backend_pid()")
         best: tuple[float, float, float] | None = None
         for _ in range(args.repeat):

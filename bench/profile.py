@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shared.service_registry import SERVICES
+
 # The project's packages, as py-spy names their files, for the inclusive view.
-OWN_CODE = ("shared/", "intake/", "validation/", "board_router/", "board_sim/", "projector/", "notifier/")
+OWN_CODE = ("shared/", *(f"{s.package}/" for s in SERVICES))
 # Where a thread waits for work (py-spy does not always tell waiting from running): counted apart, as idle.
 WAITING = ("EpollSelector.select (selectors.py)", "Condition.wait (threading.py)", "select (selectors.py)",
            "_worker (concurrent/futures/thread.py)")  # an idle thread pool worker, blocked in its queue

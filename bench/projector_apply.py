@@ -50,6 +50,7 @@ from shared.events import (
 from shared.kafka import ensure_topics
 from shared.logging import configure_logging
 from shared.outbox import event_message
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 from tests.support import drop_namespaces, unique_namespace
@@ -115,10 +116,10 @@ async def outcome(pool) -> str:  # type: ignore[no-untyped-def]
 
 
 async def apply(args: argparse.Namespace, settings: Settings, values: list[bytes]) -> None:
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         async with pool.acquire() as conn:
             backend = await conn.fetchval("SELECT pg_backend_pid()")
             tables = await active_tables(conn)
@@ -215,7 +216,7 @@ async def rebuilds(args: argparse.Namespace, settings: Settings, events: list[tu
         await producer.stop()
     best: tuple[float, float, float, float] | None = None
     for _ in range(args.repeat):
-        async with BackendCpu(settings, settings.schema("projection")) as backends:
+        async with BackendCpu(settings, settings.schema(PROJECTOR.schema)) as backends:
             pg_before, cpu_before, began = postgresql_cpu(), process_cpu(), time.perf_counter()
             report = await rebuild(settings)
             seconds, cpu = time.perf_counter() - began, process_cpu() - cpu_before
@@ -230,7 +231,7 @@ async def rebuilds(args: argparse.Namespace, settings: Settings, events: list[tu
     assert best is not None
     seconds, cpu, own, pg = best
     n = len(events)
-    pool = await create_pool(settings.database_url, settings.schema("projection"), max_size=1)
+    pool = await create_pool(settings.database_url, settings.schema(PROJECTOR.schema), max_size=1)
     try:
         print(f"outcome:      {await outcome(pool)}")
     finally:

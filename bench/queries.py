@@ -14,6 +14,7 @@ from intake.records.queries import list_records, record_filters
 from pars_cli.stack import start_servers, stop_servers
 from projector.sample_data import fill_records
 from shared.db import create_pool, migrate, quote_schema
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 
 CASES = {
@@ -26,10 +27,10 @@ CASES = {
 
 async def run(rows: int) -> None:
     settings = Settings(namespace="planmillion")
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         began = time.perf_counter()
         if await fill_records(pool, rows):
             print(f"generated {rows} records in {time.perf_counter() - began:.1f} s")

@@ -29,6 +29,7 @@ from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.logging import configure_logging
 from shared.outbox import Outbox, OutboxRelay, OutboxRow, OutboxWriter
+from shared.service_registry import VALIDATION
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
 from tests.support import drop_namespaces, unique_namespace
@@ -67,11 +68,11 @@ class Published:
 async def run(args: argparse.Namespace) -> None:
     namespace = unique_namespace("bv")
     settings = Settings(namespace=namespace, today=datetime.now(UTC).date())
-    schema = settings.schema("validation")
+    schema = settings.schema(VALIDATION.schema)
     values = submissions(settings, args.records, args.mistake_every)
     pool = await create_pool(settings.database_url, schema, min_size=4, max_size=4)
     try:
-        await migrate(pool, schema, "validation")
+        await migrate(pool, schema, VALIDATION.package)
         await load_world(pool, generate_world(providers=2, activities=20, physicians=2000, seed=3))
         held = [await pool.acquire() for _ in range(4)]
         backends = [await c.fetchval("SELECT pg_backend_pid()") for c in held]
