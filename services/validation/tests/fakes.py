@@ -1,0 +1,106 @@
+"""validation.ports kept in dicts, for handler tests without PostgreSQL: a batch's writes land only when its block
+ends without raising, as a transaction's would."""
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from shared.boards import Board, shipped_boards
+from shared.events import SubmitRecord
+from shared.lifecycle import RecordStatus
+from shared.outbox import OutboxMessage, OutboxRow
+from shared.world import Activity
+from validation.matching import DirectoryEntry
+from validation.ports import LiveKey, LiveRecord
+from validation.rules import RosterEntry
+
+
+@dataclass
+class FakeValidationStore:
+    """SubmissionStore and StatusStore at once, as the validation schema holds both."""
+
+    activities_by_id: dict[str, Activity] = field(default_factory=dict)
+    boards_by_code: dict[str, Board] = field(default_factory=shipped_boards)
+    live: dict[LiveKey, LiveRecord] = field(default_factory=dict)
+    roster: dict[tuple[str, str], RosterEntry] = field(default_factory=dict)
+    directory: list[DirectoryEntry] = field(default_factory=list)
+    handled: set[UUID] = field(default_factory=set)  # the inbox: command ids handled before
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    published: list[OutboxMessage] = field(default_factory=list)
+    fail_on_enqueue: bool = False  # the transaction fails after deciding
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator["FakeBatch"]:
+        tx = FakeBatch(self)
+        yield tx
+        tx.commit()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator["FakeBatch"]:
+        yield FakeBatch(self)  # never committed: a dry run keeps nothing
+
+    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+        self.published += [self.outbox[row.id] for row in rows]
+
+    async def track_statuses(self, statuses: list[tuple[UUID, RecordStatus]], gone: list[UUID]) -> None:
+        last = dict(statuses)
+        for key, held in list(self.live.items()):
+            if held.record.record_id in gone:
+                del self.live[key]
+            elif held.record.record_id in last:
+                self.live[key] = LiveRecord(held.record, last[held.record.record_id])
+
+
+class FakeBatch:
+    def __init__(self, store: FakeValidationStore) -> None:
+        self._store = store
+        self._claimed: set[UUID] = set()
+        self._live: dict[LiveKey, LiveRecord] | None = None
+        self._messages: list[OutboxMessage] = []
+
+    def commit(self) -> None:
+        s = self._store
+        s.handled |= self._claimed
+        if self._live is not None:
+            s.live = self._live
+        s.outbox = self._messages  # only this batch's rows are published; earlier ones went already
+
+    async def boards(self) -> dict[str, Board]:
+        return dict(self._store.boards_by_code)
+
+    async def activities(self, ids: Iterable[str]) -> dict[str, Activity]:
+        return {i: self._store.activities_by_id[i] for i in set(ids) if i in self._store.activities_by_id}
+
+    async def live_records(self, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
+        return {k: self._store.live[k] for k in set(keys) if k in self._store.live}
+
+    async def roster_entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]:
+        return {k: self._store.roster[k] for k in set(keys) if k in self._store.roster}
+
+    async def directory_candidates(self, *, licenses: Iterable[tuple[str, str]] = (), npis: Iterable[str] = (),
+                                   names: Iterable[tuple[str, str]] = (),
+                                   certifications: Iterable[tuple[str, str]] = ()) -> list[DirectoryEntry]:
+        return list(self._store.directory)  # matching itself picks among them
+
+    async def fresh_only(self, commands: list[SubmitRecord]) -> list[SubmitRecord]:
+        fresh = []
+        for c in commands:
+            if c.event_id not in self._store.handled and c.event_id not in self._claimed:
+                self._claimed.add(c.event_id)
+                fresh.append(c)
+        return fresh
+
+    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None:
+        live = dict(self._store.live)
+        for key in before.keys() - after.keys():
+            live.pop(key, None)
+        live.update(after)
+        self._live = live
+
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        if self._store.fail_on_enqueue:
+            raise ConnectionError("the database went away")
+        self._messages = list(messages)
+        return [OutboxRow(id=n, topic=m.topic, key=m.key, value=m.value, headers=m.headers)
+                for n, m in enumerate(messages)]
