@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from shared.service_registry import PROJECTOR
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -162,7 +163,7 @@ def test_replaying_board_responses_changes_nothing_and_restores_lost_verdicts(st
 
     async def query(*statements: str) -> str | None:
         conn = await asyncpg.connect(stack.settings.database_url,
-                                     server_settings={"search_path": stack.settings.schema("projection")})
+                                     server_settings={"search_path": stack.settings.schema(PROJECTOR.schema)})
         try:
             for statement in statements[:-1]:
                 await conn.execute(statement)

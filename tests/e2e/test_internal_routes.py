@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from shared.service import SERVICE_TOKEN_HEADER
+from shared.service_registry import SERVICES
 from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.e2e
@@ -59,8 +60,7 @@ def test_intake_shows_the_token_and_validation_answers_it(stack: Stack, key: str
 def test_the_workers_listen_on_loopback_only(stack: Stack) -> None:
     with open("/proc/net/tcp") as table:
         rows = [line.split() for line in table.read().splitlines()[1:]]
-    ports = {stack.settings.service_port(s) for s in ("validation", "board-router", "board-sim", "projector",
-                                                      "notifier")}
+    ports = {stack.settings.service_port(s.name) for s in SERVICES if s.health_port_offset is not None}
     listening = {int(local.split(":")[1], 16): local.split(":")[0] for _, local, _, state, *_ in rows
                  if state == "0A"}
     assert {port: listening.get(port) for port in ports} == dict.fromkeys(ports, "0100007F")  # 127.0.0.1

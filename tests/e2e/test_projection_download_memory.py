@@ -12,6 +12,7 @@ import pytest
 from pars_cli.stack import ServiceProcess, wait_ready
 from projector.sample_data import fill_records
 from shared.db import create_pool, migrate
+from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from tests.e2e.conftest import PARS
 from tests.support import free_port, unique_namespace
@@ -26,10 +27,10 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def fill(settings: Settings) -> int:
-    schema = settings.schema("projection")
+    schema = settings.schema(PROJECTOR.schema)
     pool = await create_pool(settings.database_url, schema)
     try:
-        await migrate(pool, schema, "projector")
+        await migrate(pool, schema, PROJECTOR.package)
         await fill_records(pool, ROWS)
         return await pool.fetchval("SELECT count(*) FROM records WHERE NOT deleted")
     finally:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from openpyxl import load_workbook
 
+from shared.service_registry import PROJECTOR
 from tests.e2e.conftest import Stack, start_stack, stop_services
 
 pytestmark = pytest.mark.e2e
@@ -269,7 +270,7 @@ def test_rebuild_gives_identical_tables_while_providers_keep_reading(views: tupl
     import asyncpg
 
     stack, keys = views
-    schema = stack.settings.schema("projection")
+    schema = stack.settings.schema(PROJECTOR.schema)
 
     async def checksum_and_generation() -> tuple[str, int]:
         conn = await asyncpg.connect(stack.settings.database_url, server_settings={"search_path": schema})
