@@ -7,7 +7,7 @@ and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight 
 import asyncio
 import contextlib
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -132,6 +132,9 @@ class Running:
     pools: list[asyncpg.Pool] = field(default_factory=list)
     relays: list[OutboxRelay] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Background work for as long as the service runs, started once the broker and relays run and cancelled with
+    # the processed_events pruners (after the relays drained).
+    chores: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # set on app.state, for the service's own routes
 
 
@@ -139,8 +142,9 @@ Setup = Callable[[Settings, KafkaBroker], Awaitable[Running]]
 
 
 def worker_app(service: str, setup: Setup, settings: Settings | None = None,
-               routers: Sequence[APIRouter] = ()) -> FastAPI:
-    """A worker service: `setup` opens its pools, migrates, registers its subscribers and relays.
+               routers: Sequence[APIRouter] = (), app_options: Mapping[str, Any] | None = None) -> FastAPI:
+    """A worker service: `setup` opens its pools, migrates, registers its subscribers and relays. `app_options` are
+    FastAPI's own (intake's title, description, app-wide dependencies and responses).
 
     Shutdown order keeps every message: consumers stop first (in-flight batches finish and commit), then
     the outbox relays drain, then the broker and pools close. Each pool's schema has its processed_events pruned
@@ -164,6 +168,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
         keep, every = settings.processed_events_keep(), settings.processed_events_prune_seconds
         pruners = [asyncio.create_task(keep_pruned(pool, keep, every), name="processed-events-retention")
                    for pool in running.pools]
+        pruners += [asyncio.create_task(chore(), name=getattr(chore, "__name__", "chore")) for chore in running.chores]
         log.info("service started", kafka=settings.kafka_bootstrap_servers, namespace=settings.namespace)
         try:
             yield
@@ -193,7 +198,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
         except Exception:
             return False
 
-    app = FastAPI(title=f"pars {service}", lifespan=lifespan)
+    app = FastAPI(**({"title": f"pars {service}"} | dict(app_options or {})), lifespan=lifespan)
     app.state.broker = broker
     app.state.service_token = settings.internal_token()
     app.add_exception_handler(ServiceTokenRefused, _refuse)
