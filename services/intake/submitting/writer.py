@@ -32,7 +32,7 @@ from shared.settings import Settings
 HAND_OVER_SECONDS = 10.0  # rows their request has not published by then are the relay's
 PUBLISH_SECONDS = 5.0  # how long a request waits for Kafka's acks before leaving its rows to the relay
 RETRY_AFTER_SECONDS = 5
-OUTBOX_CHUNK = 1_000  # a batch's messages an INSERT into the outbox (`queue`)
+OUTBOX_CHUNK = 1_000  # a batch's messages an INSERT into the outbox (`queue_batch`)
 
 # Runs inside the submission's transaction before anything is written; False: keep nothing (the key was taken).
 Claim = Callable[[asyncpg.Connection], Awaitable[bool]]
@@ -56,7 +56,6 @@ async def queue_batch(conn: asyncpg.Connection, outbox: Outbox, messages: Sequen
 
 class Submissions:
     """`submit`: an interactive channel's records, kept and published at once (see above)."""
-
 
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, health: KafkaHealth,
                  settings: Settings, waiters: Waiters) -> None:
