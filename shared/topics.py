@@ -1,7 +1,9 @@
-"""The topic registry: every topic's name, key, value types, partition count and writers.
+"""The topic registry: every topic's name, key, value types, partition count and writers; and every consumer group
+with the topics it reads.
 
-Names here are logical; `Settings.topic()` adds the namespace of a stack or a test run. `values` lists every
-message type a topic carries; shared/tests/test_topic_contracts.py checks it against what each writer builds.
+Names here are logical; `Settings.topic()` and `Settings.group()` add the namespace of a stack or a test run.
+`values` lists every message type a topic carries; tests/test_topic_contracts.py checks it against what each writer
+builds, and that the services subscribe only the groups listed here.
 """
 
 from dataclasses import dataclass
@@ -15,7 +17,15 @@ from shared.events import (
     RecordEvent,
     SubmitRecord,
 )
-from shared.service_registry import BOARD_ROUTER, BOARD_SIM, INTAKE, SERVICE_NAMES, VALIDATION
+from shared.service_registry import (
+    BOARD_ROUTER,
+    BOARD_SIM,
+    INTAKE,
+    NOTIFIER,
+    PROJECTOR,
+    SERVICE_NAMES,
+    VALIDATION,
+)
 
 RECORD_PARTITIONS = 6
 
@@ -51,3 +61,28 @@ def dead_letters(service: str) -> TopicSpec:
 def all_topics(boards: list[str]) -> list[TopicSpec]:
     return [SUBMISSIONS, RECORD_EVENTS, BOARD_RESPONSES, ACTIVITIES, *(board_requests(b) for b in boards),
             *(dead_letters(s) for s in SERVICE_NAMES)]
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    name: str
+    service: str  # the service (by registry name) whose consumers join it
+    reads: tuple[TopicSpec, ...]  # empty for board-sim: its boards' request topics, known at its start
+
+
+INTAKE_BATCHES = GroupSpec("pars.intake.batches", INTAKE.name, (RECORD_EVENTS,))  # upload tallies
+VALIDATION_SUBMISSIONS = GroupSpec("pars.validation", VALIDATION.name, (SUBMISSIONS,))
+VALIDATION_STATUSES = GroupSpec("pars.validation.statuses", VALIDATION.name, (RECORD_EVENTS,))
+ROUTER_RECORDS = GroupSpec("pars.board-router.records", BOARD_ROUTER.name, (RECORD_EVENTS,))
+ROUTER_VERDICTS = GroupSpec("pars.board-router.verdicts", BOARD_ROUTER.name, (BOARD_RESPONSES,))
+# One group for every board it serves (it was pars.board-sim.<BOARD>: docs/DESIGN-NOTES.md, upgrading).
+BOARD_SIM_REQUESTS = GroupSpec("pars.board-sim", BOARD_SIM.name, ())
+PROJECTOR_RECORDS = GroupSpec("pars.projector", PROJECTOR.name, (RECORD_EVENTS,))
+PROJECTOR_ACTIVITIES = GroupSpec("pars.projector.activities", PROJECTOR.name, (ACTIVITIES,))
+NOTIFIER_RECORDS = GroupSpec("pars.notifier", NOTIFIER.name, (RECORD_EVENTS,))
+NOTIFIER_ACTIVITIES = GroupSpec("pars.notifier.activities", NOTIFIER.name, (ACTIVITIES,))
+
+GROUPS: tuple[GroupSpec, ...] = (
+    INTAKE_BATCHES, VALIDATION_SUBMISSIONS, VALIDATION_STATUSES, ROUTER_RECORDS, ROUTER_VERDICTS, BOARD_SIM_REQUESTS,
+    PROJECTOR_RECORDS, PROJECTOR_ACTIVITIES, NOTIFIER_RECORDS, NOTIFIER_ACTIVITIES,
+)

@@ -18,14 +18,17 @@ from uuid import uuid4
 import pytest
 
 import shared.events
+import shared.topics
 from board_router.routing import board_request, verdict_event
 from shared.events import BoardVerdict, Envelope, LearnerRecord, Target
 from shared.service_registry import BOARD_ROUTER, SERVICES, Service
 from shared.topics import (
     ACTIVITIES,
     BOARD_RESPONSES,
+    GROUPS,
     RECORD_EVENTS,
     SUBMISSIONS,
+    GroupSpec,
     TopicSpec,
     board_requests,
     dead_letters,
@@ -114,6 +117,29 @@ def test_every_declared_type_is_built_by_a_writer_of_its_topic(topic: TopicSpec)
 def test_every_event_type_a_service_decodes_is_carried_by_some_topic(service: Service) -> None:
     unknown = decoded_tags(service) - declared(TOPICS)
     assert not unknown, f"{service.name} decodes {sorted(unknown)}, which no topic declares"
+
+
+def test_the_groups_are_listed_once_each() -> None:
+    defined = [v for v in vars(shared.topics).values() if isinstance(v, GroupSpec)]
+    assert sorted(g.name for g in defined) == sorted(g.name for g in GROUPS)
+    assert len({g.name for g in GROUPS}) == len(GROUPS)
+    assert {g.service for g in GROUPS} <= {s.name for s in SERVICES}
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.name)
+def test_a_service_joins_the_groups_the_registry_gives_it_and_no_other(service: Service) -> None:
+    constants = {name: v for name, v in vars(shared.topics).items() if isinstance(v, GroupSpec)}
+    used: set[str] = set()
+    literal: set[str] = set()
+    for module in own_modules(service):
+        used |= {n.id for n in ast.walk(module) if isinstance(n, ast.Name) and n.id in constants}
+        literal |= {a.value for n in ast.walk(module) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                    and n.func.attr == "group" and ast.unparse(n.func.value).endswith("settings")
+                    for a in n.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                    and not a.value.endswith(".")}  # "pars.": the ops view's prefix of every group, not one
+    assert not literal, f"{service.name} names groups the registry does not list: {sorted(literal)}"
+    assert {constants[n].name for n in used} == {g.name for g in GROUPS if g.service == service.name}
+    assert all(constants[n].service == service.name for n in used)
 
 
 def test_dead_letters_carry_whatever_their_service_reads() -> None:

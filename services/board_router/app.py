@@ -17,7 +17,7 @@ from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.service_registry import BOARD_ROUTER
 from shared.settings import Settings
-from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, board_requests, dead_letters
+from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, ROUTER_RECORDS, ROUTER_VERDICTS, board_requests, dead_letters
 
 SERVICE = BOARD_ROUTER.name
 
@@ -34,12 +34,12 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     router = Router(RouterStorage(pool, writer), settings)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group("pars.board-router.records"), decode=record_event_adapter.validate_json,
+        group=settings.group(ROUTER_RECORDS.name), decode=record_event_adapter.validate_json,
         handle=router.on_record_events, only=(RecordSubmitted, DeleteSubmitted),
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(BOARD_RESPONSES.name)],
-        group=settings.group("pars.board-router.verdicts"), decode=BoardVerdict.model_validate_json,
+        group=settings.group(ROUTER_VERDICTS.name), decode=BoardVerdict.model_validate_json,
         handle=router.on_verdicts,
     )
     retries = asyncio.create_task(router.ask_again_forever(), name="ask-boards-again")

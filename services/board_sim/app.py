@@ -17,10 +17,10 @@ from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.service_registry import BOARD_SIM
 from shared.settings import Settings
-from shared.topics import BOARD_RESPONSES, board_requests, dead_letters
+from shared.topics import BOARD_RESPONSES, BOARD_SIM_REQUESTS, board_requests, dead_letters
 
 SERVICE = BOARD_SIM.name
-GROUP = "pars.board-sim"  # was pars.board-sim.<board> (docs/DESIGN-NOTES.md: upgrading)
+GROUP = BOARD_SIM_REQUESTS.name
 log = get_logger(__name__)
 
 

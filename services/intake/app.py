@@ -41,7 +41,7 @@ from shared.outbox import Outbox, OutboxRelay
 from shared.service import Running, worker_app
 from shared.service_registry import INTAKE, PROJECTOR
 from shared.settings import Settings, get_settings
-from shared.topics import RECORD_EVENTS, SUBMISSIONS, dead_letters
+from shared.topics import INTAKE_BATCHES, RECORD_EVENTS, SUBMISSIONS, dead_letters
 
 SERVICE = INTAKE.name
 
@@ -82,7 +82,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         subscribe_waiters(broker, settings, waiters)
         subscribe_batches(
             broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-            group=settings.group("pars.intake.batches"), decode=outcomes.batch_outcome,
+            group=settings.group(INTAKE_BATCHES.name), decode=outcomes.batch_outcome,
             handle=BatchOutcomes(pool), max_records=1000, only=outcomes.READ)
         # Every submission is kept in the outbox first: batch files with their rows, API records, web-service reports
         # and deletes with their Idempotency-Key. The relay sends what their requests did not publish themselves.

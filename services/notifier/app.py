@@ -15,7 +15,7 @@ from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
 from shared.service_registry import NOTIFIER
 from shared.settings import Settings
-from shared.topics import ACTIVITIES, RECORD_EVENTS, dead_letters
+from shared.topics import ACTIVITIES, NOTIFIER_ACTIVITIES, NOTIFIER_RECORDS, RECORD_EVENTS, dead_letters
 
 SERVICE = NOTIFIER.name
 
@@ -28,12 +28,12 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     store = NotifierStorage(pool)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group("pars.notifier"), decode=decode_record_event,
+        group=settings.group(NOTIFIER_RECORDS.name), decode=decode_record_event,
         handle=RejectionCollector(store).on_record_events, only=READ,
     )
     subscribe_batches(  # activities registered through the API: their titles head the digest's groups
         broker, settings, service=SERVICE, topics=[settings.topic(ACTIVITIES.name)],
-        group=settings.group("pars.notifier.activities"), decode=ActivityRegistered.model_validate_json,
+        group=settings.group(NOTIFIER_ACTIVITIES.name), decode=ActivityRegistered.model_validate_json,
         handle=ActivityListener(store).on_activities,
     )
     sender = DigestSender(pool, settings, lambda message: mailer.send(settings, message))

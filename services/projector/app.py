@@ -12,7 +12,7 @@ from shared.kafka import ensure_topics
 from shared.service import Running, worker_app
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
-from shared.topics import ACTIVITIES, RECORD_EVENTS, dead_letters
+from shared.topics import ACTIVITIES, PROJECTOR_ACTIVITIES, PROJECTOR_RECORDS, RECORD_EVENTS, dead_letters
 
 SERVICE = PROJECTOR.name
 
@@ -24,12 +24,12 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     await ensure_topics(settings, [RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group("pars.projector"), decode=decode_record_event,
+        group=settings.group(PROJECTOR_RECORDS.name), decode=decode_record_event,
         handle=Projector(pool).on_record_events, max_records=1000,
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(ACTIVITIES.name)],
-        group=settings.group("pars.projector.activities"), decode=ActivityRegistered.model_validate_json,
+        group=settings.group(PROJECTOR_ACTIVITIES.name), decode=ActivityRegistered.model_validate_json,
         handle=ActivityProjector(pool).on_activities,
     )
     return Running(pools=[pool])

@@ -11,7 +11,14 @@ from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
 from shared.service_registry import VALIDATION
 from shared.settings import Settings
-from shared.topics import ACTIVITIES, RECORD_EVENTS, SUBMISSIONS, dead_letters
+from shared.topics import (
+    ACTIVITIES,
+    RECORD_EVENTS,
+    SUBMISSIONS,
+    VALIDATION_STATUSES,
+    VALIDATION_SUBMISSIONS,
+    dead_letters,
+)
 from validation import api
 from validation.handlers import StatusTracker, SubmissionHandler, utc_today
 from validation.storage import SqlStatuses, SqlSubmissions
@@ -32,12 +39,13 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
                                     today=lambda: settings.today or utc_today())
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(SUBMISSIONS.name)],
-        group=settings.group("pars.validation"), decode=decode_submission, handle=submissions, max_records=2000,
+        group=settings.group(VALIDATION_SUBMISSIONS.name), decode=decode_submission, handle=submissions,
+        max_records=2000,
         linger_ms=0,  # callers of `?wait=true` wait on this hop
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group("pars.validation.statuses"), decode=record_event_adapter.validate_json,
+        group=settings.group(VALIDATION_STATUSES.name), decode=record_event_adapter.validate_json,
         handle=StatusTracker(SqlStatuses(pool)), max_records=1000, only=StatusTracker.EVENTS,
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop],
