@@ -6,7 +6,7 @@ declared on a topic the service writes, so a new event type published without be
 declared type must be built by one of its topic's writers, so a declaration cannot go stale; every event type a
 service's decoder names (msgspec `tag=`) must be one some topic carries. The board router, which writes record
 events and board requests, has its message-building functions run as well, to check which topic each message goes
-to.
+to. Each service must join exactly the consumer groups the registry lists for it.
 """
 
 import ast
