@@ -39,7 +39,7 @@ from intake.records.queries import list_records, record_filters
 from projector.events import decode_record_event
 from projector.handlers import Projector
 from projector.rebuild import rebuild
-from projector.storage import Tables, active_tables
+from projector.storage import SqlProjection, Tables, active_tables
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate, quote_schema
 from shared.kafka import ensure_topics
@@ -137,7 +137,7 @@ def best(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
 
 async def applying(pool: asyncpg.Pool, meter: Meter, tables: Tables, events: list[tuple[bytes, bytes]],
                    repeat: int) -> tuple[float, float, float]:
-    projector, runs = Projector(pool), []
+    projector, runs = Projector(SqlProjection(pool)), []
     values, record_ids = [value for _, value in events], list({uuid.UUID(key.decode()) for key, _ in events})
 
     async def apply_all() -> None:

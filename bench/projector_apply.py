@@ -35,7 +35,7 @@ from board_router.routing import verdict_event
 from projector.events import decode_record_event
 from projector.handlers import Projector
 from projector.rebuild import rebuild
-from projector.storage import active_tables
+from projector.storage import SqlProjection, active_tables
 from shared.codes import pars_error
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
@@ -127,7 +127,7 @@ async def apply(args: argparse.Namespace, settings: Settings, values: list[bytes
         for _ in range(args.repeat):
             await pool.execute(f"TRUNCATE {', '.join(tables.all)}")
             await pool.execute(f"VACUUM ANALYZE {', '.join(tables.all)}")
-            projector = Projector(pool)
+            projector = Projector(SqlProjection(pool))
             pg_before = cpu_seconds({"pg": [backend]})["pg"]
             cpu_before, began = time.process_time(), time.perf_counter()
             for start in range(0, len(values), args.batch):

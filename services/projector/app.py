@@ -5,6 +5,7 @@ from faststream.kafka import KafkaBroker
 
 from projector.events import decode_record_event
 from projector.handlers import ActivityProjector, Projector
+from projector.storage import SqlProjection
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import ActivityRegistered
@@ -22,15 +23,16 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     pool = await create_pool(settings.database_url, schema, max_size=4)
     await migrate(pool, schema, PROJECTOR.package)
     await ensure_topics(settings, [RECORD_EVENTS, ACTIVITIES, dead_letters(SERVICE)])
+    projection = SqlProjection(pool)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
         group=settings.group(PROJECTOR_RECORDS.name), decode=decode_record_event,
-        handle=Projector(pool).on_record_events, max_records=1000,
+        handle=Projector(projection).on_record_events, max_records=1000,
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(ACTIVITIES.name)],
         group=settings.group(PROJECTOR_ACTIVITIES.name), decode=ActivityRegistered.model_validate_json,
-        handle=ActivityProjector(pool).on_activities,
+        handle=ActivityProjector(projection).on_activities,
     )
     return Running(pools=[pool])
 

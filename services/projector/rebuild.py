@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from projector.bulk_load import BulkLoad, bulk_connection
 from projector.events import RecordEvent, decode_record_event
 from projector.handlers import apply_events
-from projector.storage import Tables
+from projector.storage import SqlGeneration, Tables
 from shared.db import create_pool, migrate
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
@@ -104,7 +104,7 @@ async def _catch_up(consumer: AIOKafkaConsumer, conn: asyncpg.Connection, tables
     applied = 0
     async for fetched in _batches(consumer, ends):
         if events := [e for e in fetched if e.record_id is not None]:
-            await apply_events(conn, tables, events)
+            await apply_events(SqlGeneration(conn, tables), events)
         applied += len(fetched)
     return applied
 

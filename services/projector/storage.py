@@ -1,6 +1,7 @@
 """The projection schema: records, their timelines and PARS's rejections, in generations (see migrations/0003)."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -8,6 +9,7 @@ import asyncpg
 
 from projector.events import RecordEvent
 from projector.folding import RecordChange, RejectionRow, new_row
+from shared.world import Activity
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,46 @@ async def save_rejections(conn: asyncpg.Connection, t: Tables, rows: Sequence[Re
             " ON CONFLICT (record_id) DO NOTHING",
             *(list(column) for column in zip(*rows, strict=True)),
         )
+
+
+def activity_row(a: Activity) -> tuple:
+    return (a.id, a.provider_id, a.title, a.format, a.start_date, a.end_date)
+
+
+UPSERT_ACTIVITY = (
+    "INSERT INTO activities (id, provider_id, title, format, start_date, end_date) VALUES ($1, $2, $3, $4, $5, $6)"
+    " ON CONFLICT (id) DO UPDATE SET provider_id = EXCLUDED.provider_id, title = EXCLUDED.title,"
+    " format = EXCLUDED.format, start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date"
+)
+
+
+class SqlGeneration:
+    """projector.ports.GenerationWriter: one generation's tables, in the caller's transaction."""
+
+    def __init__(self, conn: asyncpg.Connection, tables: Tables) -> None:
+        self._conn = conn
+        self._tables = tables
+
+    async def append_timeline(self, events: Sequence[RecordEvent]) -> set[UUID]:
+        return await append_timeline(self._conn, self._tables, events)
+
+    async def save_changes(self, changes: dict[UUID, RecordChange]) -> None:
+        await save_changes(self._conn, self._tables, changes)
+
+    async def save_rejections(self, rows: Sequence[RejectionRow]) -> None:
+        await save_rejections(self._conn, self._tables, rows)
+
+
+class SqlProjection:
+    """projector.ports.ProjectionStore over the projection schema."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def active(self) -> AsyncIterator[SqlGeneration]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield SqlGeneration(conn, await active_tables(conn))
+
+    async def save_activities(self, activities: Sequence[Activity]) -> None:
+        await self._pool.executemany(UPSERT_ACTIVITY, [activity_row(a) for a in activities])

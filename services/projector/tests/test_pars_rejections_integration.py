@@ -6,6 +6,7 @@ import pytest
 
 from projector.events import RecordEvent, decode_record_event
 from projector.handlers import Projector
+from projector.storage import SqlProjection
 from shared.codes import pars_error
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
@@ -34,7 +35,7 @@ async def test_a_redelivered_rejection_changes_nothing_and_stays_out_of_records(
     pool = await create_pool(settings.database_url, schema)
     try:
         await migrate(pool, schema, PROJECTOR.package)
-        projector = Projector(pool)
+        projector = Projector(SqlProjection(pool))
         first, second = rejected_by_pars("Harper"), rejected_by_pars("Avery")
         await projector.on_record_events([delivered(first), delivered(first)])
         kept = await pool.fetch("SELECT * FROM pars_rejections ORDER BY first_name")

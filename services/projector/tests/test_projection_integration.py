@@ -9,6 +9,7 @@ import pytest
 
 from projector.events import decode_record_event
 from projector.handlers import Projector
+from projector.storage import SqlProjection
 from shared.codes import pars_error
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
@@ -75,7 +76,7 @@ async def project(settings: Settings, schema_name: str, batches: list[list[Envel
     pool = await create_pool(settings.database_url, schema)
     try:
         await migrate(pool, schema, "projector")
-        projector = Projector(pool)
+        projector = Projector(SqlProjection(pool))
         for batch in batches:  # each message as the consumer decodes it off the topic
             await projector.on_record_events([Delivery(decode_record_event(e.to_bytes()), None) for e in batch])
         return await pool.fetchval(

@@ -17,6 +17,7 @@ import projector.rebuild
 from projector.events import decode_record_event
 from projector.handlers import Projector
 from projector.rebuild import rebuild
+from projector.storage import SqlProjection
 from projector.tests.test_pars_rejections_integration import rejected_by_pars
 from projector.tests.test_projection_integration import interleave, record_lives, resubmitted
 from shared.codes import pars_error
@@ -72,7 +73,7 @@ async def test_rebuilt_tables_equal_the_projected_ones(settings: Settings, windo
     await producer.start()
     try:
         await migrate(pool, schema, PROJECTOR.package)
-        projector_ = Projector(pool)
+        projector_ = Projector(SqlProjection(pool))
         for start in range(0, len(events), 250):  # the projector's way, as the consumer delivers the log
             batch = events[start:start + 250]
             await projector_.on_record_events([Delivery(decode_record_event(e.to_bytes()), None) for e in batch])
