@@ -11,25 +11,44 @@ from aiokafka import ConsumerRecord
 
 from intake.completions.schemas import RecordAnswer
 from shared.consumer import event_type_of, event_types
-from shared.events import DeleteSubmitted, Envelope, RecordDeleted, RecordRejectedByPars, RecordSubmitted
+from shared.events import (
+    DeleteSubmitted,
+    Envelope,
+    RecordAccepted,
+    RecordDeleted,
+    RecordRejectedByPars,
+    RecordSubmitted,
+)
+from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus, status_after
 
 OUTCOME_EVENTS = (RecordSubmitted, RecordRejectedByPars, DeleteSubmitted, RecordDeleted)  # what `outcome` reads
 OUTCOME_TYPES = event_types(*OUTCOME_EVENTS)
 # A Delete's outcome is keyed by the record it deletes, which the caller does not know: its own ID is `reported_as`.
 DELETE_OUTCOME_TYPES = event_types(DeleteSubmitted, RecordDeleted)
+ACCEPTED_BY_PARS = RecordAccepted.model_fields["event_type"].default  # what follows a submission no board processes
 
 
 def outcome(event: Envelope) -> RecordAnswer | None:
+    """The status a caller is answered with: the record's once validation's events apply (lifecycle)."""
     if isinstance(event, RecordRejectedByPars):
         return RecordAnswer(record_id=event.record.record_id, target=event.record.target.code,
-                            status="Rejected by PARS", errors=[e.model_dump() for e in event.errors])
+                            status=_first_status(event), errors=[e.model_dump() for e in event.errors])
     if isinstance(event, RecordSubmitted):
-        return RecordAnswer(record_id=event.record.record_id, target=event.record.target.code,
-                            status="Submitted" if event.needs_board else "Accepted")
+        status = _first_status(event)
+        if not event.needs_board:  # validation accepts it in the same batch: the caller need not wait for that
+            status = KEPT_STATUS_AFTER[ACCEPTED_BY_PARS]
+        return RecordAnswer(record_id=event.record.record_id, target=event.record.target.code, status=status)
     if isinstance(event, DeleteSubmitted | RecordDeleted) and event.reported_as is not None:
+        # A Delete's outcome applies to the kept record it deletes: its events move every kept record alike.
         return RecordAnswer(record_id=event.reported_as, target=event.target.code,
-                            status="Delete Submitted" if isinstance(event, DeleteSubmitted) else "Deleted")
+                            status=KEPT_STATUS_AFTER[event.event_type])
     return None
+
+
+def _first_status(event: RecordSubmitted | RecordRejectedByPars) -> RecordStatus:
+    status = status_after(None, event.event_type)
+    assert status is not None  # these two start a record's life
+    return status
 
 
 def waited_on(event: Envelope) -> UUID | None:

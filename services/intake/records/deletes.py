@@ -15,9 +15,9 @@ from intake.keys import Principal
 from intake.records import queries
 from intake.submitting.writer import Submissions
 from shared.events import ReportedRecord, Target
+from shared.lifecycle import WITH_BOARD, RecordStatus
 
 WAIT_SECONDS = 5.0
-STILL_WITH_BOARD = ("Submitted", "Delete Submitted")
 
 
 def delete_of(row: asyncpg.Record, submission_id: UUID) -> ReportedRecord:
@@ -41,7 +41,7 @@ def result(record_id: UUID, status: int, code: str, message: str, new_status: st
 def _answer(record_id: UUID, answer: RecordAnswer) -> dict[str, Any]:
     if answer.status == "Processing":  # validation had not decided when the wait ended
         return result(record_id, 202, "", "", "Processing")
-    if answer.status in ("Delete Submitted", "Deleted"):
+    if answer.status in (RecordStatus.DELETE_SUBMITTED, RecordStatus.DELETED):
         return result(record_id, 202, "", "", answer.status)
     codes = {e["code"]: e["message"] for e in answer.errors}
     if "706" in codes:
@@ -62,7 +62,7 @@ async def delete_records(pool: asyncpg.Pool, schema: str, submissions: Submissio
         row = rows.get(record_id)
         if row is None:
             results[record_id] = result(record_id, 404, "not_found", f"No record {record_id}.")
-        elif row["status"] in STILL_WITH_BOARD:
+        elif row["status"] in WITH_BOARD:  # its board has yet to answer
             results[record_id] = result(record_id, 409, "record_with_board",
                                         f"The record is {row['status']}: it can be deleted once its board has"
                                         " answered.")
