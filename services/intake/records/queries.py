@@ -8,6 +8,7 @@ import asyncpg
 
 from intake.errors import ApiError
 from intake.keys import Principal
+from shared.lifecycle import RecordStatus
 
 SORTS = {
     "board": "board", "name": "lower(last_name), lower(first_name)", "completion": "completion_date",
@@ -18,8 +19,8 @@ COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob
 
 
 # A record PARS itself rejected, in a record's shape: it was never kept, so it has no credits, and its status
-# is none of the kept records' four (it is in no list, summary or download).
-PARS_REJECTED = "Rejected by PARS"
+# is none of the kept records' (it is in no list, summary or download).
+PARS_REJECTED = RecordStatus.REJECTED_BY_PARS.value
 REJECTION_COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id,"
                      " completion_date, rejected_at AS submitted_at, NULL::numeric AS credits,"
                      f" NULL::jsonb AS credit_types, '{PARS_REJECTED}' AS status, errors")
