@@ -1,6 +1,6 @@
 """Which record events a provider hears about, and what each digest line keeps of them; free of Kafka and SQL."""
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -39,12 +39,12 @@ class KeptRejection:
     completion_date: str | None = None
 
 
-def digested_by_pars(events: list[Event]) -> list[RecordRejectedByPars]:
+def digested_by_pars(events: Sequence[Event]) -> list[RecordRejectedByPars]:
     """PARS's own rejections of channels whose providers may ask for them in their digest."""
     return [e for e in events if isinstance(e, RecordRejectedByPars) and e.record.channel in DIGESTED_CHANNELS]
 
 
-def kept_rejections(events: list[Event], submitted: Mapping[UUID, SubmittedDetails],
+def kept_rejections(events: Sequence[Event], submitted: Mapping[UUID, SubmittedDetails],
                     opted_in: Collection[str]) -> list[KeptRejection]:
     """The rejections to keep, in log order: every board rejection (with the record's details as submitted, when
     known) and PARS's own rejections of batch and web-service records for providers who opted in."""

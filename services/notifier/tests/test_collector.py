@@ -4,7 +4,7 @@ what its lines show, and the activity titles it names."""
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from notifier.events import Event, decode_record_event
 from notifier.handlers import ActivityListener, RejectionCollector
@@ -36,7 +36,7 @@ def rejected_by_board(record_id: uuid.UUID) -> events.RecordRejected:
                                  **envelope(record_id))
 
 
-def rejected_by_pars(channel: str, provider: str = PROVIDER) -> events.RecordRejectedByPars:
+def rejected_by_pars(channel: Literal["api", "batch", "ws"], provider: str = PROVIDER) -> events.RecordRejectedByPars:
     record_id = uuid.uuid4()
     record = events.ReportedRecord(record_id=record_id, submission_id=uuid.uuid4(), provider_id=provider, target=ABIM,
                                    channel=channel, activity_id="210000002", first_name="Ada", last_name="Lovelace",
@@ -87,10 +87,9 @@ async def test_pars_rejections_reach_only_providers_who_asked_and_only_for_batch
         "210000002", "Ada", "7", ["690"])
 
 
-async def test_submissions_and_acceptances_alone_keep_no_rejection() -> None:
+async def test_a_submission_alone_keeps_no_rejection_but_remembers_the_record() -> None:
     store, record_id = FakeNotifierStore(), uuid.uuid4()
-    accepted = events.RecordAccepted(target=ABIM, response_id=uuid.uuid4(), **envelope(record_id))
-    await RejectionCollector(store).on_record_events([*deliveries(submitted(record_id)), Delivery(accepted, None)])
+    await RejectionCollector(store).on_record_events(deliveries(submitted(record_id)))
     assert store.rejections == {}
     assert store.records[record_id].last_name == "Benton"
 
