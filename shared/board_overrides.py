@@ -9,18 +9,19 @@ from collections.abc import Iterable
 import asyncpg
 
 from shared.boards import Board, BoardOverride, apply_overrides
+from shared.db import Connection
 
 
-async def read_overrides(conn: asyncpg.Connection | asyncpg.Pool) -> list[BoardOverride]:
+async def read_overrides(conn: Connection | asyncpg.Pool) -> list[BoardOverride]:
     return [BoardOverride.model_validate(r["data"]) for r in await conn.fetch("SELECT data FROM board_overrides")]
 
 
-async def read_boards(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, Board]:
+async def read_boards(conn: Connection | asyncpg.Pool) -> dict[str, Board]:
     """Every board, as shipped with the overrides of this schema applied."""
     return apply_overrides(await read_overrides(conn))
 
 
-async def write_overrides(conn: asyncpg.Connection | asyncpg.Pool, overrides: Iterable[BoardOverride]) -> None:
+async def write_overrides(conn: Connection | asyncpg.Pool, overrides: Iterable[BoardOverride]) -> None:
     await conn.executemany(
         "INSERT INTO board_overrides (code, data) VALUES ($1, $2)"
         " ON CONFLICT (code) DO UPDATE SET data = EXCLUDED.data",

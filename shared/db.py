@@ -4,13 +4,22 @@ import json
 import re
 from collections.abc import Callable
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    # What service code runs its SQL on: a connection of its own or one a pool lends. asyncpg-stubs types a pool's
+    # proxy apart from asyncpg.Connection, though at run time it passes isinstance(proxy, asyncpg.Connection).
+    Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+else:
+    Connection = asyncpg.Connection
 # PostgreSQL is restarting, shutting down, out of connection slots or unreachable: not the work's fault. Query
 # errors (our bugs) are not among them. Intake answers these with 503; consumers rewind and redeliver.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (

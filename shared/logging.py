@@ -51,7 +51,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stre
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    return structlog.stdlib.get_logger(name)
 
 
 bind_correlation = structlog.contextvars.bound_contextvars

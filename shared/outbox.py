@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
+from shared.db import Connection
 from shared.events import Envelope
 from shared.logging import get_logger
 
@@ -86,7 +88,7 @@ class Outbox:
         self.schema = schema
         self.channel = f"outbox_{schema}"
 
-    async def enqueue(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage], *, notify: bool = True,
+    async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage], *, notify: bool = True,
                       hand_over_after: float = 0.0) -> list[int]:
         """Call inside the transaction that changes the state these messages announce; answers the rows' ids, in
         the messages' order. One statement, whatever the number of messages. `hand_over_after` (seconds) keeps the
@@ -106,7 +108,7 @@ class Outbox:
             await conn.execute("SELECT pg_notify($1, '')", self.channel)  # delivered at commit
         return sorted(r["id"] for r in ids)  # ids grow in insertion order, which is the messages' order
 
-    async def enqueue_held(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage], *,
+    async def enqueue_held(self, conn: Connection, messages: Sequence[OutboxMessage], *,
                            hand_over_after: float, publishing: Sequence[int]) -> list[tuple[int, bool]]:
         """Call inside the transaction; answers (id, free) per message, in order. A free row is held for its writer
         for `hand_over_after` seconds; a row with an earlier row of its topic and key held by a writer or due for the
@@ -120,12 +122,12 @@ class Outbox:
         )
         return [(r["id"], r["free"]) for r in rows]
 
-    async def notify(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    async def notify(self, conn: Connection | asyncpg.Pool) -> None:
         """Wake the relay (at the commit, inside a transaction)."""
         await conn.execute("SELECT pg_notify($1, '')", self.channel)
 
     @staticmethod
-    async def settle(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
+    async def settle(conn: Connection | asyncpg.Pool, ids: Sequence[int]) -> None:
         """Their writer published these rows itself and Kafka acknowledged them: the relay must not send them."""
         await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", list(ids))
 
@@ -214,7 +216,7 @@ class OutboxWriter:
         self._mine: set[int] = set()  # rows this writer is publishing, or published and has not deleted yet
         self._settler = OutboxSettler(pool, on_settled=self._mine.difference_update)
 
-    async def enqueue(self, conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
         """Inside the transaction: keep the messages; answers the rows to `publish` once it committed (the others
         are the relay's, and it is woken for them at the commit)."""
         if not messages:
@@ -268,7 +270,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
+        self._listener: PoolConnectionProxy | None = None
 
     async def start(self) -> None:
         await self._listen()
@@ -338,6 +340,7 @@ class OutboxRelay:
                 later = await conn.fetchrow(
                     "SELECT (SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox"
                     " WHERE not_before > now()), EXISTS (SELECT FROM outbox)")
+                assert later is not None  # a SELECT without FROM answers one row
                 return 0, None if not later[1] else 1.0 if later[0] is None else later[0]
             await self._publish([OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["headers"]) for r in rows])
             # Deleted only after Kafka acknowledged every message: a crash in between republishes (same ids).
@@ -345,7 +348,7 @@ class OutboxRelay:
         return len(rows), None
 
 
-def _open(conn: asyncpg.Connection) -> bool:
+def _open(conn: Connection) -> bool:
     try:
         return not conn.is_closed()
     except asyncpg.InterfaceError:  # the server closed it and the pool took it back

@@ -98,17 +98,12 @@ class _Server(uvicorn.Server):
         if (stop_asked := getattr(self, "_stop_asked", None)) is not None:
             self._loop.call_soon_threadsafe(stop_asked.set)  # a signal handler: not inside the loop's own code
 
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
         self._captured_signals: list[int] = []
-        inner = super().capture_signals()
-
-        @contextlib.contextmanager
-        def without_reraise() -> Iterator[None]:
-            with inner:
-                yield
-                self._captured_signals.clear()
-
-        return without_reraise()
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def serve_worker(app: FastAPI, settings: Settings, service: str) -> None:

@@ -17,7 +17,7 @@ async def test_a_release_leaves_no_transaction_setting_or_lock_and_a_listeners_c
     pool = await create_pool(settings.database_url, settings.schema("dbtest"), min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn:
-            assert isinstance(conn._con, PooledConnection)
+            assert isinstance(conn._con, PooledConnection)  # type: ignore[attr-defined]  # the proxied connection
             assert conn.get_reset_query() == ""  # nothing to undo: no round trip on release
             pid = await conn.fetchval("SELECT pg_backend_pid()")
             async with conn.transaction():
