@@ -107,7 +107,7 @@ def record_events(settings: Settings, count: int, seed: int = 12) -> list[tuple[
     return out
 
 
-async def outcome(pool) -> str:  # type: ignore[no-untyped-def]
+async def outcome(pool: asyncpg.Pool) -> str:
     statuses = await pool.fetch("SELECT status, count(*) AS n FROM records GROUP BY status ORDER BY status")
     counts = ", ".join(f"{r['status']} {r['n']:,}" for r in statuses)
     rejections = await pool.fetchval("SELECT count(*) FROM pars_rejections")
@@ -177,7 +177,8 @@ class BackendCpu:
     POLL = 0.05
 
     def __init__(self, settings: Settings, application_name: str) -> None:
-        self._settings, self._name, self._seen = settings, application_name, {}  # type: ignore[var-annotated]
+        self._settings, self._name = settings, application_name
+        self._seen: dict[int, float] = {}  # CPU seconds by backend pid
 
     async def __aenter__(self) -> "BackendCpu":
         self._conn = await asyncpg.connect(self._settings.database_url)

@@ -156,7 +156,7 @@ def learner_record() -> LearnerRecord:
 @pytest.mark.parametrize(("action", "accepted"), [("add", True), ("add", False), ("delete", True), ("delete", False)])
 def test_the_router_sends_each_verdict_as_an_event_record_events_carries(action: str, accepted: bool) -> None:
     record = learner_record()
-    verdict = BoardVerdict(request_id=uuid4(), board="ABA", action=action, accepted=accepted,  # type: ignore[arg-type]
+    verdict = BoardVerdict(request_id=uuid4(), board="ABA", action=action, accepted=accepted,
                            record_id=record.record_id, provider_id=record.provider_id, correlation_id="c")
     assert BOARD_ROUTER.name in RECORD_EVENTS.writers
     assert type(verdict_event(verdict, record, "c")) in RECORD_EVENTS.values

@@ -36,14 +36,15 @@ class Router:
             await tables.remember_records(submitted)
             known = {r.record_id: r for r in submitted}
             deletes = [e for e in work if isinstance(e, DeleteSubmitted)]
-            known |= await tables.routed_records([e.record_id for e in deletes if e.record_id not in known])
+            known |= await tables.routed_records([e.record_id for e in deletes
+                                                  if e.record_id is not None and e.record_id not in known])
             boards, now = await tables.boards(), datetime.now(UTC)
             messages, opened = [], []
             for event in work:
                 if isinstance(event, RecordSubmitted) and not event.needs_board:
                     continue
                 action = "add" if isinstance(event, RecordSubmitted) else "delete"
-                record = known.get(event.record_id)
+                record = None if event.record_id is None else known.get(event.record_id)
                 if record is None:
                     raise LookupError(f"DeleteSubmitted for record {event.record_id} that was never routed")
                 board = boards.get(record.target.code)
@@ -64,7 +65,8 @@ class Router:
         verdicts = [d.message for d in batch]
         async with self._store.transaction() as tables:
             found = await tables.requests((v.request_id for v in verdicts), settled_too=replay)
-            records = await tables.routed_records(v.record_id for v in verdicts if v.request_id in found)
+            records = await tables.routed_records(v.record_id for v in verdicts
+                                                  if v.request_id in found and v.record_id is not None)
             messages, settled = [], []
             topic = self._settings.topic(RECORD_EVENTS.name)
             for verdict in verdicts:
@@ -76,7 +78,10 @@ class Router:
                     found.pop(verdict.request_id)
                 elif request.verdict_id != verdict.event_id:
                     continue  # another verdict settled this request
-                event = verdict_event(verdict, records[verdict.record_id], request.correlation_id)
+                record = None if verdict.record_id is None else records.get(verdict.record_id)
+                if record is None:
+                    raise LookupError(f"verdict for record {verdict.record_id} that was never routed")
+                event = verdict_event(verdict, record, request.correlation_id)
                 messages.append(event_message(topic, event, str(event.record_id)))
             await tables.settle(settled)
             rows = await tables.enqueue(messages)

@@ -36,7 +36,7 @@ def answer_due(board: Board, latency_scale: float, now: datetime, grace: timedel
 
 def board_request(record: LearnerRecord, action: str, correlation_id: str) -> ProcessBoardRequest:
     return ProcessBoardRequest(
-        request_id=request_id(record.record_id, action), action=action, record=record,  # type: ignore[arg-type]
+        request_id=request_id(record.record_id, action), action=action, record=record,
         correlation_id=correlation_id, provider_id=record.provider_id, record_id=record.record_id,
         submission_id=record.submission_id,
     )

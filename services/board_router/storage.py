@@ -10,6 +10,7 @@ import asyncpg
 from board_router.ports import E, OverdueRequest, SentRequest
 from shared.board_overrides import read_boards
 from shared.boards import Board
+from shared.db import Connection
 from shared.events import LearnerRecord, ProcessBoardRequest
 from shared.inbox import fresh_only
 from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
@@ -18,7 +19,7 @@ from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
 class RouterTablesSql:
     """board_router.ports.RouterTables in one transaction of `conn`."""
 
-    def __init__(self, conn: asyncpg.Connection, writer: OutboxWriter) -> None:
+    def __init__(self, conn: Connection, writer: OutboxWriter) -> None:
         self._conn, self._writer = conn, writer
 
     async def fresh_only(self, events: list[E]) -> list[E]:

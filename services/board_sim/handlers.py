@@ -8,6 +8,7 @@ from board_sim.judging import judge, on_roster
 from board_sim.ports import DeskStore
 from board_sim.requests import BoardRequest
 from shared.boards import Board
+from shared.codes import ParsError
 from shared.consumer import Delivery
 from shared.events import BoardVerdict
 from shared.logging import get_logger
@@ -25,7 +26,7 @@ class BoardDesk:
         self._settings = settings
         self._crashes: CrashDice | None = None
 
-    def _verdict(self, request: BoardRequest, board: Board, errors: list) -> BoardVerdict:
+    def _verdict(self, request: BoardRequest, board: Board, errors: list[ParsError]) -> BoardVerdict:
         return BoardVerdict(
             event_id=uuid5(NAMESPACE_URL, f"pars:board-verdict:{request.request_id}"),
             request_id=request.request_id, board=board.code, action=request.action, accepted=not errors,
@@ -44,7 +45,10 @@ class BoardDesk:
                                                               if q.record.learner_id_matched))
             book = await tables.ledger(self.code, ((q.record.learner_id or "", q.record.activity_id)
                                                    for q in requests))
-            verdicts, new_verdicts, granted, withdrawn = [], [], [], []
+            verdicts: list[tuple[BoardRequest, BoardVerdict]] = []
+            new_verdicts: list[BoardVerdict] = []
+            granted: list[BoardRequest] = []
+            withdrawn: list[BoardRequest] = []
             for request in requests:
                 if request.request_id in given:  # asked again: the first answer may have been lost
                     verdicts.append((request, given[request.request_id]))

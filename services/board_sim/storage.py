@@ -11,6 +11,7 @@ from board_sim.judging import Diplomate, Grant, Ledger
 from board_sim.requests import BoardRequest
 from shared.board_overrides import read_boards
 from shared.boards import Board
+from shared.db import Connection
 from shared.events import BoardVerdict
 from shared.names import name_key
 from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
@@ -19,7 +20,7 @@ from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
 class DeskTablesSql:
     """board_sim.ports.DeskTables in one transaction of `conn`."""
 
-    def __init__(self, conn: asyncpg.Connection, writer: OutboxWriter) -> None:
+    def __init__(self, conn: Connection, writer: OutboxWriter) -> None:
         self._conn, self._writer = conn, writer
 
     async def boards(self) -> dict[str, Board]:

@@ -76,7 +76,8 @@ class RecordRejectedByPars(Event, tag="RecordRejectedByPars"):
 
 # What the consumer lets through to the decoder, told apart by header (the pydantic models name the types).
 READ = (events.RecordSubmitted, events.RecordRejected, events.RecordRejectedByPars)
-_decoder = msgspec.json.Decoder(RecordSubmitted | RecordRejected | RecordRejectedByPars)
+_decoder: msgspec.json.Decoder[RecordSubmitted | RecordRejected | RecordRejectedByPars] = msgspec.json.Decoder(
+    RecordSubmitted | RecordRejected | RecordRejectedByPars)
 
 
 def decode_record_event(value: bytes) -> Event:

@@ -12,6 +12,7 @@ from notifier.digests import Digest, Rejection, digest_id
 from notifier.events import SubmittedRecord
 from notifier.ports import E
 from notifier.rejections import KeptRejection, SubmittedDetails
+from shared.db import Connection
 from shared.inbox import fresh_only
 
 UPSERT_TITLE = ("INSERT INTO activities (id, title) VALUES ($1, $2)"
@@ -21,11 +22,11 @@ UPSERT_TITLE = ("INSERT INTO activities (id, title) VALUES ($1, $2)"
 class RejectionTablesSql:
     """notifier.ports.RejectionTables in one transaction of `conn`."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def fresh_only(self, events: list[E]) -> list[E]:
-        return await fresh_only(self._conn, events)  # type: ignore[type-var]  # msgspec events carry event_id too
+        return await fresh_only(self._conn, events)
 
     async def remember_records(self, submitted: list[SubmittedRecord]) -> None:
         if submitted:
@@ -75,12 +76,12 @@ class NotifierStorage:
         await save_titles(self._pool, titles)
 
 
-async def save_titles(conn: asyncpg.Connection | asyncpg.Pool, titles: list[tuple[str, str]]) -> None:
+async def save_titles(conn: Connection | asyncpg.Pool, titles: list[tuple[str, str]]) -> None:
     """Activity titles a digest names its groups by, from the world file and from registrations through the API."""
     await conn.executemany(UPSERT_TITLE, titles)
 
 
-async def save_providers(conn: asyncpg.Connection, providers: list[tuple[str, str, str, bool]]) -> None:
+async def save_providers(conn: Connection, providers: list[tuple[str, str, str, bool]]) -> None:
     """(id, name, e-mail, digest PARS's own rejections) of each provider."""
     await conn.executemany(
         "INSERT INTO providers (id, name, email, digest_pars_rejections) VALUES ($1, $2, $3, $4)"
@@ -92,7 +93,7 @@ async def save_providers(conn: asyncpg.Connection, providers: list[tuple[str, st
 LEASE = timedelta(seconds=40)
 
 
-async def close_window(conn: asyncpg.Connection, start: datetime, end: datetime) -> list[UUID]:
+async def close_window(conn: Connection, start: datetime, end: datetime) -> list[UUID]:
     """Put every rejection received before `end` and not yet in a digest into its provider's digest for
     the window [start, end); at most one digest per provider and window. Answer the digests created."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('notifier:close-window'))")
@@ -128,6 +129,7 @@ async def load_digest(pool: asyncpg.Pool, did: UUID) -> Digest:
     head = await pool.fetchrow(
         "SELECT d.digest_id, d.window_start, d.window_end, p.name, p.email FROM digests d"
         " JOIN providers p ON p.id = d.provider_id WHERE d.digest_id = $1", did)
+    assert head is not None  # leased a moment ago (lease_due); digests are never deleted
     rows = await pool.fetch(
         "SELECT r.record_id, r.activity_id, a.title, r.first_name, r.last_name, r.board, r.learner_id,"
         " r.completion_date, r.errors FROM rejections r LEFT JOIN activities a ON a.id = r.activity_id"

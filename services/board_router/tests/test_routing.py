@@ -34,7 +34,7 @@ def learner_record(**changes: object) -> LearnerRecord:
 def verdict(action: str, accepted: bool, *codes: str, event_id: UUID | None = None) -> BoardVerdict:
     return BoardVerdict(
         event_id=event_id or uuid4(), request_id=request_id(RECORD_ID, action), board="ABOHNS",
-        action=action, accepted=accepted, errors=[pars_error(c) for c in codes],  # type: ignore[arg-type]
+        action=action, accepted=accepted, errors=[pars_error(c) for c in codes],
         record_id=RECORD_ID, provider_id="0008001", correlation_id="board-corr",
     )
 

@@ -27,12 +27,12 @@ def request(action: str = "add", board: str = "ABOHNS", **changes: object) -> Bo
         "credits": Decimal(6),
     }
     record = LearnerRecord(**(fields | changes))
-    sent = ProcessBoardRequest(request_id=uuid4(), action=action, record=record,  # type: ignore[arg-type]
+    sent = ProcessBoardRequest(request_id=uuid4(), action=action, record=record,
                                correlation_id="corr-1", provider_id="0008001", record_id=record.record_id)
     return decode_request(sent.to_bytes())  # as the consumer reads it
 
 
-def judged(req: BoardRequest, diplomate: Diplomate | None, board: Board = ABOHNS) -> list[tuple[str, str]]:
+def judged(req: BoardRequest, diplomate: Diplomate | list[Diplomate] | None, board: Board = ABOHNS) -> list[tuple[str, str]]:
     return [(e.code, e.message) for e in judge(req, board, diplomate, Ledger())]
 
 

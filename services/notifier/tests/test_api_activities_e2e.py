@@ -42,7 +42,7 @@ def test_an_activity_registered_through_the_api_is_named_in_the_digest(
         with stack.client(key) as api:
             registered = api.post("/v1/activities", json=ACTIVITY)
             assert registered.status_code == 201, registered.text
-            assert stack.wait_for(lambda: asyncio.run(notifier_title(stack, ACTIVITY["id"]))) == ACTIVITY["title"]
+            assert stack.wait_for(lambda: asyncio.run(notifier_title(stack, str(ACTIVITY["id"])))) == ACTIVITY["title"]
             answer = api.post("/v1/completions", json={
                 "activity_id": ACTIVITY["id"], "first_name": "Harper", "last_name": "Benton", "dob": "11/11",
                 "completion_date": "2021-11-02",

@@ -46,7 +46,7 @@ def rejected_by_pars(channel: Literal["api", "batch", "ws"], provider: str = PRO
 
 def deliveries(*sent: events.Envelope) -> list[Delivery[Event]]:
     # The notifier's own reading of each event, as its consumer decodes it; the Kafka record is never looked at.
-    return [Delivery(decode_record_event(e.to_bytes()), None) for e in sent]  # type: ignore[arg-type]
+    return [Delivery(decode_record_event(e.to_bytes()), None) for e in sent]
 
 
 async def test_a_board_rejection_is_kept_with_the_record_as_submitted() -> None:
@@ -100,5 +100,5 @@ async def test_an_activity_registered_through_the_api_gives_its_title_and_the_la
                                end_date=date(2026, 12, 31)) for title in ("Airway", "Airway update"))
     batch = [Delivery(events.ActivityRegistered(activity=a, correlation_id="req-2", provider_id=PROVIDER), None)
              for a in (first, renamed)]
-    await ActivityListener(store).on_activities(batch)  # type: ignore[arg-type]
+    await ActivityListener(store).on_activities(batch)
     assert store.titles == {"310000001": "Airway update"}

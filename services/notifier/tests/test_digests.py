@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from email.message import MIMEPart
 from uuid import uuid4
 
 import pytest
@@ -25,6 +26,12 @@ def rejection(activity: str, last: str, codes: list[tuple[str, str]], title: str
                      [{"code": c, "message": m} for c, m in codes])
 
 
+def part_text(message: MIMEPart, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())
+
+
 def test_the_digest_lists_each_rejection_by_activity_in_text_and_html() -> None:
     first = rejection("210016865", "Benton", [("661", MSG_661)])
     second = rejection("210016865", "Adams", [("661", MSG_661), ("665", MSG_665)])
@@ -32,8 +39,7 @@ def test_the_digest_lists_each_rejection_by_activity_in_text_and_html() -> None:
     message = compose(digest([first, second, other]), "PARS <pars@accme.example>",
                       "http://pars.example/v1/records/{record_id}")
     parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
-    text = parsed.get_body(("plain",)).get_content()
-    page = parsed.get_body(("html",)).get_content()
+    text, page = part_text(parsed, "plain"), part_text(parsed, "html")
     assert parsed["To"] == "cme@wrmc.example" and parsed["Subject"] == "PARS: 3 learner record(s) rejected"
     for body in (text, page):
         assert "Activity 210016865 Airway" in body and "Activity 310000001 Sutures" in body
@@ -53,7 +59,7 @@ def test_the_message_id_is_the_same_on_every_resend() -> None:
 
 def test_names_are_escaped_in_the_html() -> None:
     page = compose(digest([rejection("210016865", "<script>", [("661", MSG_661)])]), "a@b", "{record_id}")
-    html = page.get_body(("html",)).get_content()
+    html = part_text(page, "html")
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
