@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -26,7 +27,7 @@ from tests.support import drop_namespaces_now, unique_namespace
 
 PARTITIONS = 6  # as the registry's record topics
 # A submission about the size of the pipeline's SubmitRecord (one MOC target), so bytes per message compare.
-SAMPLE = {
+SAMPLE: dict[str, Any] = {
     "event_type": "SubmitRecord", "event_id": "", "correlation_id": "", "provider_id": "0008001",
     "record": {"record_id": "", "submission_id": "", "provider_id": "0008001", "channel": "api", "action": "Add",
                "credit_id": "ccid:bench:0", "activity_id": "210016865", "first_name": "Harper",

@@ -157,8 +157,8 @@ async def applying(pool: asyncpg.Pool, meter: Meter, tables: Tables, events: lis
 async def querying(pool: asyncpg.Pool, meter: Meter, schema: str, count: int,
                    repeat: int) -> dict[str, tuple[float, float, float]]:
     principal = Principal("provider", OWN)
-    no_filters = dict.fromkeys(("activity_id", "status", "board", "name", "learner_id", "completed_from",
-                                "completed_to"))
+    no_filters: dict[str, Any] = dict.fromkeys(("activity_id", "status", "board", "name", "learner_id",
+                                                "completed_from", "completed_to"))
     where, args = record_filters(principal, **no_filters)
     summary_where, summary_args = record_filters(principal, **no_filters, with_provider=False)
     quoted = quote_schema(schema)
@@ -256,9 +256,9 @@ async def run(args: argparse.Namespace) -> None:
     for name, figures in rows.items():
         print(f"{name:{width}}" + "".join(f"{f:>12,.1f}" for f in figures) + f"{ratio(figures[-1], figures[0]):>12}")
     if rebuilt is not None:
-        seconds, cpu, pg, events = rebuilt
-        print(f"pars projection rebuild: {events:,} events in {seconds:.1f} s, {events / seconds:,.0f} events/s"
-              f" (target 50,000); CPU {cpu * 1e6 / events:.1f} µs/event here, {pg * 1e6 / events:.1f} in all of"
+        seconds, cpu, pg, replayed = rebuilt
+        print(f"pars projection rebuild: {replayed:,} events in {seconds:.1f} s, {replayed / seconds:,.0f} events/s"
+              f" (target 50,000); CPU {cpu * 1e6 / replayed:.1f} µs/event here, {pg * 1e6 / replayed:.1f} in all of"
               " PostgreSQL (others' work included)")
     print(f"peak RSS of this process: {peak_before_rebuild:,.0f} MB before the rebuild, {rss_mb('VmHWM'):,.0f} MB"
           f" with it; PostgreSQL's shared_buffers: {buffers}")

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,7 +115,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
     pool = await create_pool(settings.database_url, schema, min_size=2, max_size=2)
     sent = 0
 
-    async def publish(rows: "list[OutboxRow]") -> None:
+    async def publish(rows: "Sequence[OutboxRow]") -> None:
         nonlocal sent
         sent += len(rows)
 
@@ -129,7 +130,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
             await pool.release(c)
         outbox = Outbox(schema)
         relay = OutboxRelay(pool, outbox, publish)
-        best: list[tuple[float, float, float, float, float]] = []
+        best: list[tuple[float, float, float, float, float, float, float]] = []
         for _ in range(runs):
             batch_id = uuid.uuid4()
             parsed = service.parse_to_queue(settings, "bench.xlsx", content, provider, batch_id)
@@ -146,6 +147,7 @@ async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:
                 await storage.apply_outcomes(conn, [Outcome(i, "rejected", rejected) if n % 10 == 0 else
                                                     Outcome(i, "added", []) for n, i in enumerate(ids)])
             batch = await storage.get_batch(pool, batch_id, None)
+            assert batch is not None  # accepted above
             pg_r, cpu_r, began = cpu_seconds({"pg": backends})["pg"], time.process_time(), time.perf_counter()
             await rejection_file(pool, batch)
             cpu_r, pg_r = time.process_time() - cpu_r, cpu_seconds({"pg": backends})["pg"] - pg_r

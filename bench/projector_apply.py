@@ -178,7 +178,7 @@ class BackendCpu:
 
     def __init__(self, settings: Settings, application_name: str) -> None:
         self._settings, self._name = settings, application_name
-        self._seen: dict[int, float] = {}  # CPU seconds by backend pid
+        self._seen: dict[str, float] = {}  # CPU seconds by backend pid
 
     async def __aenter__(self) -> "BackendCpu":
         self._conn = await asyncpg.connect(self._settings.database_url)
@@ -189,7 +189,7 @@ class BackendCpu:
         while True:
             pids = [r[0] for r in await self._conn.fetch(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = $1", self._name)]
-            self._seen.update({pid: used for pid, used in cpu_seconds({p: [p] for p in pids}).items() if used})
+            self._seen.update({pid: used for pid, used in cpu_seconds({str(p): [p] for p in pids}).items() if used})
             await asyncio.sleep(self.POLL)
 
     async def __aexit__(self, *exc: object) -> None:

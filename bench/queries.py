@@ -8,6 +8,7 @@ import asyncio
 import statistics
 import time
 from datetime import date
+from typing import Any
 
 from intake.keys import Principal
 from intake.records.queries import list_records, record_filters
@@ -17,7 +18,7 @@ from shared.db import create_pool, migrate, quote_schema
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 
-CASES = {
+CASES: dict[str, tuple[dict[str, object], str]] = {
     "newest first": ({}, "-submission"), "one activity, by name": ({"activity_id": "210000042"}, "name"),
     "rejected, newest first": ({"status": "Rejected"}, "-submission"), "one board": ({"board": "ABA"}, "board"),
     "one learner": ({"learner_id": "4242"}, "completion"), "name contains": ({"name": "last42"}, "name"),
@@ -36,9 +37,9 @@ async def run(rows: int) -> None:
             print(f"generated {rows} records in {time.perf_counter() - began:.1f} s")
         principal = Principal("provider", "0008042")
         for name, (filters, sort) in CASES.items():
-            where, args = record_filters(principal, **{**dict.fromkeys(
-                ("activity_id", "status", "board", "name", "learner_id", "completed_from", "completed_to")),
-                **filters})
+            every: dict[str, Any] = {**dict.fromkeys(
+                ("activity_id", "status", "board", "name", "learner_id", "completed_from", "completed_to")), **filters}
+            where, args = record_filters(principal, **every)
             timings = []
             for _ in range(7):
                 began = time.perf_counter()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pars_cli import admin
 from pars_cli.stack import ServiceProcess, start_servers, start_services, stop_servers, stop_services
@@ -47,8 +48,9 @@ def bench_env() -> tuple[dict[str, str], Settings]:
     env = {**os.environ, "PARS_NAMESPACE": unique_namespace("bench"), "PARS_API_PORT": str(free_port()),
            "PARS_HEALTH_PORT_BASE": str(free_port_block(6)), "PARS_BOARD_LATENCY_SCALE": "0",
            "PARS_SMTP_HOST": "127.0.0.1", "PARS_LOG_LEVEL": "WARNING"}
-    settings = Settings(**{k[5:].lower(): v for k, v in env.items()
-                           if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
+    fields: dict[str, Any] = {k[5:].lower(): v for k, v in env.items()
+                              if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields}
+    settings = Settings(**fields)
     return env, settings
 
 

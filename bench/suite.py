@@ -67,8 +67,8 @@ def main(argv: list[str]) -> None:
         with profiled(args.profile, "wrk", profile_pids), idle.cpu_used(stack) as used, _timed() as took:
             posted, p99 = api.completions_with_wrk(stack, world, args.seconds)
         cpu["wrk posting completions"] = idle.cpu_text(used, took())
-        figures += [posted, Figure("API: completions ÷ /healthz floor", posted.value / floor.requests_per_second,
-                                   "×", 0.3), p99]
+        per_floor = None if posted.value is None else posted.value / floor.requests_per_second
+        figures += [posted, Figure("API: completions ÷ /healthz floor", per_floor, "×", 0.3), p99]
         idle.wait_quiet(stack)  # the board verdicts of wrk's completions, still on their way after the answers
         figures.append(api.fixed_rate_caller(stack, world, args.seconds))
         idle.wait_quiet(stack)

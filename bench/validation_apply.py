@@ -67,7 +67,8 @@ class Published:
 
 async def run(args: argparse.Namespace) -> None:
     namespace = unique_namespace("bv")
-    settings = Settings(namespace=namespace, today=datetime.now(UTC).date())
+    today = datetime.now(UTC).date()
+    settings = Settings(namespace=namespace, today=today)
     schema = settings.schema(VALIDATION.schema)
     values = submissions(settings, args.records, args.mistake_every)
     pool = await create_pool(settings.database_url, schema, min_size=4, max_size=4)
@@ -87,7 +88,7 @@ async def run(args: argparse.Namespace) -> None:
             published = Published()
             writer = OutboxWriter(pool, outbox, published)
             handler = SubmissionHandler(SqlSubmissions(pool, writer), settings.topic(RECORD_EVENTS.name),
-                                        today=lambda: settings.today)
+                                        today=lambda: today)
             relay = OutboxRelay(pool, outbox, published, batch_size=BATCH)
             pg_before, cpu_before, began = cpu_seconds({"pg": backends})["pg"], time.process_time(), time.perf_counter()
             for start in range(0, len(values), args.batch):

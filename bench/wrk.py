@@ -48,16 +48,22 @@ def run_wrk(url: str, *, connections: int, seconds: int, script: Path | None = N
     return parse(done.stdout)
 
 
+def _found(pattern: str, output: str, flags: int = 0) -> re.Match[str]:
+    if (match := re.search(pattern, output, flags)) is None:
+        raise ValueError(f"wrk's output has no {pattern!r}: {output}")
+    return match
+
+
 def parse(output: str) -> WrkResult:
     def latency(percent: str) -> float:
-        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M).groups()  # type: ignore[union-attr]
+        value, unit = _found(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M).groups()
         return float(value) * _UNITS[unit]
 
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return WrkResult(
-        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        requests_per_second=float(_found(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         p50_ms=latency("50"), p99_ms=latency("99"),
-        requests=int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
+        requests=int(_found(r"(\d+) requests in", output).group(1)),
         failed=(int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, errors.groups())) if errors else 0),
         output=output)

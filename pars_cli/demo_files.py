@@ -9,7 +9,7 @@ from pathlib import Path
 from intake.batch_files.model import FileFormat, Layout, ParsedBatch
 from intake.batch_files.readers.columns import TEMPLATE_B_HEADER
 from intake.batch_files.writers.tabular import write_tabular
-from shared.world import World
+from shared.world import Certification, Physician, World
 
 HEADER = list(TEMPLATE_B_HEADER[:12])  # one Activity Certification column is enough here
 # What a provider's staff get wrong, in turn: a missing first name (622), points not in quarters (675), an
@@ -24,8 +24,9 @@ def template_b_rows(world: World, count: int, today: date, mistake_every: int = 
                   and a.end_date >= today - timedelta(days=60)]
     if not activities:
         raise ValueError(f"provider {provider} has no MOC activity running in the last 60 days")
-    holders_of = {board: [(p, c) for p in world.physicians for c in p.certifications if c.board == board]
-                  for a in activities for board in a.moc}
+    holders_of: dict[str, list[tuple[Physician, Certification | None]]] = {
+        board: [(p, c) for p in world.physicians for c in p.certifications if c.board == board]
+        for a in activities for board in a.moc}
     rows = []
     for i in range(count):
         activity = activities[i % len(activities)]

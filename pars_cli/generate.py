@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import accumulate
+from typing import Any
 
 from shared.boards import Board, shipped_boards
 from shared.npi import is_valid_npi, npi_check_digit
@@ -438,7 +439,7 @@ def generate_world(*, providers: int, activities: int, physicians: int, seed: in
 # ------------------------------------------------------------------------------------- the demo world
 
 _DEMO_PROVIDER = {"id": "0008001", "name": "Western Regional Medical Center", "email": "cme@wrmc.example"}
-_DEMO_ACTIVITY = {
+_DEMO_ACTIVITY: dict[str, Any] = {
     "id": "210016865",
     "provider_id": "0008001",
     "title": "Testing adding learners via manual entry",
@@ -452,7 +453,7 @@ _DEMO_ACTIVITY = {
     "moc": {"ABOHNS": ["Self-Assessment", "Patient Safety"]},
     "rems": [],
 }
-_DEMO_PHYSICIAN = {
+_DEMO_PHYSICIAN: dict[str, Any] = {
     "first_name": "Harper",
     "last_name": "Benton",
     "dob": "11/11",

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +125,7 @@ def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
     return processes
 
 
-def stop_services(processes: list[ServiceProcess]) -> dict[str, int | None]:
+def stop_services(processes: Sequence[ServiceProcess]) -> dict[str, int | None]:
     """SIGTERM, intake first (no new work comes in while the workers finish theirs); answer exit codes."""
     codes = {p.service: p.stop() for p in processes if p.service == INTAKE.name}
     for p in processes:

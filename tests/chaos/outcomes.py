@@ -230,7 +230,7 @@ def outcomes(rounds: list[Round], state: FinalState, tallies: dict[int, tuple[in
 def table(results: list[RoundOutcome], state: FinalState, mails: int, stray_mail: int) -> str:
     head = ("round", "killed (s into the round + s until all ready)", "sent", "202", "refused", "settled", "lost",
             "dup", "batches ok", "e-mails ok")
-    rows = [head]
+    rows: list[tuple[str, ...]] = [head]
     for o in results:
         r = o.round
         killed = ", ".join(k.describe() for k in r.kills) + (f"; exited: {', '.join(r.exited)}" if r.exited else "")

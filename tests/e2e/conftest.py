@@ -56,8 +56,10 @@ class Stack:
     def client(self, key: str) -> httpx.Client:
         return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
-    def wait_for(self, check: Callable[[], Any], timeout: float = 30.0, every: float = 0.3) -> Any:
-        """Poll `check` until it answers something truthy; fail with its last answer after `timeout`."""
+    def wait_for(self, check: Callable[..., Any], timeout: float = 30.0, every: float = 0.3) -> Any:
+        """Poll `check` until it answers something truthy; fail with its last answer after `timeout`. (`check` is
+        called without arguments; `...` lets it bind a loop's variable as a defaulted one, which mypy cannot
+        infer against `[]`.)"""
         deadline, last = time.monotonic() + timeout, None
         while time.monotonic() < deadline:
             last = check()
@@ -73,8 +75,9 @@ def start_stack(servers: dict[str, str], log_dir: Path, **extra_env: str) -> Sta
            "PARS_BOARD_LATENCY_SCALE": "0", "PARS_SMTP_HOST": "127.0.0.1", "PARS_SMTP_PORT": str(free_port()),
            "PARS_LOG_LEVEL": "INFO", "PARS_TODAY": TODAY, **extra_env}
     env.pop("PARS_HEALTH_PORT", None)
-    settings = Settings(_env_file=None, **{k[5:].lower(): v for k, v in env.items()
-                                           if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields})
+    fields: dict[str, Any] = {k[5:].lower(): v for k, v in env.items()
+                              if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields}
+    settings = Settings(_env_file=None, **fields)
     subprocess.run([PARS, "topics"], env=env, check=True, capture_output=True, timeout=120)
     processes = start_services(settings, env, log_dir)
     return Stack(settings, env, {p.service: p for p in processes}, log_dir)

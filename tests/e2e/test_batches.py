@@ -334,10 +334,10 @@ def test_the_cme_moc_template_reports_a_licence_and_a_board_per_row(batches: tup
     book.create_sheet("ValidValues").append(["California", "Louisiana"])
     content = io.BytesIO()
     book.save(content)
-    first = settled(stack, keys[P], upload(stack, keys[P], "cme-moc.xlsx", content.getvalue())["batch_id"])
-    assert (first["layout"], first["records"], first["added"], first["rejected"]) == ("CME/MOC template", 20, 15, 5)
+    batch = settled(stack, keys[P], upload(stack, keys[P], "cme-moc.xlsx", content.getvalue())["batch_id"])
+    assert (batch["layout"], batch["records"], batch["added"], batch["rejected"]) == ("CME/MOC template", 20, 15, 5)
     with stack.client(keys[P]) as api:
-        answer = api.get(f"/v1/batches/{first['batch_id']}/rejections")
+        answer = api.get(f"/v1/batches/{batch['batch_id']}/rejections")
     rejection = openpyxl.load_workbook(io.BytesIO(answer.content))
     sheet = rejection.active
     header = [c.value for c in sheet[2]]

@@ -183,6 +183,7 @@ def test_replaying_board_responses_changes_nothing_and_restores_lost_verdicts(st
         assert settled_checksum() == before
     # A view that lost its board verdicts gets them back from a replay.
     table = asyncio.run(query("SELECT 'records_g' || active FROM projection_state"))
+    assert table is not None
     events = table.replace("records", "record_events")
     asyncio.run(query(f"DELETE FROM {events} WHERE event_type IN ('RecordAccepted', 'RecordRejected')",
                       f"UPDATE {table} SET status = 'Submitted', errors = '[]'", "SELECT 1"))

@@ -100,7 +100,9 @@ async def batch_record_rejected_by_pars(stack: Stack, provider: str) -> str:
 
 
 def linked_records(message: EmailMessage) -> list[str]:
-    return RECORD_LINK.findall(message.get_body(("plain",)).get_content())
+    plain = message.get_body(("plain",))
+    assert plain is not None, "a digest without its text part"
+    return RECORD_LINK.findall(plain.get_content())
 
 
 def test_each_provider_gets_one_digest_with_exactly_its_rejections(servers: dict[str, str], tmp_path: Path,

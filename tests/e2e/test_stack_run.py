@@ -66,6 +66,7 @@ def stack_run(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], list
         yield run, output
     finally:
         run.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        code: int | None
         try:
             code = run.wait(90)
         except subprocess.TimeoutExpired:
@@ -136,7 +137,7 @@ def ready(url: str) -> bool:
         return False
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 90.0) -> None:
+def wait_until(check: Callable[..., bool], timeout: float = 90.0) -> None:  # `...`: see Stack.wait_for
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not check():
         time.sleep(0.3)

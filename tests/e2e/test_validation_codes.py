@@ -67,8 +67,9 @@ def moc(board: str = "ABOHNS", board_id: str | None = "19927", credits: object =
 
 
 def body(**changes: object) -> dict:
-    base = {"activity_id": "210016865", "action": "Add", "first_name": "Harper", "last_name": "Benton",
-            "dob": "11/11", "completion_date": "2021-11-02", "moc": [moc()]}
+    base: dict[str, object] = {
+        "activity_id": "210016865", "action": "Add", "first_name": "Harper", "last_name": "Benton", "dob": "11/11",
+        "completion_date": "2021-11-02", "moc": [moc()]}
     base.update(changes)
     return base
 
@@ -198,8 +199,9 @@ def test_validation_code_718_several_abs_learners_share_name_and_birthday(stack:
     assert errors_of(stack, key, ambiguous) == [{"code": "718", "message": MESSAGES["718"]}]
 
 
-VIA_KAFKA = {"650": {"credit_id_required": True, "credit_id": None}, "712": {"learner_id_type": "NPI"},
-             "713": {"registration": "ABIM"}}
+VIA_KAFKA: dict[str, dict[str, object]] = {
+    "650": {"credit_id_required": True, "credit_id": None}, "712": {"learner_id_type": "NPI"},
+    "713": {"registration": "ABIM"}}
 
 
 @pytest.mark.parametrize("code", sorted(VIA_KAFKA))

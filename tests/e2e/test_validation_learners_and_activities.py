@@ -80,7 +80,7 @@ def test_validation_of_the_guides_three_cases(stack: Stack, keys: dict[str, str]
             "credit_types": {"Self-Assessment": 8, "Patient Safety": 1}}]
     rems = [{"program": "OPIOID", "learner_id": "L-77", "profession": "Physician",
              "time_in_practice": "6-10 years", "practice_area": "Pain"}]
-    cases = {"cme only": ({"cme": cme}, {"LA": "Accepted"}),
+    cases: dict[str, tuple[dict[str, object], dict[str, str]]] = {"cme only": ({"cme": cme}, {"LA": "Accepted"}),
              "moc only": ({"moc": moc}, {"ABOHNS": "Submitted"}),
              "cme, moc and rems": ({"cme": cme, "moc": moc, "rems": rems},
                                    {"LA": "Accepted", "ABOHNS": "Submitted", "OPIOID": "Accepted"})}

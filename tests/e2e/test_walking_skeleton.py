@@ -15,10 +15,11 @@ MSG_661 = "Diplomate ID not found in Board records."
 
 
 def completion(board_id: str = "19927", **changes: object) -> dict:
-    body = {"activity_id": "210016865", "action": "Add", "first_name": "Harper", "last_name": "Benton",
-            "dob": "11/11", "completion_date": "2021-11-02",
-            "moc": [{"board": "ABOHNS", "board_id": board_id, "credits": 8,
-                     "credit_types": {"Self-Assessment": 8, "Patient Safety": 1}}]}
+    body: dict[str, object] = {
+        "activity_id": "210016865", "action": "Add", "first_name": "Harper", "last_name": "Benton", "dob": "11/11",
+        "completion_date": "2021-11-02",
+        "moc": [{"board": "ABOHNS", "board_id": board_id, "credits": 8,
+                 "credit_types": {"Self-Assessment": 8, "Patient Safety": 1}}]}
     body.update(changes)
     return body
 

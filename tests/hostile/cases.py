@@ -119,7 +119,7 @@ def upload(case_id: str, file_name: bytes | str | None, content: bytes | Callabl
 
     def body() -> bytes:
         return multipart(name, content() if callable(content) else content, field_name)[0]
-    return Case(case_id, "POST", path, body, headers, **kw)
+    return Case(case_id, "POST", path, body, dict(headers), **kw)
 
 
 def ws_xml(case_id: str, body: bytes | Callable[[], bytes], **kw: Any) -> Case:
@@ -524,7 +524,7 @@ def _good_txt() -> bytes:
 
 
 def file_names() -> list[Case]:
-    accepted = {"expect": ACCEPTED, "check": outcome_files_download}
+    accepted: dict[str, Any] = {"expect": ACCEPTED, "check": outcome_files_download}
     return [
         upload("name-cyrillic", "тест.txt", _good_txt, **accepted),
         upload("name-dot-dot", "../../etc/passwd.txt", _good_txt, **accepted),

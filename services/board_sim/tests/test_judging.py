@@ -32,7 +32,8 @@ def request(action: str = "add", board: str = "ABOHNS", **changes: object) -> Bo
     return decode_request(sent.to_bytes())  # as the consumer reads it
 
 
-def judged(req: BoardRequest, diplomate: Diplomate | list[Diplomate] | None, board: Board = ABOHNS) -> list[tuple[str, str]]:
+def judged(req: BoardRequest, diplomate: Diplomate | list[Diplomate] | None,
+           board: Board = ABOHNS) -> list[tuple[str, str]]:
     return [(e.code, e.message) for e in judge(req, board, diplomate, Ledger())]
 
 
