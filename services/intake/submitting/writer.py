@@ -24,6 +24,7 @@ from intake.completions.schemas import RecordAnswer
 from intake.errors import ApiError
 from intake.submitting.messages import refuse_oversized, submission
 from intake.waiters import Waiters
+from shared.db import Connection
 from shared.events import ReportedRecord
 from shared.kafka import KafkaHealth
 from shared.outbox import Outbox, OutboxMessage, OutboxWriter, PublishRows
@@ -45,7 +46,7 @@ def kafka_unavailable() -> ApiError:
                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-async def queue_batch(conn: asyncpg.Connection, outbox: Outbox, messages: Sequence[OutboxMessage]) -> None:
+async def queue_batch(conn: Connection, outbox: Outbox, messages: Sequence[OutboxMessage]) -> None:
     """A batch's messages, inside the upload's transaction: the relay's, woken once at the commit.
 
     Several statements of OUTBOX_CHUNK messages: asyncpg builds each statement's arguments in one buffer
