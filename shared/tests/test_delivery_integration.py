@@ -324,7 +324,7 @@ async def test_an_idle_relay_looks_seldom_yet_sends_at_once_even_after_losing_it
         looks += 1
         return await drain()
 
-    relay.drain_once = counted  # type: ignore[method-assign]
+    relay.drain_once = counted  # type: ignore[method-assign]  # counts the relay's looks
     await relay.start()
     try:
         await asyncio.sleep(3.0)
@@ -334,7 +334,8 @@ async def test_an_idle_relay_looks_seldom_yet_sends_at_once_even_after_losing_it
         assert await asyncio.wait_for(sent.get(), 1.0) == b"first"  # a NOTIFY wakes it at once
         # Its listening connection is lost (PostgreSQL restarted): NOTIFYs would go nowhere until the next look, so
         # it listens again at once.
-        await pool.execute("SELECT pg_terminate_backend($1)", relay._listener.get_server_pid())  # type: ignore[union-attr]
+        assert relay._listener is not None
+        await pool.execute("SELECT pg_terminate_backend($1)", relay._listener.get_server_pid())
         await asyncio.sleep(0.5)
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue(conn, [OutboxMessage("t", b"second", b"k")])
