@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.boards import shipped_boards
 from shared.settings import Settings
-from shared.topics import ACTIVITIES, BOARD_RESPONSES, RECORD_EVENTS, SUBMISSIONS, all_topics, board_requests
+from shared.topics import BOARD_SIM_REQUESTS, GROUPS, all_topics, board_requests
 
 Offsets = dict[TopicPartition, int]
 
@@ -29,14 +29,9 @@ def known_groups() -> dict[str, list[str]]:
 
     Groups of this namespace that are not listed (a world file's own board) are still found by name.
     """
-    groups = {
-        "pars.validation": [SUBMISSIONS.name], "pars.validation.statuses": [RECORD_EVENTS.name],
-        "pars.board-router.records": [RECORD_EVENTS.name], "pars.board-router.verdicts": [BOARD_RESPONSES.name],
-        "pars.projector": [RECORD_EVENTS.name], "pars.projector.activities": [ACTIVITIES.name],
-        "pars.notifier": [RECORD_EVENTS.name], "pars.intake.batches": [RECORD_EVENTS.name],
-    }
+    groups = {g.name: [t.name for t in g.reads] for g in GROUPS if g is not BOARD_SIM_REQUESTS}
     moc = [code for code, board in shipped_boards().items() if board.kind == "moc" and board.needs_board]
-    return groups | {"pars.board-sim": [board_requests(code).name for code in moc]}
+    return groups | {BOARD_SIM_REQUESTS.name: [board_requests(code).name for code in moc]}
 
 
 def logical(settings: Settings, name: str) -> str:
