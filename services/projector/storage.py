@@ -9,6 +9,7 @@ import asyncpg
 
 from projector.events import RecordEvent
 from projector.folding import RecordChange, RejectionRow, new_row
+from shared.projection import RECORD_COLUMNS, REJECTION_COLUMNS
 from shared.world import Activity
 
 
@@ -54,18 +55,6 @@ async def append_timeline(conn: asyncpg.Connection, t: Tables, events: Sequence[
     return {r["event_id"] for r in rows}
 
 
-# The records table's columns, with the type each is sent as (JSON columns go as their UTF-8 text).
-RECORD_COLUMNS = {
-    "record_id": "uuid", "submission_id": "uuid", "provider_id": "text", "credit_id": "text", "activity_id": "text",
-    "target_kind": "text", "board": "text", "first_name": "text", "last_name": "text", "dob": "text",
-    "learner_id": "text", "completion_date": "date", "submitted_at": "timestamptz", "credits": "numeric",
-    "credit_types": "json", "status": "text", "errors": "json", "deleted": "boolean", "updated_at": "timestamptz",
-}
-REJECTION_COLUMNS = {
-    "record_id": "uuid", "submission_id": "uuid", "provider_id": "text", "credit_id": "text", "activity_id": "text",
-    "target_kind": "text", "board": "text", "first_name": "text", "last_name": "text", "dob": "text",
-    "learner_id": "text", "completion_date": "date", "errors": "json", "rejected_at": "timestamptz",
-}
 assert tuple(REJECTION_COLUMNS) == RejectionRow._fields
 
 

@@ -9,21 +9,25 @@ import asyncpg
 from intake.errors import ApiError
 from intake.keys import Principal
 from shared.lifecycle import RecordStatus
+from shared.projection import RECORD_COLUMNS, REJECTION_COLUMNS, select_list
 
 SORTS = {
     "board": "board", "name": "lower(last_name), lower(first_name)", "completion": "completion_date",
     "submission": "submitted_at", "status": "status",
 }
-COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id, completion_date,"
-           " submitted_at, credits, credit_types, status, errors")
+LISTED = ("record_id", "credit_id", "activity_id", "board", "first_name", "last_name", "dob", "learner_id",
+          "completion_date", "submitted_at", "credits", "credit_types", "status", "errors")
+COLUMNS = select_list(RECORD_COLUMNS, LISTED)
 
 
 # A record PARS itself rejected, in a record's shape: it was never kept, so it has no credits, and its status
 # is none of the kept records' (it is in no list, summary or download).
 PARS_REJECTED = RecordStatus.REJECTED_BY_PARS.value
-REJECTION_COLUMNS = ("record_id, credit_id, activity_id, board, first_name, last_name, dob, learner_id,"
-                     " completion_date, rejected_at AS submitted_at, NULL::numeric AS credits,"
-                     f" NULL::jsonb AS credit_types, '{PARS_REJECTED}' AS status, errors")
+REJECTION_AS_RECORD = (
+    select_list(REJECTION_COLUMNS, ("record_id", "credit_id", "activity_id", "board", "first_name", "last_name",
+                                    "dob", "learner_id", "completion_date"))
+    + f", {select_list(REJECTION_COLUMNS, ['rejected_at'])} AS submitted_at, NULL::numeric AS credits,"
+    f" NULL::jsonb AS credit_types, '{PARS_REJECTED}' AS status, {select_list(REJECTION_COLUMNS, ['errors'])}")
 
 
 def order_by(sort: str) -> str:
@@ -86,7 +90,7 @@ async def get_record(pool: asyncpg.Pool, schema: str, principal: Principal, reco
 
 async def get_pars_rejection(pool: asyncpg.Pool, schema: str, principal: Principal,
                              record_id: UUID) -> asyncpg.Record | None:
-    row = await pool.fetchrow(f"SELECT provider_id, {REJECTION_COLUMNS} FROM {schema}.pars_rejections"
+    row = await pool.fetchrow(f"SELECT provider_id, {REJECTION_AS_RECORD} FROM {schema}.pars_rejections"
                               " WHERE record_id = $1", record_id)
     # As for a kept record, another provider's does not exist for this one.
     return row if row is not None and (principal.is_operator or row["provider_id"] == principal.provider_id) else None

@@ -20,7 +20,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:
-    item = {k: row[k] for k in queries.COLUMNS.replace(" ", "").split(",")}
+    item = {k: row[k] for k in queries.LISTED}
     item["credits"] = float(row["credits"]) if isinstance(row["credits"], Decimal) else row["credits"]
     types = row["credit_types"]  # None only for a record PARS rejected
     item["credit_types"] = None if types is None else {k: float(v) for k, v in types.items()}
