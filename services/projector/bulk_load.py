@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from itertools import islice
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -54,12 +55,12 @@ class _Copier:
         self._conn = conn
         self._task: asyncio.Task[None] | None = None
 
-    async def copy(self, *jobs: tuple[str, Sequence[str], list[tuple]]) -> None:
+    async def copy(self, *jobs: tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]) -> None:
         await self.wait()
         if jobs := tuple(job for job in jobs if job[2]):
             self._task = asyncio.create_task(self._copy(jobs))
 
-    async def _copy(self, jobs: tuple[tuple[str, Sequence[str], list[tuple]], ...]) -> None:
+    async def _copy(self, jobs: tuple[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]], ...]) -> None:
         for table, columns, rows in jobs:
             await self._conn.copy_records_to_table(table, records=rows, columns=columns)
 
@@ -109,7 +110,7 @@ class BulkLoad:
         await self._timeline.copy((self._tables.events, TIMELINE_COLUMNS, timeline))
         await self._write(len(folding) - WINDOW, rejections)
 
-    async def _write(self, records: int, rejections: list[tuple]) -> None:
+    async def _write(self, records: int, rejections: Sequence[tuple[Any, ...]]) -> None:
         """Write the `records` oldest records' rows (a record with no submission yet has none) and PARS's
         rejections."""
         rows = []

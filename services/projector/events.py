@@ -94,7 +94,9 @@ class RecordDeleted(RecordEvent, tag="RecordDeleted"):
     event_type: ClassVar[str] = "RecordDeleted"
 
 
-_decoder = msgspec.json.Decoder(
+_decoder: msgspec.json.Decoder[
+    RecordSubmitted | RecordRejectedByPars | RecordAccepted | RecordRejected | DeleteSubmitted | RecordDeleted
+] = msgspec.json.Decoder(
     RecordSubmitted | RecordRejectedByPars | RecordAccepted | RecordRejected | DeleteSubmitted | RecordDeleted
 )
 

@@ -9,7 +9,7 @@ has gets `existing`; one it has not is made from the batch's first RecordSubmitt
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from msgspec import Raw
@@ -82,7 +82,7 @@ def fold(change: RecordChange | None, event: RecordEvent) -> RecordChange | None
     return change
 
 
-def new_row(change: RecordChange) -> tuple | None:
+def new_row(change: RecordChange) -> tuple[Any, ...] | None:
     """The row of a record the projection does not have yet (columns as in storage.RECORD_COLUMNS)."""
     event = change.created
     if event is None:

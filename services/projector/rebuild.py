@@ -16,17 +16,16 @@ import asyncio
 import contextlib
 import gc
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from projector.bulk_load import BulkLoad, bulk_connection
 from projector.events import RecordEvent, decode_record_event
 from projector.handlers import apply_events
 from projector.storage import SqlGeneration, Tables
-from shared.db import create_pool, migrate
+from shared.db import Connection, create_pool, migrate
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
@@ -41,7 +40,7 @@ class RebuildReport:
     records: int
 
 
-async def _new_generation(conn: asyncpg.Connection) -> tuple[Tables, Tables]:
+async def _new_generation(conn: Connection) -> tuple[Tables, Tables]:
     """Bare tables for the next generation: the live ones' columns, no key, no index (_index_like adds them)."""
     live = Tables(await conn.fetchval("SELECT active FROM projection_state"))
     fresh = Tables(live.generation + 1)
@@ -55,7 +54,7 @@ async def _new_generation(conn: asyncpg.Connection) -> tuple[Tables, Tables]:
     return live, fresh
 
 
-async def _index_like(conns: list[asyncpg.Connection], live: Tables, fresh: Tables) -> None:
+async def _index_like(conns: Sequence[Connection], live: Tables, fresh: Tables) -> None:
     """Give the fresh tables the live tables' primary keys and other indexes, a statement per connection at
     once (each index is one sort, on a core of its own), then the planner's statistics."""
     keys, indexes = [], []
@@ -71,7 +70,7 @@ async def _index_like(conns: list[asyncpg.Connection], live: Tables, fresh: Tabl
     # Keys first: a table's key locks it whole, so its other indexes wait for it anyway.
     todo = iter([*keys, *indexes, *(f"ANALYZE {new}" for new in fresh.all)])
 
-    async def work(conn: asyncpg.Connection) -> None:
+    async def work(conn: Connection) -> None:
         for statement in todo:
             await conn.execute(statement)
 
@@ -98,7 +97,7 @@ async def _next_batch(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int
     return [decode_record_event(r.value) for tp, records in fetched.items() for r in records if r.offset < ends[tp]]
 
 
-async def _catch_up(consumer: AIOKafkaConsumer, conn: asyncpg.Connection, tables: Tables,
+async def _catch_up(consumer: AIOKafkaConsumer, conn: Connection, tables: Tables,
                     ends: dict[TopicPartition, int]) -> int:
     """Apply everything up to `ends` the projector's way (in the caller's transaction)."""
     applied = 0

@@ -9,6 +9,7 @@ import asyncpg
 
 from projector.events import RecordEvent
 from projector.folding import RecordChange, RejectionRow, new_row
+from shared.db import Connection
 from shared.projection import RECORD_COLUMNS, REJECTION_COLUMNS
 from shared.world import Activity
 
@@ -36,12 +37,12 @@ class Tables:
         return self.records, self.events, self.rejections
 
 
-async def active_tables(conn: asyncpg.Connection, *, lock: str = "SHARE") -> Tables:
+async def active_tables(conn: Connection, *, lock: str = "SHARE") -> Tables:
     """The generation to write; FOR SHARE keeps a rebuild from swapping it mid-batch (FOR UPDATE: the swap)."""
     return Tables(await conn.fetchval(f"SELECT active FROM projection_state FOR {lock}"))
 
 
-async def append_timeline(conn: asyncpg.Connection, t: Tables, events: Sequence[RecordEvent]) -> set[UUID]:
+async def append_timeline(conn: Connection, t: Tables, events: Sequence[RecordEvent]) -> set[UUID]:
     """Add the events to their records' timelines, each as it came; answer the ids that were new (the ones to
     apply). One statement for the batch."""
     rows = await conn.fetch(
@@ -82,7 +83,7 @@ def _save_changes_sql(t: Tables) -> str:
     )
 
 
-async def save_changes(conn: asyncpg.Connection, t: Tables, changes: dict[UUID, RecordChange]) -> None:
+async def save_changes(conn: Connection, t: Tables, changes: dict[UUID, RecordChange]) -> None:
     """Write what a batch does to its records (folding.RecordChange), in one statement."""
     rows = [row for change in changes.values() if (row := new_row(change)) is not None]
     patched = [(record_id, c.existing) for record_id, c in changes.items() if c.existing]
@@ -96,7 +97,7 @@ async def save_changes(conn: asyncpg.Connection, t: Tables, changes: dict[UUID, 
     )
 
 
-async def save_rejections(conn: asyncpg.Connection, t: Tables, rows: Sequence[RejectionRow]) -> None:
+async def save_rejections(conn: Connection, t: Tables, rows: Sequence[RejectionRow]) -> None:
     """Keep PARS's rejections; one seen before stays as it was (a record is judged once). One statement."""
     if rows:
         await conn.execute(
@@ -120,7 +121,7 @@ UPSERT_ACTIVITY = (
 class SqlGeneration:
     """projector.ports.GenerationWriter: one generation's tables, in the caller's transaction."""
 
-    def __init__(self, conn: asyncpg.Connection, tables: Tables) -> None:
+    def __init__(self, conn: Connection, tables: Tables) -> None:
         self._conn = conn
         self._tables = tables
 

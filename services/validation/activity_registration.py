@@ -68,7 +68,7 @@ class Problem:
         return f"{self.field}: {self.reason}"
 
 
-def _text(value: str | int | None) -> str | None:
+def _text(value: str | int | float | Decimal | None) -> str | None:
     """A field's text, stripped; None when absent or blank."""
     if value is None:
         return None

@@ -318,10 +318,10 @@ def _tie_break(candidates: list[DirectoryEntry], q: _Query, *, school: bool) -> 
 def _distinguishing(candidates: list[DirectoryEntry], q: _Query) -> list[str]:
     """Fields the query did not supply whose directory values differ among the candidates."""
 
-    def licences(e: DirectoryEntry) -> frozenset:
+    def licences(e: DirectoryEntry) -> frozenset[tuple[str | None, str | None]]:
         return frozenset((st, lid) for st, lid in _entry_licences(e) if q.state is None or st == q.state)
 
-    def certifications(e: DirectoryEntry) -> frozenset:
+    def certifications(e: DirectoryEntry) -> frozenset[tuple[str | None, str | None]]:
         return frozenset((b, bid) for b, bid in _entry_certifications(e) if q.board is None or b == q.board)
 
     keys: list[tuple[str, Callable[[DirectoryEntry], object]]] = [

@@ -9,6 +9,7 @@ import asyncpg
 
 from shared.board_overrides import read_boards
 from shared.boards import Board
+from shared.db import Connection
 from shared.events import LearnerRecord, SubmitRecord
 from shared.inbox import fresh_only
 from shared.lifecycle import RecordStatus
@@ -22,17 +23,17 @@ from validation.rules import RosterEntry
 __all__ = ["LiveKey", "LiveRecord"]  # where they were before validation.ports
 
 
-async def activities(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, Activity]:
+async def activities(conn: Connection, ids: Iterable[str]) -> dict[str, Activity]:
     rows = await conn.fetch("SELECT data FROM activities WHERE id = ANY($1::text[])", list(set(ids)))
     return {a.id: a for a in (Activity.model_validate(r["data"]) for r in rows)}
 
 
-async def lock_activity_owner(conn: asyncpg.Connection, activity_id: str) -> str | None:
+async def lock_activity_owner(conn: Connection, activity_id: str) -> str | None:
     """The provider an activity is registered by (None: nobody yet), locked until the transaction ends."""
     return await conn.fetchval("SELECT provider_id FROM activities WHERE id = $1 FOR UPDATE", activity_id)
 
 
-async def live_records(conn: asyncpg.Connection, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
+async def live_records(conn: Connection, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
     keys = list(set(keys))
     rows = await conn.fetch(
         "SELECT l.provider_id, l.credit_id, l.target_code, l.record, l.status FROM live_records l"
@@ -65,7 +66,7 @@ def live_changes(before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRec
     return released, kept, moved
 
 
-async def save_live(conn: asyncpg.Connection, before: dict[LiveKey, LiveRecord],
+async def save_live(conn: Connection, before: dict[LiveKey, LiveRecord],
                     after: dict[LiveKey, LiveRecord]) -> None:
     """Write what a batch changed, one statement per kind of change (released first: a batch may release a credit
     ID and keep it again)."""
@@ -89,7 +90,7 @@ async def save_live(conn: asyncpg.Connection, before: dict[LiveKey, LiveRecord],
         await set_statuses(conn, moved)
 
 
-async def set_statuses(conn: asyncpg.Connection, statuses: Sequence[tuple[object, str]]) -> None:
+async def set_statuses(conn: Connection, statuses: Sequence[tuple[object, str]]) -> None:
     """Live records' new statuses, in one statement; a record named twice takes its last status."""
     last = dict(statuses)
     await conn.execute(
@@ -97,7 +98,7 @@ async def set_statuses(conn: asyncpg.Connection, statuses: Sequence[tuple[object
         list(last), list(last.values()))
 
 
-async def track_statuses(conn: asyncpg.Connection, statuses: Sequence[tuple[object, str]],
+async def track_statuses(conn: Connection, statuses: Sequence[tuple[object, str]],
                          gone: Sequence[object]) -> None:
     """What the record events say became of live records: a board's verdict, a completed delete."""
     if statuses:
@@ -106,7 +107,7 @@ async def track_statuses(conn: asyncpg.Connection, statuses: Sequence[tuple[obje
         await conn.execute("DELETE FROM live_records WHERE record_id = ANY($1::uuid[])", list(gone))
 
 
-async def roster_entries(conn: asyncpg.Connection,
+async def roster_entries(conn: Connection,
                          keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]:
     keys = list(set(keys))
     rows = await conn.fetch(
@@ -127,7 +128,7 @@ def _entry(data: dict) -> DirectoryEntry:
     )
 
 
-async def directory_candidates(conn: asyncpg.Connection | asyncpg.Pool, *, licenses: Iterable[tuple[str, str]] = (),
+async def directory_candidates(conn: Connection | asyncpg.Pool, *, licenses: Iterable[tuple[str, str]] = (),
                                npis: Iterable[str] = (), names: Iterable[tuple[str, str]] = (),
                                certifications: Iterable[tuple[str, str]] = ()) -> list[DirectoryEntry]:
     """Every directory entry that any of these licences, NPIs, (last, first) name keys or board IDs points at."""
@@ -147,7 +148,7 @@ async def directory_candidates(conn: asyncpg.Connection | asyncpg.Pool, *, licen
     return [_entry(r["data"]) for r in rows]
 
 
-async def save_activity(conn: asyncpg.Connection, activity: Activity) -> None:
+async def save_activity(conn: Connection, activity: Activity) -> None:
     await conn.execute(
         "INSERT INTO activities (id, provider_id, data) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET"
         " provider_id = EXCLUDED.provider_id, data = EXCLUDED.data, updated_at = now()",
@@ -157,7 +158,7 @@ async def save_activity(conn: asyncpg.Connection, activity: Activity) -> None:
 class SqlLookups:
     """validation.ports.LookupReader over one connection."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def boards(self) -> dict[str, Board]:
@@ -182,7 +183,7 @@ class SqlLookups:
 class SqlSubmissionBatch(SqlLookups):
     """validation.ports.SubmissionBatch: one batch's transaction, its events kept in the outbox."""
 
-    def __init__(self, conn: asyncpg.Connection, writer: OutboxWriter) -> None:
+    def __init__(self, conn: Connection, writer: OutboxWriter) -> None:
         super().__init__(conn)
         self._writer = writer
 

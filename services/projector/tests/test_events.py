@@ -1,6 +1,7 @@
 """The projector's msgspec reading of record events stays a subset of shared.events' models, which write them."""
 
 from typing import get_args
+from uuid import uuid4
 
 import msgspec
 import pytest
@@ -11,7 +12,7 @@ from shared import events as written
 from shared.codes import pars_error
 from shared.event_views import unwritten_fields
 
-PAIRS = {
+PAIRS: dict[type[written.Envelope], type[projected.RecordEvent]] = {
     written.RecordSubmitted: projected.RecordSubmitted, written.RecordRejectedByPars: projected.RecordRejectedByPars,
     written.RecordAccepted: projected.RecordAccepted, written.RecordRejected: projected.RecordRejected,
     written.DeleteSubmitted: projected.DeleteSubmitted, written.RecordDeleted: projected.RecordDeleted,
@@ -34,6 +35,6 @@ def test_a_message_not_of_the_record_events_is_refused() -> None:
     with pytest.raises(msgspec.ValidationError):
         projected.decode_record_event(b'{"event_type": "SubmitRecord", "event_id": "x"}')
     with pytest.raises(msgspec.ValidationError):  # an event without its ID
-        event = written.RecordRejected(target=written.Target(kind="moc", code="ABIM"), response_id=written.uuid4(),
+        event = written.RecordRejected(target=written.Target(kind="moc", code="ABIM"), response_id=uuid4(),
                                        errors=[pars_error("661")], correlation_id="c", provider_id="0008001")
         projected.decode_record_event(event.to_bytes().replace(b'"event_id"', b'"event_idx"'))

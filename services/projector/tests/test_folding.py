@@ -24,6 +24,7 @@ from shared.events import (
     ReportedRecord,
     Target,
 )
+from shared.lifecycle import RecordStatus
 
 T0 = datetime(2022, 1, 10, 9, 0, tzinfo=UTC)
 TARGET = Target(kind="moc", code="ABOHNS")
@@ -97,7 +98,7 @@ def row(events: list[Envelope]) -> dict[str, object] | None:
         return None
     named = dict(zip(RECORD_COLUMNS, values, strict=True))
     for column in ("credit_types", "errors"):
-        named[column] = json.loads(bytes(named[column]))  # type: ignore[arg-type]
+        named[column] = json.loads(bytes(named[column]))
     return named
 
 
@@ -154,7 +155,7 @@ def test_accepted_then_delete_submitted_then_deleted() -> None:
     assert (made["status"], made["deleted"], made["updated_at"]) == ("Delete Submitted", True, at(15))
     # On a row the projection has: the delete keeps its status and errors, and marks it deleted.
     assert patch([deleted(15)]) == Patch(deleted=True, updated_at=at(15))
-    assert patch([delete_submitted(10)]) == Patch(status="Delete Submitted", updated_at=at(10))
+    assert patch([delete_submitted(10)]) == Patch(status=RecordStatus.DELETE_SUBMITTED, updated_at=at(10))
 
 
 @pytest.mark.parametrize("event", [accepted(5), rejected(5, "661"), delete_submitted(5), deleted(5),
@@ -216,7 +217,7 @@ def test_duplicate_submitted_anywhere_in_the_log_changes_nothing(events: list[En
 
 
 def test_the_last_verdict_wins_on_a_row_the_projection_has() -> None:
-    assert patch(LIVES["delete refused"][1:]) == Patch(status="Accepted", errors=patch([accepted(0)]).errors,
+    assert patch(LIVES["delete refused"][1:]) == Patch(status=RecordStatus.ACCEPTED, errors=patch([accepted(0)]).errors,
                                                        updated_at=at(15))
 
 

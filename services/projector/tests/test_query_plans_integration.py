@@ -1,6 +1,7 @@
 """The record list's queries stay on indexes at a million records (EXPLAIN on generated rows)."""
 
 import json
+from typing import Any
 
 import pytest
 
@@ -33,9 +34,10 @@ async def test_record_list_queries_use_indexes(settings: Settings, filters: dict
     from datetime import date
 
     typed = {k: date.fromisoformat(v) if k.startswith("completed") else v for k, v in filters.items()}
-    where, args = record_filters(Principal("provider", "0008042"), **{
+    every: dict[str, Any] = {
         "activity_id": None, "status": None, "board": None, "name": None, "learner_id": None,
-        "completed_from": None, "completed_to": None, **typed})
+        "completed_from": None, "completed_to": None, **typed}
+    where, args = record_filters(Principal("provider", "0008042"), **every)
     pool = await create_pool(settings.database_url, million)
     try:
         raw = await pool.fetchval(f"EXPLAIN (FORMAT JSON) SELECT {COLUMNS} FROM records WHERE {where}"

@@ -6,6 +6,7 @@ Each rule answers the codes it raises; `check` runs them all and answers every c
 from collections.abc import Callable, Sequence
 
 from shared.codes import ParsError, pars_error
+from shared.events import ReportedRecord
 from validation.rules.activity import (
     activity_present,
     activity_registered,
@@ -13,7 +14,7 @@ from validation.rules.activity import (
     delete_deadline,
     reporting_deadline,
 )
-from validation.rules.context import Context, ReportedRecord, RosterEntry, credit_key, is_delete
+from validation.rules.context import Context, RosterEntry, credit_key, is_delete
 from validation.rules.credits import credit_types_valid, credits_valid, credits_within_maximum
 from validation.rules.learner import (
     directory_match,

@@ -3,7 +3,8 @@
 from datetime import date
 
 from shared.dates import parse_completion_date
-from validation.rules.context import Context, ReportedRecord, blank
+from shared.events import ReportedRecord
+from validation.rules.context import Context, blank
 
 
 def activity_present(r: ReportedRecord, _: Context) -> list[str]:

@@ -4,8 +4,9 @@ from decimal import Decimal, InvalidOperation
 
 from shared.boards import Board
 from shared.codes import ParsError, pars_error
+from shared.events import ReportedRecord
 from shared.world import Activity
-from validation.rules.context import Context, ReportedRecord, blank
+from validation.rules.context import Context, blank
 
 # Credit types with a code of their own when the activity does not offer them.
 NOT_OFFERED = {"Patient Safety": "680", "Practice Assessment": "681"}

@@ -1,8 +1,9 @@
 """Rules about the learner: required identity fields, the real-time roster, the physician directory."""
 
 from shared.dates import parse_month_day
+from shared.events import ReportedRecord
 from shared.names import same_name
-from validation.rules.context import Context, ReportedRecord, blank
+from validation.rules.context import Context, blank
 
 # Learner ID Types a state or REMS record may name (Template B); a MOC record names its board.
 STATE_ID_TYPES = frozenset({"NPI", "LICENSE", "LICENCE", "STATE LICENSE", "STATE LICENCE"})

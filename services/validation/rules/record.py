@@ -1,8 +1,11 @@
 """Rules about the record itself: its action, its credit ID, the target it names."""
 
+from collections.abc import Callable
+
+from shared.events import ReportedRecord
 from shared.lifecycle import WITH_BOARD
 from shared.names import same_name
-from validation.rules.context import Context, ReportedRecord, blank, is_delete
+from validation.rules.context import Context, blank, is_delete
 
 
 def record_action(r: ReportedRecord, _: Context) -> list[str]:
@@ -33,13 +36,13 @@ def delete_matches_original(r: ReportedRecord, ctx: Context) -> list[str]:
     live = ctx.live
     if live is None:
         return []
-    given = [
+    given: list[tuple[str | None, str | None, Callable[[str, str | None], bool]]] = [
         (r.activity_id, live.activity_id, lambda a, b: a.strip() == b),
         (r.first_name, live.first_name, same_name),
         (r.last_name, live.last_name, same_name),
         (r.learner_id, live.learner_id, lambda a, b: a.strip() == (b or "")),
     ]
-    if any(not blank(value) and not same(value, original) for value, original, same in given):
+    if any(value is not None and not blank(value) and not same(value, original) for value, original, same in given):
         return ["605"]
     return []
 

@@ -4,7 +4,8 @@ PARS's code list has no code of its own for these, so a missing or unknown value
 processing error, for the record as reported cannot be processed.
 """
 
-from validation.rules.context import Context, ReportedRecord, blank
+from shared.events import ReportedRecord
+from validation.rules.context import Context, blank
 
 PROFESSIONS = frozenset({
     "Physician", "Advanced practice nurse", "Physician Assistant", "Dentist", "Podiatrist", "Nurse", "Pharmacist",

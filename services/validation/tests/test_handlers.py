@@ -65,7 +65,7 @@ async def test_an_add_no_board_processes_is_accepted_at_once() -> None:
     s = store()
     r = record("OPIOID")
     await handle(handler(s), submit(r))
-    assert [type(e) for e in published(s)] == [RecordSubmitted, RecordAccepted]
+    assert tuple(type(e) for e in published(s)) == (RecordSubmitted, RecordAccepted)
     assert s.live[live_key(r)].status == RecordStatus.ACCEPTED
 
 

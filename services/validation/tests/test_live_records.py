@@ -11,6 +11,7 @@ import pytest
 
 from shared.db import create_pool, migrate
 from shared.events import LearnerRecord, Target
+from shared.lifecycle import RecordStatus
 from shared.service_registry import VALIDATION
 from shared.settings import Settings
 from validation import storage
@@ -30,7 +31,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-def live(credit_id: str, status: str = "Submitted") -> tuple[LiveKey, LiveRecord]:
+def live(credit_id: str, status: RecordStatus = RecordStatus.SUBMITTED) -> tuple[LiveKey, LiveRecord]:
     record = LearnerRecord(
         record_id=uuid4(), submission_id=uuid4(), provider_id="p1", credit_id=credit_id, activity_id="a1",
         first_name="Harper", last_name="Benton", dob="11/11", completion_date=date(2021, 11, 2),
@@ -55,9 +56,9 @@ async def test_a_batch_writes_what_it_released_kept_and_moved_and_leaves_the_res
     k0, k1, k2, k3 = ("p1", "c0", "ABIM"), ("p1", "c1", "ABIM"), ("p1", "c2", "ABIM"), ("p1", "c3", "ABIM")
     del after[k0]  # deleted at once
     after[k1] = live("c1")[1]  # released and kept again by another record in the same batch
-    after[k2] = replace(after[k2], status="Delete Submitted")  # moved
+    after[k2] = replace(after[k2], status=RecordStatus.DELETE_SUBMITTED)  # moved
     after[k3] = replace(after[k3])  # a new object, nothing changed
-    new_key, new = live("c7", "Accepted")
+    new_key, new = live("c7", RecordStatus.ACCEPTED)
     after[new_key] = new
     async with pool.acquire() as conn, conn.transaction():
         await storage.save_live(conn, before, after)
