@@ -46,11 +46,11 @@ def intake_work(provider: str, content: bytes) -> int:
                    for row in parsed.rows for r in row.records]
     else:  # the code before parse_to_queue: what accept_batch and save_batch built
         from intake.submitting.messages import submission
-        parsed = service.parse("bench.xlsx", content, provider, batch_id)
-        messages = [submission(settings, r.record, str(batch_id)) for row in parsed.rows for r in row.records]
-        rows = [(batch_id, row.number, row.cells) for row in parsed.rows]
+        whole = service.parse("bench.xlsx", content, provider, batch_id)
+        messages = [submission(settings, r.record, str(batch_id)) for row in whole.rows for r in row.records]
+        rows = [(batch_id, row.number, row.cells) for row in whole.rows]
         records = [(r.record.record_id, batch_id, row.number, r.record.target.code, sorted(r.own_cells))
-                   for row in parsed.rows for r in row.records]
+                   for row in whole.rows for r in row.records]
     return len(rows) + len(records) + len(messages)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from shared.db import Connection
+
 PREFIX = "pars"
 
 
@@ -35,7 +37,7 @@ def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-async def issue_key(conn: asyncpg.Connection, role: str, provider_id: str | None = None, *,
+async def issue_key(conn: Connection, role: str, provider_id: str | None = None, *,
                     sandbox: bool = False) -> str:
     if provider_id is not None and not await conn.fetchval("SELECT 1 FROM providers WHERE id = $1", provider_id):
         raise UnknownProvider(f"no provider {provider_id}: load a world file that has it first")
@@ -46,7 +48,7 @@ async def issue_key(conn: asyncpg.Connection, role: str, provider_id: str | None
     return key
 
 
-async def authenticate(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Principal | None:
+async def authenticate(conn: Connection | asyncpg.Pool, key: str) -> Principal | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         return None
@@ -71,7 +73,7 @@ class KeyCache:
         self._ttl, self._clock, self._size = ttl, clock, size
         self._known: dict[bytes, tuple[Principal, float]] = {}
 
-    async def authenticate(self, conn: asyncpg.Connection | asyncpg.Pool, key: str) -> Principal | None:
+    async def authenticate(self, conn: Connection | asyncpg.Pool, key: str) -> Principal | None:
         digest, now = _digest(key), self._clock()
         known = self._known.get(digest)
         if known is not None and known[1] > now:
@@ -88,7 +90,7 @@ class KeyCache:
         return principal
 
 
-async def revoke_key(conn: asyncpg.Connection | asyncpg.Pool, key: str) -> None:
+async def revoke_key(conn: Connection | asyncpg.Pool, key: str) -> None:
     parts = key.split("_", 2)
     if len(parts) == 3:
         await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE key_id = $1", parts[1])

@@ -5,10 +5,12 @@ produce a `ParsedBatch`; the writers turn its rows back into the upload's own fo
 files. Nothing here touches Kafka or SQL.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, Protocol
+
+from typing_extensions import TypeVar  # with a default (PEP 696), as typing's from Python 3.13
 
 from shared.events import ReportedRecord
 from shared.limits import completion_problems, text_problem
@@ -84,13 +86,22 @@ class RowOutcome:
     errors: list[dict[str, str]]  # of its rejected records, in target order
 
 
+class _Row(Protocol):
+    @property
+    def records(self) -> Sequence[object]: ...
+
+
+# What a batch's rows hold: each row as read, or what a reader's `keep` made of it (an upload's QueuedRow).
+R = TypeVar("R", bound=_Row, default=SourceRow)
+
+
 @dataclass
-class ParsedBatch:
+class ParsedBatch(Generic[R]):
     format: FileFormat
     layout: Layout
     preamble: list[list[str]] = field(default_factory=list)  # rows above the header (the CME/MOC guidance row)
     header: list[str] = field(default_factory=list)  # as written in the file; empty for XML and headerless .txt
-    rows: list[SourceRow] = field(default_factory=list)
+    rows: list[R] = field(default_factory=list)
 
     @property
     def record_count(self) -> int:

@@ -50,8 +50,8 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
     try:
         file_name, data = await _read_upload(request, file)
         if dry_run:  # the dry run answers each record's codes: it keeps the records
-            parsed = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
-        else:
+            checked = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
+        else:  # an upload keeps their messages
             parsed = await service.parse_to_queue_off_loop(request.app.state.settings, file_name, data,
                                                            provider.provider_id, batch_id)
     except BatchFileError as exc:
@@ -64,7 +64,7 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
         body["batch_id"] = None if dry_run else str(batch_id)
         return JSONResponse(body, status_code=422)
     if dry_run:
-        return await _dry_run(validation, file_name, parsed)
+        return await _dry_run(validation, file_name, checked)
     await service.accept_batch(pool, request.app.state.outbox, batch_id, provider.provider_id, file_name, parsed)
     log.info("batch accepted", batch_id=str(batch_id), records=parsed.record_count, format=parsed.format.value)
     return {"batch_id": str(batch_id), "file_name": file_name, "format": parsed.format.value,

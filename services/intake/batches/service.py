@@ -3,6 +3,7 @@ messages, which the submission path (submitting/writer.py) queues for the relay 
 
 import asyncio
 from dataclasses import dataclass
+from typing import cast
 from uuid import UUID
 
 import asyncpg
@@ -33,7 +34,7 @@ class QueuedRow:
 
 
 def parse_to_queue(settings: Settings, file_name: str, data: bytes, provider_id: str,
-                   batch_id: UUID) -> ParsedBatch:
+                   batch_id: UUID) -> ParsedBatch[QueuedRow]:
     """`parse`, with each row's records turned into their messages as soon as the row is read (the batch's rows
     are QueuedRows): a record's model is ≈ 4 KB, its message ≈ 1 KB. The same files are refused with the same
     error: an unkeepable value is noted as its row is read, and raised once the whole file is, after any problem
@@ -54,7 +55,7 @@ def parse_to_queue(settings: Settings, file_name: str, data: bytes, provider_id:
         raise problem
     if found:
         raise found[0]
-    return parsed
+    return cast(ParsedBatch[QueuedRow], parsed)  # its rows are what `queued` made of them (model.Keep)
 
 
 async def parse_off_loop(file_name: str, data: bytes, provider_id: str, batch_id: UUID) -> ParsedBatch:
@@ -63,12 +64,12 @@ async def parse_off_loop(file_name: str, data: bytes, provider_id: str, batch_id
 
 
 async def parse_to_queue_off_loop(settings: Settings, file_name: str, data: bytes, provider_id: str,
-                                  batch_id: UUID) -> ParsedBatch:
+                                  batch_id: UUID) -> ParsedBatch[QueuedRow]:
     return await asyncio.to_thread(parse_to_queue, settings, file_name, data, provider_id, batch_id)
 
 
 async def accept_batch(pool: asyncpg.Pool, outbox: Outbox, batch_id: UUID, provider_id: str, file_name: str,
-                       parsed: ParsedBatch) -> None:
+                       parsed: ParsedBatch[QueuedRow]) -> None:
     """The rows and their submissions in one transaction: once the upload is answered, nothing can be lost.
     `parsed` is `parse_to_queue`'s."""
     async with pool.acquire() as conn, conn.transaction():

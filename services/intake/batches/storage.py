@@ -2,12 +2,16 @@
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
 
 from intake.batch_files.model import ParsedBatch, RowOutcome
+from shared.db import Connection
+
+if TYPE_CHECKING:
+    from intake.batches.service import QueuedRow  # which imports this module
 
 BATCH_COLUMNS = ("batch_id, provider_id, file_name, format, layout, status, reason, records, added, rejected,"
                  " uploaded_at, completed_at")
@@ -29,8 +33,8 @@ async def record_failed(pool: asyncpg.Pool, batch_id: UUID, provider_id: str, fi
         batch_id, provider_id, file_name, file_format, reason)
 
 
-async def save_batch(conn: asyncpg.Connection, batch_id: UUID, provider_id: str, file_name: str,
-                     parsed: ParsedBatch) -> None:
+async def save_batch(conn: Connection, batch_id: UUID, provider_id: str, file_name: str,
+                     parsed: "ParsedBatch[QueuedRow]") -> None:
     """The batch, its rows as they came and its records, written in the transaction that queues them; `parsed` is
     service.parse_to_queue's (rows of QueuedRecords)."""
     await conn.execute(
@@ -47,7 +51,7 @@ async def save_batch(conn: asyncpg.Connection, batch_id: UUID, provider_id: str,
                  for row in parsed.rows for r in row.records])
 
 
-async def apply_outcomes(conn: asyncpg.Connection, outcomes: list[Outcome]) -> int:
+async def apply_outcomes(conn: Connection, outcomes: list[Outcome]) -> int:
     """Note what validation decided; a record's first outcome holds (redeliveries change nothing)."""
     changed = await conn.fetch(
         "UPDATE batch_records b SET outcome = o.outcome, errors = o.errors::jsonb"

@@ -18,6 +18,7 @@ import asyncpg
 
 from intake.completions.schemas import Completion, SubmissionAnswer
 from intake.errors import ApiError
+from shared.db import Connection
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -46,7 +47,7 @@ def idempotency_key(provider_id: str, header: str | None, completion: Completion
     return IdempotencyKey(provider_id, header, hashlib.sha256(completion.model_dump_json().encode()).digest())
 
 
-async def claim(conn: asyncpg.Connection, key: IdempotencyKey, answer: SubmissionAnswer) -> bool:
+async def claim(conn: Connection, key: IdempotencyKey, answer: SubmissionAnswer) -> bool:
     """Keep the key with its request's answer; False when the key is held already (a key older than KEEP_FOR is
     free again, even before it is deleted)."""
     return bool(await conn.fetchval(

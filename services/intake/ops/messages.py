@@ -1,7 +1,7 @@
 """Reading messages for operators: the last N of some topics, new ones as they arrive, each shown redacted."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ async def last_messages(settings: Settings, topics: list[str], limit: int) -> li
     return kept[-limit:]
 
 
-async def follow(settings: Settings, topic: str) -> AsyncIterator[list[ConsumerRecord]]:
+async def follow(settings: Settings, topic: str) -> AsyncGenerator[list[ConsumerRecord], None]:
     """Messages published to `topic` from now on, a poll's worth at a time (empty when none came)."""
     async with reader(settings) as consumer:  # closed however the caller stops iterating
         tps = await _assign(settings, consumer, [topic])

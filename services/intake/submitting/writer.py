@@ -36,7 +36,7 @@ RETRY_AFTER_SECONDS = 5
 OUTBOX_CHUNK = 1_000  # a batch's messages an INSERT into the outbox (`queue_batch`)
 
 # Runs inside the submission's transaction before anything is written; False: keep nothing (the key was taken).
-Claim = Callable[[asyncpg.Connection], Awaitable[bool]]
+Claim = Callable[[Connection], Awaitable[bool]]
 
 
 def kafka_unavailable() -> ApiError:
@@ -97,8 +97,9 @@ class Submissions:
                 await asyncio.wait(futures, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
         finally:
             self._waiters.forget(record_ids)
+        waited: Sequence[asyncio.Future[RecordAnswer] | None] = futures or [None] * len(records)
         return [
             future.result() if future is not None and future.done()
             else RecordAnswer(record_id=record.record_id, target=record.target.code, status="Processing")
-            for record, future in zip(records, futures or [None] * len(records), strict=True)
+            for record, future in zip(records, waited, strict=True)
         ]

@@ -75,6 +75,7 @@ def test_a_generated_credit_id_is_shared_by_every_record() -> None:
 def test_rems_alone_reports_no_credits() -> None:
     # A REMS record reports the completion; validation asks no points of it.
     [rems] = split({"rems": [{"program": "OPIOID", "profession": "Nurse"}]})
+    assert rems.rems is not None
     assert (rems.target, rems.credits, rems.rems.profession) == (Target(kind="rems", code="OPIOID"), None, "Nurse")
 
 

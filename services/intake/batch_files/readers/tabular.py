@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import chain
@@ -44,6 +44,7 @@ _NINE_DIGITS = re.compile(r"^\s*\d{9}\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # text files carry tabs and line ends, not these
 
 Rows = Iterable[tuple[int, Sequence[Any]]]  # (row number as the provider sees it, the row's raw values)
+RowSource = Generator[tuple[int, Sequence[Any]], None, None]  # a file's rows, read as they are asked for
 
 
 def _as_read(row: SourceRow) -> SourceRow:
@@ -98,7 +99,7 @@ def file_format(file_name: str, data: bytes) -> FileFormat:
 # --- .xlsx -------------------------------------------------------------------------------------------------
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
+def _xlsx_rows(data: bytes) -> RowSource:
     """(row number, values) of the data sheet: 'Sheet1' when there is one (the CME/MOC template keeps its lists
     on other sheets), else the first worksheet. python-calamine reads a workbook whose size is known to be
     small (any real learner file) twenty times faster than openpyxl; any other is streamed by openpyxl's
@@ -116,7 +117,7 @@ def _data_sheet(names: Sequence[str]) -> str:
     return next((name for name in names if name.strip().casefold() == "sheet1"), names[0])
 
 
-def _calamine_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
+def _calamine_rows(data: bytes) -> RowSource:
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         try:
@@ -131,7 +132,7 @@ def _calamine_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
     return _drained(grid)
 
 
-def _drained(grid: list[list[Any]]) -> Iterator[tuple[int, Sequence[Any]]]:
+def _drained(grid: list[list[Any]]) -> RowSource:
     """The grid's rows in order, each let go once read: four files read at once need not hold four grids."""
     grid.reverse()
     number = 0
@@ -140,7 +141,7 @@ def _drained(grid: list[list[Any]]) -> Iterator[tuple[int, Sequence[Any]]]:
         yield number, grid.pop()[:MAX_COLUMNS + 1]
 
 
-def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
+def _openpyxl_rows(data: bytes) -> RowSource:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except BatchFileError:
@@ -161,7 +162,7 @@ def _openpyxl_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
         workbook.close()
 
 
-def _unreadable(exc: Exception) -> BatchFileError:
+def _unreadable(exc: BaseException) -> BatchFileError:
     if caused_by_entities(exc):
         return BatchFileError("unsafe_xml", "The workbook's XML declares entities, which Excel never writes; "
                                             "it is refused.")
@@ -198,7 +199,7 @@ def decode_text(data: bytes) -> str:
     return text
 
 
-def _text_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
+def _text_rows(data: bytes) -> RowSource:
     """(row number, cells): the csv module reads quoted cells ("..." with doubled quotes) and CRLF or LF."""
     reader = csv.reader(io.StringIO(decode_text(data), newline=""), delimiter="\t")
     number = 0

@@ -62,7 +62,8 @@ def check_prolog_and_root(data: bytes, accepted: tuple[str, ...]) -> str:
     except StopIteration:
         raise BatchFileError("not_well_formed", "The file is not well-formed XML: it has no root element.") from None
     _check_root(root, accepted)
-    return root.tag
+    tag: str = root.tag  # an element's (lxml's names are untyped)
+    return tag
 
 
 def _check_root(root: etree._Element, accepted: tuple[str, ...]) -> None:

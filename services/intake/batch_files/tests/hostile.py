@@ -76,7 +76,7 @@ def patch_member(data: bytes, name: str, *, file_size: int | None = None, flags:
     buf = bytearray(data)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         info = archive.getinfo(name)
-        central = archive.start_dir  # type: ignore[attr-defined]
+        central = archive.start_dir
     local = info.header_offset
     while buf[central:central + 4] == b"PK\x01\x02":
         name_len, extra_len, comment_len = struct.unpack_from("<HHH", buf, central + 28)

@@ -73,7 +73,8 @@ def write_activity_reports(rows: Iterable[ReportRow]) -> bytes:
         root.append(report)
     # Each fragment carries the namespace declarations it was read with; the root's serve them all.
     etree.cleanup_namespaces(root, top_nsmap=NSMAP, keep_ns_prefixes=list(NSMAP.values()))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    xml: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")  # lxml's names are untyped
+    return xml
 
 
 def activity_report_results_xml(results: list[ReportResult]) -> bytes:
@@ -87,7 +88,8 @@ def activity_report_results_xml(results: list[ReportResult]) -> bytes:
             record = etree.SubElement(report, "Record", target=_xml_text(target), recordID=record_id, status=status)
             for code, message in errors:
                 etree.SubElement(record, "Error", code=code).text = _xml_text(message)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return xml
 
 
 def _fragment_parser() -> etree.XMLParser:

@@ -64,7 +64,8 @@ def _layout_rows(shape: TabularShape, rows: Iterable[tuple[list[str], str, str]]
 def _xlsx_value(text: str) -> str | None:
     if not text:
         return None  # an empty cell, not an empty string
-    return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", text))
+    cell: str = safe_cell(ILLEGAL_CHARACTERS_RE.sub("", text))
+    return cell
 
 
 def _write_xlsx(lines: Iterable[list[str]]) -> bytes:
