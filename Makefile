@@ -27,10 +27,13 @@ run: install
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set).
 test: install
 	@$(BIN)/ruff check .
+	@$(BIN)/mypy
 	@$(BIN)/python -m pytest
 
+# ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).
 lint: install
 	@$(BIN)/ruff check .
+	@$(BIN)/mypy
 
 infra-start: install
 	@bash deploy/local/infra.sh start

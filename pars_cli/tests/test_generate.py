@@ -176,7 +176,7 @@ def test_names_include_accents_hyphens_and_apostrophes():
     assert any(not n.isascii() for n in names)
 
 
-def test_board_ids_and_licenses_unique():
+def test_board_ids_and_licenses_unique() -> None:
     seen: set[tuple[str, str]] = set()
     licenses: set[tuple[str, str]] = set()
     for p in _big().physicians:

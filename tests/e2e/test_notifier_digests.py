@@ -190,7 +190,8 @@ def test_a_notifier_killed_at_random_loses_and_repeats_no_rejection(servers: dic
             else:  # while it closes a window, sends or consumes
                 stack.wait_for(lambda n=starts: len(runs()) >= n, timeout=30)
                 time.sleep(rng.uniform(0.5, 6.0))
-            notifier.process.kill()  # type: ignore[union-attr]  # SIGKILL: no clean-up at all
+            assert notifier.process is not None
+            notifier.process.kill()  # SIGKILL: no clean-up at all
             notifier.wait(10)
             kills += 1
             starts = len(runs()) + 1  # a run killed while starting up logged no start

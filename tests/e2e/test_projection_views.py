@@ -2,7 +2,8 @@
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -204,13 +205,14 @@ def test_record_list_filters(views: tuple[Stack, dict[str, str]], filters: dict,
     ],
 )
 @pytest.mark.parametrize("descending", [False, True])
-def test_record_list_sorts(views: tuple[Stack, dict[str, str]], sort: str, key: object, descending: bool) -> None:
+def test_record_list_sorts(views: tuple[Stack, dict[str, str]], sort: str, key: Callable[[dict[str, Any]], Any],
+                           descending: bool) -> None:
     stack, keys = views
     with stack.client(keys[A]) as api:
         items = api.get("/v1/records", params={"sort": ("-" if descending else "") + sort, "per_page": 1000}).json()[
             "items"
         ]
-    values = [key(r) for r in items]  # type: ignore[operator]
+    values = [key(r) for r in items]
     assert values == sorted(values, reverse=descending) and len(values) == 25
 
 

@@ -103,8 +103,9 @@ def test_verdict_event_type(action: str, accepted: bool, event_type: type) -> No
     assert event.provider_id == "0008001"
     assert event.submission_id == target.submission_id
     assert event.correlation_id == "corr-1"
-    assert event.target == target.target  # type: ignore[attr-defined]
-    assert event.response_id == v.event_id  # type: ignore[attr-defined]
+    assert isinstance(event, RecordAccepted | RecordRejected | RecordDeleted)
+    assert event.target == target.target
+    assert event.response_id == v.event_id
 
 
 def test_a_rejected_add_carries_the_boards_errors() -> None:
