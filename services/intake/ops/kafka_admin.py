@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.boards import shipped_boards
 from shared.settings import Settings
-from shared.topics import BOARD_SIM_REQUESTS, GROUPS, all_topics, board_requests
+from shared.topics import GROUPS, all_topics, board_requests
 
 Offsets = dict[TopicPartition, int]
 
@@ -29,9 +29,9 @@ def known_groups() -> dict[str, list[str]]:
 
     Groups of this namespace that are not listed (a world file's own board) are still found by name.
     """
-    groups = {g.name: [t.name for t in g.reads] for g in GROUPS if g is not BOARD_SIM_REQUESTS}
     moc = [code for code, board in shipped_boards().items() if board.kind == "moc" and board.needs_board]
-    return groups | {BOARD_SIM_REQUESTS.name: [board_requests(code).name for code in moc]}
+    # The group that reads no fixed topic is board-sim's: a request topic per board it serves.
+    return {g.name: [t.name for t in g.reads] or [board_requests(code).name for code in moc] for g in GROUPS}
 
 
 def logical(settings: Settings, name: str) -> str:
