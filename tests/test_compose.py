@@ -4,28 +4,37 @@ Nothing here needs a Docker engine. Only the last test runs `docker compose conf
 compose CLI plugin exists (it validates the file without an engine).
 """
 
+import importlib.util
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from pars_cli.generate import demo_world
 from shared.service import health_port
-from shared.service_registry import BY_PACKAGE, SERVICES
+from shared.service_registry import BY_PACKAGE, SERVICES, VALIDATION
 from shared.settings import Settings
 from shared.topics import RECORD_PARTITIONS
+from shared.world import World
 from tests.support import kafka_release
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 KAFKA_SCRIPT = REPO / "deploy" / "local" / "kafka.sh"
+DOCKERFILE = REPO / "deploy" / "docker" / "Dockerfile"
+DEMO_SCRIPT = REPO / "deploy" / "docker" / "demo.py"
+RUNTIME_LOCK = REPO / "requirements-runtime.lock"
 
 # Broker properties of kafka.sh that describe its own network and disk, not the broker's behaviour.
 KAFKA_LOCAL_ONLY = {"listeners", "advertised.listeners", "listener.security.protocol.map",
@@ -293,3 +302,110 @@ def test_docker_compose_config_validates() -> None:
     result = subprocess.run([docker, "compose", "-f", str(COMPOSE_FILE), "config", "-q"], cwd=REPO,
                             capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_intake_reaches_the_compose_validation_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unset, PARS_VALIDATION_URL falls back to intake's own container (Settings.validation_base_url).
+    _, intake = compose_service_running("intake")
+    url = urlsplit(settings_from(environment(intake), monkeypatch).validation_base_url())
+    name, validation = compose_service_running(VALIDATION.package)
+    validation_settings = settings_from(environment(validation), monkeypatch)
+    assert (url.scheme, url.hostname) == ("http", name), f"intake calls {url.geturl()}, not the service {name}"
+    assert url.port == validation_settings.service_port(VALIDATION.name)
+    assert validation_settings.health_host == "0.0.0.0", "validation answers only its own container's loopback"
+    assert validation_settings.internal_token() == settings_from(environment(intake), monkeypatch).internal_token()
+
+
+def test_notifier_mails_the_compose_smtp_sink(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, notifier = compose_service_running("notifier")
+    settings = settings_from(environment(notifier), monkeypatch)
+    sink = services().get(settings.smtp_host or "")
+    assert sink is not None, f"notifier mails {settings.smtp_host}, which is no compose service"
+    listen = command(sink)[command(sink).index("-l") + 1]
+    assert host_port(listen) == ("0.0.0.0", settings.smtp_port)
+    assert notifier["depends_on"][settings.smtp_host]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("package", [s.package for s in SERVICES if s.health_port_offset is not None])
+def test_every_worker_service_scales(package: str) -> None:
+    # `docker compose up --scale validation=2` fails on a fixed container name or a fixed host port.
+    name, service = compose_service_running(package)
+    assert "container_name" not in service, f"{name} has a container_name: it cannot run twice"
+    assert not service.get("ports"), f"{name} publishes {service['ports']}: a second instance could not bind them"
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    return {canonical(m["name"]): m["version"]
+            for m in re.finditer(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>\S+)",
+                                 path.read_text(encoding="utf-8"), re.M)}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert match, requirement
+    return canonical(match[0])
+
+
+def test_runtime_lock_is_the_full_lock_without_the_dev_tools() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    full, runtime = lock_pins(REPO / "requirements.lock"), lock_pins(RUNTIME_LOCK)
+    changed = {name: (version, full.get(name)) for name, version in runtime.items() if full.get(name) != version}
+    assert not changed, f"{RUNTIME_LOCK.name} pins differ from requirements.lock (runtime, full): {changed}"
+    missing = {requirement_name(r) for r in project["dependencies"]} - set(runtime)
+    assert not missing, f"{RUNTIME_LOCK.name} lacks runtime dependencies {missing}"
+    dev = {requirement_name(r) for r in project["optional-dependencies"]["dev"]}
+    assert {"pytest", "ruff", "mypy", "testcontainers", "schemathesis"} <= dev <= set(full)
+    assert not dev & set(runtime), f"{RUNTIME_LOCK.name} holds dev tools {sorted(dev & set(runtime))}"
+
+
+def test_image_installs_the_runtime_lock_only() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    installs = re.findall(r"pip install[^\n]*?-r\s+(\S+)", text)
+    assert installs == [RUNTIME_LOCK.name], f"{DOCKERFILE} installs {installs}"
+    assert "[dev]" not in text and "--extra" not in text
+
+
+def test_demo_job_loads_the_demo_world_once_infrastructure_is_up() -> None:
+    demo = services()["demo"]
+    script = command(demo)[1:]
+    assert command(demo)[0] == "python" and len(script) == 1
+    copied = re.findall(r"^COPY\s+(\S+)\s+(\S+)$", DOCKERFILE.read_text(encoding="utf-8"), re.M)
+    assert (str(DEMO_SCRIPT.relative_to(REPO)), script[0]) in copied, f"the image has no {script[0]}"
+    assert demo.get("restart") == "no"
+    kafka_name, _ = kafka_service()
+    depends = demo["depends_on"]
+    assert depends[kafka_name]["condition"] == depends["postgres"]["condition"] == "service_healthy"
+    assert depends["topics"]["condition"] == "service_completed_successfully"
+    assert environment(demo) == environment(compose_service_running("intake")[1])
+
+
+def test_demo_script_loads_the_demo_world_and_prints_keys(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("pars_compose_demo", DEMO_SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loaded: list[World] = []
+    issued: list[tuple[str, str | None]] = []
+
+    async def load_world(settings: Settings, world: World) -> None:
+        loaded.append(world)
+
+    async def issue_key(settings: Settings, role: str, provider_id: str | None = None) -> str:
+        issued.append((role, provider_id))
+        return f"key-{len(issued)}"
+
+    monkeypatch.setattr(module.admin, "load_world", load_world)
+    monkeypatch.setattr(module.admin, "issue_key", issue_key)
+    monkeypatch.setattr(module, "get_settings", lambda: Settings(today=date(2026, 3, 2)))
+    module.main()
+
+    assert loaded == [demo_world(today=date(2026, 3, 2))]
+    provider = loaded[0].providers[0]
+    assert issued == [("provider", provider.id), ("operator", None)]
+    assert capsys.readouterr().out.splitlines() == [f"provider {provider.id} ({provider.name}) key: key-1",
+                                                    "operator key: key-2"]
