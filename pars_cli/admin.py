@@ -15,7 +15,9 @@ import notifier.world
 import projector.world
 import validation.world
 from intake.keys import issue_key as issue_api_key
+from intake.keys import list_keys as list_api_keys
 from intake.keys import revoke_key as revoke_api_key
+from intake.keys import revoke_key_id
 from shared.boards import apply_overrides
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics
@@ -68,6 +70,22 @@ async def revoke_key(settings: Settings, key: str) -> None:
     pool = await _pool(settings, INTAKE)
     try:
         await revoke_api_key(pool, key)
+    finally:
+        await pool.close()
+
+
+async def keys(settings: Settings) -> list[asyncpg.Record]:
+    pool = await _pool(settings, INTAKE)
+    try:
+        return await list_api_keys(pool)
+    finally:
+        await pool.close()
+
+
+async def revoke_key_by_id(settings: Settings, key_id: str) -> bool:
+    pool = await _pool(settings, INTAKE)
+    try:
+        return await revoke_key_id(pool, key_id)
     finally:
         await pool.close()
 

@@ -1,6 +1,7 @@
 """The `pars` command: world files, API keys, and (later) uploads, tails and replays."""
 
 import asyncio
+import importlib.metadata
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,29 +12,45 @@ from rich.console import Console
 
 from pars_cli import admin
 from pars_cli.generate import generate_world
+from pars_cli.output import to_json
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
-app = typer.Typer(help="PARS learner reporting: operator and provider tools.", no_args_is_help=True)
-world_app = typer.Typer(help="Reference data: providers, boards, activities, physicians.", no_args_is_help=True)
-provider_app = typer.Typer(help="Provider accounts.", no_args_is_help=True)
-operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
+# -h as well as --help everywhere: each sub-app takes this from its own Typer, not from its parent's.
+HELP = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(help="PARS learner reporting: operator and provider tools.", no_args_is_help=True,
+                  context_settings=HELP)
+world_app = typer.Typer(help="Reference data: providers, boards, activities, physicians.", no_args_is_help=True,
+                        context_settings=HELP)
+provider_app = typer.Typer(help="Provider accounts.", no_args_is_help=True, context_settings=HELP)
+operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True, context_settings=HELP)
 app.add_typer(world_app, name="world")
 app.add_typer(provider_app, name="provider")
 app.add_typer(operator_app, name="operator")
-replay_app = typer.Typer(help="Re-apply what a topic holds.", no_args_is_help=True)
+replay_app = typer.Typer(help="Re-apply what a topic holds.", no_args_is_help=True, context_settings=HELP)
 app.add_typer(replay_app, name="replay")
-projection_app = typer.Typer(help="The record projection providers read.", no_args_is_help=True)
+projection_app = typer.Typer(help="The record projection providers read.", no_args_is_help=True, context_settings=HELP)
 app.add_typer(projection_app, name="projection")
-mail_app = typer.Typer(help="The rejection digests e-mailed to providers.", no_args_is_help=True)
+mail_app = typer.Typer(help="The rejection digests e-mailed to providers.", no_args_is_help=True, context_settings=HELP)
 app.add_typer(mail_app, name="mail")
-stack_app = typer.Typer(help="The whole stack on this machine.", no_args_is_help=True)
+stack_app = typer.Typer(help="The whole stack on this machine.", no_args_is_help=True, context_settings=HELP)
 app.add_typer(stack_app, name="stack")
+keys_app = typer.Typer(help="API keys issued: list them, revoke one.", no_args_is_help=True, context_settings=HELP)
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        print(importlib.metadata.version("pars-pipeline"))
+        raise typer.Exit()
+
+
 @app.callback()
-def _logging() -> None:
+def _logging(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
     # stdout carries only what a command answers (a key, a file name); logs go to stderr.
     settings = get_settings()
     configure_logging("cli", "WARNING" if settings.log_level.upper() == "INFO" else settings.log_level,
@@ -99,9 +116,10 @@ def operator_key() -> None:
 @app.command("upload")
 def upload_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    provider: Annotated[str, typer.Option("--provider", help="The provider (7-digit ID) the file reports for.")],
+    provider: Annotated[str | None, typer.Option("--provider", help="The provider (7-digit ID) the file reports "
+                                                 "for; not needed with --key, which says whose it is.")] = None,
     key: Annotated[str | None, typer.Option(envvar="PARS_API_KEY", help="The provider's API key; without it a "
-                                            "one-time key is issued for this upload and revoked after.")] = None,
+                                            "one-time key is issued for --provider and revoked after.")] = None,
     api: Annotated[str | None, typer.Option(help="The API's base URL (default: PARS_API_HOST:PARS_API_PORT).")]
     = None,
     out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Where the rejection file goes (default: "
@@ -111,6 +129,10 @@ def upload_file(
     """Upload a batch file (.xlsx, tab-delimited .txt, Activity Report .xml), follow it, save its rejections."""
     from pars_cli.upload import UploadFailed, upload
 
+    if key is None and provider is None:
+        # intake learns the provider from the key itself; only a one-time key needs to be told whose it is.
+        err.print("[red]give --key (or PARS_API_KEY), or --provider to upload with a one-time key[/red]")
+        raise typer.Exit(2)
     settings = get_settings()
     base = api or f"http://{settings.api_host}:{settings.api_port}"
     temporary = key is None
@@ -164,14 +186,49 @@ def projection_rebuild() -> None:
               f"{report.records} records")
 
 
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@keys_app.command("list")
+def keys_list(as_json: JSON = False) -> None:
+    """Show every API key issued: its ID, role, provider, when created and revoked (never the key itself)."""
+    from rich.table import Table
+
+    rows = asyncio.run(admin.keys(get_settings()))
+    if as_json:
+        print(to_json(rows))
+        return
+    table = Table("key id", "role", "provider", "sandbox", "created (UTC)", "revoked (UTC)")
+    for r in rows:
+        table.add_row(r["key_id"], r["role"], r["provider_id"] or "-", "yes" if r["sandbox"] else "",
+                      f"{r['created_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{r['revoked_at']:%Y-%m-%d %H:%M:%S}" if r["revoked_at"] else "-")
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's ID as `pars keys list` shows it (the part "
+                                                      "after pars_), or the whole key.")]) -> None:
+    """Revoke a key: intake refuses it within seconds (each process trusts a key it checked for a short while)."""
+    parts = key_id.split("_", 2)
+    key_id = parts[1] if len(parts) == 3 and parts[0] == "pars" else key_id
+    if not asyncio.run(admin.revoke_key_by_id(get_settings(), key_id)):
+        err.print(f"[red]no key {key_id} that is not revoked already[/red]")
+        raise typer.Exit(1)
+    err.print(f"revoked {key_id}")
+
+
 @mail_app.command("list")
-def mail_list(limit: Annotated[int, typer.Option(min=1)] = 50) -> None:
+def mail_list(limit: Annotated[int, typer.Option(min=1)] = 50, as_json: JSON = False) -> None:
     """Show the newest digests: window, provider, status, how many rejections, when sent."""
     from rich.table import Table
 
     from notifier.digests import message_id
 
     rows = asyncio.run(admin.sent_mail(get_settings(), limit))
+    if as_json:
+        print(to_json({**r, "message_id": message_id(r["digest_id"])} for r in rows))
+        return
     table = Table("window (UTC)", "provider", "to", "status", "rejections", "attempts", "sent at", "message id")
     for r in rows:
         status = r["status"] if not r["last_error"] else f"{r['status']} ({r['last_error'][:40]})"

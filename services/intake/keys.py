@@ -93,4 +93,17 @@ class KeyCache:
 async def revoke_key(conn: Connection | asyncpg.Pool, key: str) -> None:
     parts = key.split("_", 2)
     if len(parts) == 3:
-        await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE key_id = $1", parts[1])
+        await revoke_key_id(conn, parts[1])
+
+
+async def revoke_key_id(conn: Connection | asyncpg.Pool, key_id: str) -> bool:
+    """Revoke a key by its ID (the part after `pars_`); False if there is no such key or it was revoked already."""
+    revoked = await conn.fetchval("UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL"
+                                  " RETURNING key_id", key_id)
+    return revoked is not None
+
+
+async def list_keys(conn: Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    """Every key issued, newest first: its ID, role, provider and dates, never its digest."""
+    return await conn.fetch("SELECT key_id, role, provider_id, sandbox, created_at, revoked_at FROM api_keys"
+                            " ORDER BY created_at DESC, key_id")
