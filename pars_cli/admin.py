@@ -5,6 +5,7 @@ world can be loaded before the services ever ran).
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -64,6 +65,18 @@ async def issue_key(settings: Settings, role: str, provider_id: str | None = Non
             return await issue_api_key(conn, role, provider_id, sandbox=sandbox)
     finally:
         await pool.close()
+
+
+async def load_demo_world(settings: Settings) -> tuple[World, list[tuple[str, str]]]:
+    """Load the demo world (`pars stack run`, compose's demo job); answer it with (who, key) for its first provider
+    and for an operator."""
+    from pars_cli.generate import demo_world  # the generator is only needed here
+
+    world = demo_world(today=settings.today or datetime.now(UTC).date())
+    await load_world(settings, world)
+    provider = world.providers[0]
+    return world, [(f"provider {provider.id} ({provider.name})", await issue_key(settings, "provider", provider.id)),
+                   ("operator", await issue_key(settings, "operator"))]
 
 
 async def revoke_key(settings: Settings, key: str) -> None:

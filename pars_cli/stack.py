@@ -221,7 +221,6 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
 
     from pars_cli import admin
     from pars_cli.demo_files import write_demo_files
-    from pars_cli.generate import demo_world
 
     # Ctrl-C stops the stack even when this process was started with SIGINT ignored, as a shell does for a
     # command it runs in the background (Python then installs no KeyboardInterrupt of its own).
@@ -237,17 +236,13 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
         if not settings.smtp_host:
             smtp = start_smtp_sink("127.0.0.1", settings.smtp_port, local_dir() / "mail", logs)
             env["PARS_SMTP_HOST"] = "127.0.0.1"
-        keys = []
         if load_demo:
-            world = demo_world(today=settings.today or datetime.now(UTC).date())
+            world, keys = asyncio.run(admin.load_demo_world(settings))
             path = local_dir() / "demo-world.json"
             path.write_text(world.model_dump_json(indent=1, exclude_none=True), encoding="utf-8")
-            asyncio.run(admin.load_world(settings, world))
-            provider = world.providers[0]
             demo_files = write_demo_files(world, settings.today or datetime.now(UTC).date(), local_dir() / "demo")
-            keys.append((f"provider {provider.id} ({provider.name})",
-                         asyncio.run(admin.issue_key(settings, "provider", provider.id))))
-        keys.append(("operator", asyncio.run(admin.issue_key(settings, "operator"))))
+        else:
+            keys = [("operator", asyncio.run(admin.issue_key(settings, "operator")))]
         processes = start_services(settings, env, logs)
         api = f"http://{settings.api_host}:{settings.api_port}"
         print(f"\nPARS is running.\n  API:        {api}/v1   (docs at {api}/docs)")

@@ -6,24 +6,14 @@ run before or alongside the services).
 """
 
 import asyncio
-from datetime import UTC, datetime
 
 from pars_cli import admin
-from pars_cli.generate import demo_world
-from shared.settings import Settings, get_settings
-
-
-async def load_demo(settings: Settings) -> list[tuple[str, str]]:
-    """Load the demo world; return (who, key) for its first provider and for an operator."""
-    world = demo_world(today=settings.today or datetime.now(UTC).date())
-    await admin.load_world(settings, world)
-    provider = world.providers[0]
-    return [(f"provider {provider.id} ({provider.name})", await admin.issue_key(settings, "provider", provider.id)),
-            ("operator", await admin.issue_key(settings, "operator"))]
+from shared.settings import get_settings
 
 
 def main() -> None:
-    for who, key in asyncio.run(load_demo(get_settings())):
+    _, keys = asyncio.run(admin.load_demo_world(get_settings()))
+    for who, key in keys:
         print(f"{who} key: {key}", flush=True)
 
 
