@@ -28,6 +28,7 @@ run: install
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
+	@bash deploy/local/chromium.sh >/dev/null  # the browser tests' chromium, installed with apt when missing
 	@$(BIN)/python -m pytest
 
 # ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).

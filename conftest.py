@@ -21,6 +21,8 @@ from tests.support import drop_namespaces_now, kafka_release, unique_namespace
 REPO = Path(__file__).resolve().parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
 
+pytest_plugins = ["tests.browser_support"]  # Playwright + chromium fixtures for the browser tests
+
 
 def _docker_engine() -> bool:
     if shutil.which("docker") is None:
