@@ -1,7 +1,10 @@
 """Transactional outbox: messages are written with the state they describe, then published by a relay.
 
-The relay holds a per-schema advisory lock while it publishes, so with several instances of a service
-exactly one publishes at a time and each key's messages leave in the order they were written.
+Several instances of a service run a relay each over the same schema. Each round a relay takes advisory locks on
+key buckets (a hash of the message key, KEY_BUCKETS of them) and publishes only rows of the buckets it holds, so
+a key's messages leave from one relay at a time, in the order they were written, while other relays publish other
+buckets' rows. A relay alone takes every bucket and runs the statements it ran with one per-schema lock; once a
+round filled a whole batch (a backlog), it takes half the buckets, leaving the other half to another instance.
 
 A writer that wants its messages out at once (intake's submissions, validation, the router, the board simulator)
 uses an `OutboxWriter`: its rows are kept with a hand-over delay, it publishes them itself right after the commit
@@ -14,6 +17,7 @@ later row never overtakes an earlier one of its key.
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,9 +25,11 @@ from datetime import UTC, datetime
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from shared import tracing
 from shared.db import Connection
 from shared.events import Envelope
 from shared.logging import get_logger
+from shared.metrics import outbox_rows
 
 log = get_logger(__name__)
 
@@ -95,6 +101,7 @@ class Outbox:
         relay off rows without a `not_before` while their writer publishes them itself."""
         if not messages:
             return []
+        messages = _traced(messages)
         ids = await conn.fetch(
             "INSERT INTO outbox (topic, key, value, headers, not_before, held)"
             " SELECT m.topic, m.key, m.value, m.headers, coalesce(m.not_before, now() + make_interval(secs => $6)),"
@@ -116,6 +123,7 @@ class Outbox:
         with a `not_before` of its own."""
         if not messages:
             return []
+        messages = _traced(messages)
         rows = await conn.fetch(
             _KEEP_HELD, [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
             [m.headers for m in messages], [m.not_before for m in messages], hand_over_after, list(publishing),
@@ -221,6 +229,7 @@ class OutboxWriter:
         are the relay's, and it is woken for them at the commit)."""
         if not messages:
             return []
+        messages = _traced(messages)  # the rows it publishes carry the trace context too
         now = datetime.now(UTC)
         due = [m.not_before is None or m.not_before <= now for m in messages]
         if not any(due):  # all delayed (a board's latency): the relay's, as they always were
@@ -261,12 +270,32 @@ class OutboxWriter:
         await self._settler.stop()
 
 
+# A row's key bucket: every row of one key falls in the same one, whatever its topic (rows without a key keep no
+# order, and share the empty key's bucket). Relays lock buckets with pg_try_advisory_xact_lock(hashtext(schema
+# label), bucket) for the length of a round.
+KEY_BUCKETS = 16
+_BUCKET = f"(hashtext(encode(coalesce(o.key, ''::bytea), 'hex')) & {KEY_BUCKETS - 1})"
+# The first $3 buckets of $1 (a shuffled list) that no other relay holds, locked till the round's end. The Limit node
+# pulls one bucket at a time through the filter, so no more than $3 are locked.
+_TAKE_BUCKETS = ("SELECT coalesce(array_agg(b), '{}') FROM (SELECT b FROM unnest($1::int[]) b"
+                 " WHERE pg_try_advisory_xact_lock(hashtext($2), b) LIMIT $3) t")
+# A row waits while an earlier one of its key is still held by its writer (OutboxWriter): the writer publishes that
+# one, or hands it over, or its time runs out; then the two leave in order.
+_DUE = ("SELECT id, topic, key, value, headers FROM outbox o WHERE not_before <= now() {buckets}AND NOT EXISTS ("
+        " SELECT FROM outbox e WHERE e.key = o.key AND e.topic = o.topic AND e.id < o.id AND e.held"
+        " AND e.not_before > now()) ORDER BY id LIMIT $1")
+_DUE_ANY = _DUE.format(buckets="")
+_DUE_IN_BUCKETS = _DUE.format(buckets=f"AND {_BUCKET} = ANY($2::int[]) ")
+
+
 class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, batch_size: int = 2000) -> None:
         self._pool = pool
         self._outbox = outbox
         self._publish = publish
         self._batch_size = batch_size
+        self._lock_label = f"outbox:{outbox.schema}"
+        self._backlog = False  # the last round filled a batch: take half the buckets, for another instance's relay
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -321,22 +350,32 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
+    async def measure_backlog(self) -> None:
+        """For /metrics: the rows due and not yet published (a backlog), and those due later (a board's latency);
+        the rows their writers are publishing are neither."""
+        row = await self._pool.fetchrow("SELECT count(*) FILTER (WHERE not_before <= now()),"
+                                        " count(*) FILTER (WHERE not_before > now() AND NOT held) FROM outbox")
+        assert row is not None  # an aggregate answers one row
+        outbox_rows(self._outbox.schema, row[0], row[1])
+
     async def drain_once(self) -> tuple[int, float | None]:
         """Publish one batch of due messages; answer how many, and in how many seconds to look again: when the next
         delayed one is due (by PostgreSQL's clock, which set it), at most a second while the outbox holds any row
         (one due may wait for another writer's held row of its key), None when it is empty."""
+        want = KEY_BUCKETS // 2 if self._backlog else KEY_BUCKETS
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
-                                       f"outbox:{self._outbox.schema}"):
-                return 0, 1.0  # another instance's relay is publishing
-            # A row waits while an earlier one of its key is still held by its writer (OutboxWriter): the writer
-            # publishes that one, or hands it over, or its time runs out; then the two leave in order.
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox o WHERE not_before <= now() AND NOT EXISTS ("
-                " SELECT FROM outbox e WHERE e.key = o.key AND e.topic = o.topic AND e.id < o.id AND e.held"
-                " AND e.not_before > now()) ORDER BY id LIMIT $1", self._batch_size,
-            )
+            taken = await conn.fetchval(_TAKE_BUCKETS, random.sample(range(KEY_BUCKETS), KEY_BUCKETS),
+                                        self._lock_label, want)
+            if not taken:
+                return 0, 1.0  # other instances' relays hold every bucket
+            if len(taken) == KEY_BUCKETS:  # alone: no bucket filter, the statement of a relay with one lock
+                rows = await conn.fetch(_DUE_ANY, self._batch_size)
+            else:
+                rows = await conn.fetch(_DUE_IN_BUCKETS, self._batch_size, taken)
+            self._backlog = len(rows) == self._batch_size
             if not rows:
+                if want < KEY_BUCKETS:
+                    return 0, 0.0  # its half was empty: at once, every bucket it can take
                 later = await conn.fetchrow(
                     "SELECT (SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox"
                     " WHERE not_before > now()), EXISTS (SELECT FROM outbox)")
@@ -346,6 +385,15 @@ class OutboxRelay:
             # Deleted only after Kafka acknowledged every message: a crash in between republishes (same ids).
             await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
         return len(rows), None
+
+
+def _traced(messages: Sequence[OutboxMessage]) -> Sequence[OutboxMessage]:
+    """With tracing on, each message's headers carry the trace context of what wrote it, kept in its row, so the trace
+    goes on across a relay that publishes it later (shared.tracing); off, the messages as they are."""
+    if not tracing.enabled():
+        return messages
+    stamped = tracing.stamp([(m.topic, m.headers) for m in messages])
+    return [replace(m, headers=headers) for m, headers in zip(messages, stamped, strict=True)]
 
 
 def _open(conn: Connection) -> bool:
