@@ -3,18 +3,23 @@ process knows of Kafka's health."""
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.logging import get_logger
 from shared.outbox import OutboxRow, PublishRows
 from shared.settings import Settings
-from shared.topics import TopicSpec
+from shared.topics import RECORD_PARTITIONS, TopicSpec
 
 log = get_logger(__name__)
 
@@ -23,14 +28,50 @@ log = get_logger(__name__)
 KAFKA_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
+def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """TLS for the SSL and SASL_SSL protocols: brokers checked against the CA file (or the system's CAs), host
+    names checked, and the client certificate shown when one is set."""
+    if not settings.kafka_security_protocol.endswith("SSL"):
+        return None
+    password = settings.kafka_ssl_key_password
+    context: ssl.SSLContext = create_ssl_context(cafile=settings.kafka_ssl_cafile, certfile=settings.kafka_ssl_certfile,
+                                                 keyfile=settings.kafka_ssl_keyfile,
+                                                 password=password.get_secret_value() if password else None)
+    return context
+
+
+def kafka_security(settings: Settings) -> BaseSecurity | None:
+    """The settings' security as FastStream takes it (it hands it on to every client the broker makes)."""
+    protocol, context = settings.kafka_security_protocol, kafka_ssl_context(settings)
+    if protocol == "PLAINTEXT":
+        return None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context, use_ssl=True)
+    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    assert settings.kafka_sasl_username and settings.kafka_sasl_password  # Settings refuses SASL without them
+    return sasl[settings.kafka_sasl_mechanism](settings.kafka_sasl_username,
+                                               settings.kafka_sasl_password.get_secret_value(),
+                                               ssl_context=context, use_ssl=protocol == "SASL_SSL")
+
+
+def kafka_client_args(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for a plain aiokafka client (consumer, producer, admin): the bootstrap servers and the
+    same security FastStream's clients get, by FastStream's own translation, so the two never disagree."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(kafka_security(settings))}
+
+
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
     # ACK: offsets are committed after the handler returns, never before (FastStream's default is ACK_FIRST).
-    # Idempotent producer: retries never duplicate or reorder a partition's messages.
+    # Idempotent producer: retries never duplicate or reorder a partition's messages. acks=all (idempotence needs
+    # it; said here so nobody lowers it): a write is answered once every in-sync replica has it, at least
+    # min.insync.replicas of them, so a leader dying after its answer loses nothing.
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=f"pars-{service}",
         ack_policy=AckPolicy.ACK,
+        acks="all",
         enable_idempotence=True,
+        security=kafka_security(settings),
         linger_ms=5,
         max_batch_size=512 * 1024,
         allow_auto_create_topics=False,
@@ -104,14 +145,28 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], withi
         await asyncio.sleep(0.1)
 
 
+def topic_partitions(settings: Settings, spec: TopicSpec) -> int:
+    """A topic with the registry's record count (the record topics) has PARS_KAFKA_PARTITIONS; one that chose its
+    own (activities, dead letters) keeps it."""
+    return settings.kafka_partitions if spec.partitions == RECORD_PARTITIONS else spec.partitions
+
+
+def new_topic(settings: Settings, spec: TopicSpec) -> NewTopic:
+    configs = ({"min.insync.replicas": str(settings.kafka_min_insync_replicas)}
+               if settings.kafka_min_insync_replicas is not None else {})
+    return NewTopic(settings.topic(spec.name), topic_partitions(settings, spec), settings.kafka_replication_factor,
+                    topic_configs=configs)
+
+
 async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
-    """Create the topics that do not exist yet, with their registry partition counts."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-admin")
+    """Create the topics that do not exist yet: partitions, replication factor and min.insync.replicas from the
+    settings (topic_partitions)."""
+    admin = AIOKafkaAdminClient(**kafka_client_args(settings), client_id="pars-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = {settings.topic(s.name): s for s in specs}
-        missing = [NewTopic(name, s.partitions, 1) for name, s in wanted.items() if name not in existing]
+        missing = [new_topic(settings, s) for name, s in wanted.items() if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created by another process meanwhile
                 await admin.create_topics(missing)

@@ -6,8 +6,10 @@ import os
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.service_registry import BY_NAME, VALIDATION
@@ -31,7 +33,8 @@ def connect_host(host: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARS_", extra="ignore")
+    # hide_input_in_errors: a refused setting's error would print the values given, passwords among them.
+    model_config = SettingsConfigDict(env_prefix="PARS_", extra="ignore", hide_input_in_errors=True)
 
     # Defaults point at the servers deploy/local/infra.sh starts.
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
@@ -41,6 +44,27 @@ class Settings(BaseSettings):
     # How long the broker holds a fetch of a consumer that is off the callers' path (router, board-sim, projector,
     # notifier, batch tallies) while messages flow, so its batches grow with the load (shared.consumer.long_polls).
     consumer_linger_ms: int = Field(default=50, ge=0, le=1000)
+    # Topics the services create: copies of each partition, how many copies must have a write before producers
+    # (acks=all) are answered (unset: the broker's min.insync.replicas), and the partitions of the record topics
+    # (submissions, record events, board requests and responses; activities and dead letters keep their own).
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
+    kafka_partitions: int = Field(default=12, ge=1)
+    # How clients reach a real cluster: SASL (PLAIN or SCRAM) over plain TCP or TLS; TLS checks the brokers
+    # against the CA file (the system's CAs when unset) and shows the client certificate when one is given.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    # PostgreSQL's TLS, libpq's parameters (asyncpg reads them): added to database_url's unless it names them.
+    database_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    database_sslrootcert: Path | None = None
+    database_sslcert: Path | None = None
+    database_sslkey: Path | None = None
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -81,6 +105,27 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = "json"
+
+    @model_validator(mode="after")
+    def _kafka_and_database_security(self) -> "Settings":
+        min_isr, replicas = self.kafka_min_insync_replicas, self.kafka_replication_factor
+        if min_isr is not None and min_isr > replicas:
+            raise ValueError(f"kafka_min_insync_replicas: {min_isr} is more than the replication factor ({replicas});"
+                             " no write could be acknowledged")
+        if self.kafka_security_protocol.startswith("SASL_") and not (self.kafka_sasl_username
+                                                                      and self.kafka_sasl_password):
+            raise ValueError(f"kafka_sasl_username and kafka_sasl_password: both needed with "
+                             f"{self.kafka_security_protocol}")
+        if (self.kafka_ssl_keyfile or self.kafka_ssl_key_password) and not self.kafka_ssl_certfile:
+            raise ValueError("kafka_ssl_certfile: needed with a client key")
+        tls = {"sslmode": self.database_sslmode, "sslrootcert": self.database_sslrootcert,
+               "sslcert": self.database_sslcert, "sslkey": self.database_sslkey}
+        if any(tls.values()):
+            url = urlsplit(self.database_url)
+            query = dict(parse_qsl(url.query))
+            query |= {k: str(v) for k, v in tls.items() if v is not None and k not in query}  # the URL's own win
+            self.database_url = urlunsplit(url._replace(query=urlencode(query, safe="/")))
+        return self
 
     def processed_events_keep(self) -> timedelta:
         return timedelta(days=self.processed_events_keep_days)

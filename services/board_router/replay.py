@@ -14,7 +14,7 @@ from board_router.storage import RouterStorage
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import BoardVerdict
-from shared.kafka import make_broker, row_publisher
+from shared.kafka import kafka_client_args, make_broker, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service_registry import BOARD_ROUTER
 from shared.settings import Settings
@@ -36,7 +36,7 @@ async def replay_board_responses(settings: Settings, since: datetime) -> int:
     pool = await create_pool(settings.database_url, schema, max_size=2)
     # No group: every partition of the topic, and no offsets committed anywhere.
     consumer = AIOKafkaConsumer(settings.topic(BOARD_RESPONSES.name), enable_auto_commit=False,
-                                bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-replay")
+                                **kafka_client_args(settings), client_id="pars-replay")
     broker = make_broker(settings, "replay")
     outbox, publish = Outbox(schema), row_publisher(broker)
     relay, writer = OutboxRelay(pool, outbox, publish), OutboxWriter(pool, outbox, publish)

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.kafka import kafka_client_args
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -24,7 +25,7 @@ def old_group(code: str) -> str:
 async def carry_over_offsets(settings: Settings, group: str, topics: Mapping[str, str]) -> int:
     """`topics`: each board's code and its request topic. Answers how many partitions' offsets were carried over;
     0 when the new group has offsets already (carried over before, or it has consumed) or no old group has any."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-board-sim")
+    admin = AIOKafkaAdminClient(**kafka_client_args(settings), client_id="pars-board-sim")
     await admin.start()
     try:
         if await admin.list_consumer_group_offsets(group):
@@ -48,7 +49,7 @@ async def carry_over_offsets(settings: Settings, group: str, topics: Mapping[str
 async def commit_offsets(settings: Settings, group: str,
                          offsets: Mapping[TopicPartition, int | OffsetAndMetadata]) -> None:
     """Commit `offsets` for `group` from outside its generation (the group must have no member)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group,
+    consumer = AIOKafkaConsumer(**kafka_client_args(settings), group_id=group,
                                 enable_auto_commit=False, client_id="pars-board-sim")
     await consumer.start()
     try:

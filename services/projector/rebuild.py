@@ -26,6 +26,7 @@ from projector.events import RecordEvent, decode_record_event
 from projector.handlers import apply_events
 from projector.storage import SqlGeneration, Tables
 from shared.db import Connection, create_pool, migrate
+from shared.kafka import kafka_client_args
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS
@@ -135,7 +136,7 @@ async def rebuild(settings: Settings) -> RebuildReport:
     pool = await create_pool(settings.database_url, schema, max_size=1)
     topic = settings.topic(RECORD_EVENTS.name)
     # No group: the consumer is given every partition of the topic, and commits nothing.
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(topic, **kafka_client_args(settings), enable_auto_commit=False,
                                 auto_offset_reset="earliest", client_id="pars-projection-rebuild",
                                 # ≈ 2,800 events from each partition a fetch: the partitions are read abreast, so a
                                 # record's verdict comes while the record still folds (bulk_load.WINDOW)

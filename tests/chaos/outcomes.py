@@ -15,6 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.events import RecordRejectedByPars, record_event_adapter
+from shared.kafka import kafka_client_args
 from shared.service_registry import SERVICE_NAMES
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, dead_letters
@@ -52,7 +53,7 @@ class FinalState:
 async def _read_all(settings: Settings, topics: list[str]) -> list[bytes]:
     """Every message of these topics, from the start to their end now (no group: every partition is this
     consumer's, and nothing is committed)."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = AIOKafkaConsumer(*topics, **kafka_client_args(settings),
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:

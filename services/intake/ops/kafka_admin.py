@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.boards import shipped_boards
+from shared.kafka import kafka_client_args
 from shared.settings import Settings
 from shared.topics import GROUPS, all_topics, board_requests
 
@@ -48,7 +49,7 @@ def pipeline_topics(settings: Settings, existing: Iterable[str]) -> list[str]:
 
 @asynccontextmanager
 async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-ops")
+    admin = AIOKafkaAdminClient(**kafka_client_args(settings), client_id="pars-ops")
     await admin.start()
     try:
         yield admin
@@ -58,7 +59,7 @@ async def admin_client(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]
 
 @asynccontextmanager
 async def reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-ops",
+    consumer = AIOKafkaConsumer(**kafka_client_args(settings), client_id="pars-ops",
                                 enable_auto_commit=False)
     await consumer.start()
     try:
