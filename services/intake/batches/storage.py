@@ -52,23 +52,28 @@ async def save_batch(conn: Connection, batch_id: UUID, provider_id: str, file_na
 
 
 async def apply_outcomes(conn: Connection, outcomes: list[Outcome]) -> int:
-    """Note what validation decided; a record's first outcome holds (redeliveries change nothing)."""
-    changed = await conn.fetch(
-        "UPDATE batch_records b SET outcome = o.outcome, errors = o.errors::jsonb"
+    """Note what validation decided; a record's first outcome holds (redeliveries change nothing). Answers how many
+    records' outcomes were new.
+
+    Each batch's tallies grow by the outcomes this statement noted, in the one statement: with several intake
+    processes, two of them note outcomes of one batch at once (its records are on several partitions), and an
+    UPDATE that waited for the other's row lock adds to the row that one committed (a recount would count from its
+    own snapshot, which lacks the other's outcomes, and leave the batch short)."""
+    changed = await conn.fetchval(
+        "WITH noted AS (UPDATE batch_records b SET outcome = o.outcome, errors = o.errors::jsonb"
         " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS o(record_id, outcome, errors)"
-        " WHERE b.record_id = o.record_id AND b.outcome IS NULL RETURNING b.batch_id",
+        " WHERE b.record_id = o.record_id AND b.outcome IS NULL RETURNING b.batch_id, o.outcome),"
+        " tallied AS (UPDATE batches b SET added = b.added + n.added, rejected = b.rejected + n.rejected,"
+        " status = CASE WHEN b.added + n.added + b.rejected + n.rejected >= b.records THEN 'complete'"
+        " ELSE b.status END,"
+        " completed_at = CASE WHEN b.added + n.added + b.rejected + n.rejected >= b.records"
+        "   THEN coalesce(b.completed_at, clock_timestamp()) END"
+        " FROM (SELECT batch_id, count(*) FILTER (WHERE outcome = 'added') AS added,"
+        "       count(*) FILTER (WHERE outcome = 'rejected') AS rejected FROM noted GROUP BY batch_id) n"
+        " WHERE b.batch_id = n.batch_id RETURNING n.added + n.rejected AS records)"
+        " SELECT coalesce(sum(records), 0) FROM tallied",
         [o.record_id for o in outcomes], [o.outcome for o in outcomes], [json.dumps(o.errors) for o in outcomes])
-    batches = list({r["batch_id"] for r in changed})
-    if batches:
-        await conn.execute(
-            "UPDATE batches b SET added = c.added, rejected = c.rejected,"
-            " status = CASE WHEN c.added + c.rejected >= b.records THEN 'complete' ELSE b.status END,"
-            " completed_at = CASE WHEN c.added + c.rejected >= b.records THEN clock_timestamp() END"
-            " FROM (SELECT batch_id, count(*) FILTER (WHERE outcome = 'added') AS added,"
-            "       count(*) FILTER (WHERE outcome = 'rejected') AS rejected"
-            "       FROM batch_records WHERE batch_id = ANY($1::uuid[]) GROUP BY batch_id) c"
-            " WHERE b.batch_id = c.batch_id", batches)
-    return len(changed)
+    return int(changed)
 
 
 async def get_batch(pool: asyncpg.Pool, batch_id: UUID, provider_id: str | None) -> asyncpg.Record | None:
