@@ -11,6 +11,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import DescribeGroupsRequest_v2, DescribeGroupsRequest_v3, DescribeGroupsResponse_v3
+from aiokafka.protocol.api import Request
+from aiokafka.protocol.group import MemberAssignment
 
 from shared.boards import shipped_boards
 from shared.kafka import kafka_client_args
@@ -114,8 +117,9 @@ async def lag(settings: Settings) -> dict[str, Any]:
         parts = await partitions(admin, sorted(topics | {tp.topic for c in found for tp in c}))
         assigned = {n: _read_partitions(settings, reads.get(n, []), committed[n], parts) for n in names}
         first, end = await offsets(consumer, sorted(set().union(*assigned.values())))
+        described = await members(settings, admin, [settings.group(n) for n in names if settings.group(n) in listed])
     groups = [_group(settings, n, settings.group(n) in listed, reads.get(n), assigned[n], committed[n], first, end)
-              for n in names]
+              | described.get(settings.group(n), {"state": "absent", "members": []}) for n in names]
     return {"groups": groups, "total_lag": sum(g["lag"] for g in groups)}
 
 
@@ -137,3 +141,47 @@ def _group(settings: Settings, name: str, exists: bool, reads: list[str] | None,
     topics = reads or sorted({r["topic"] for r in rows})
     return {"group": name, "group_id": settings.group(name), "exists": exists, "topics": topics,
             "lag": sum(r["lag"] for r in rows), "partitions": rows}
+
+
+class _DescribeGroupsV3(DescribeGroupsRequest_v3):
+    # aiokafka 0.14 pairs DescribeGroups v3 with v2's answer layout, which lacks `authorized_operations`; Kafka 4
+    # answers v3 and up, so that answer never decodes. The same request, read with its own layout.
+    RESPONSE_TYPE = DescribeGroupsResponse_v3
+
+
+class _DescribeGroups(Request[DescribeGroupsRequest_v2 | _DescribeGroupsV3]):
+    """DescribeGroups at v2 or v3, whichever the broker takes (Kafka 4 takes v3; older brokers v2)."""
+
+    API_KEY = 15
+
+    def __init__(self, groups: list[str]) -> None:
+        self._groups = groups
+
+    def build(self, request_struct_class: type[DescribeGroupsRequest_v2 | _DescribeGroupsV3]) -> Any:
+        if request_struct_class.API_VERSION >= 3:
+            return request_struct_class(self._groups, False)
+        return request_struct_class(self._groups)
+
+
+def _assignment(raw: bytes) -> list[dict[str, Any]]:
+    if not raw:
+        return []
+    decoded = MemberAssignment.decode(raw)
+    return [{"topic": topic, "partitions": sorted(parts)} for topic, parts in decoded.assignment]
+
+
+async def members(settings: Settings, admin: AIOKafkaAdminClient, group_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each group's state and members (client ID, host, the partitions assigned to it), by full group ID."""
+    by_node: dict[int, list[str]] = {}
+    for group_id in group_ids:
+        by_node.setdefault(await admin.find_coordinator(group_id), []).append(group_id)
+    answers = await asyncio.gather(*(admin._client.send(node, _DescribeGroups(groups))
+                                     for node, groups in by_node.items()))
+    found: dict[str, dict[str, Any]] = {}
+    for answer in answers:
+        for error_code, group_id, state, _protocol_type, _protocol, group_members, *_ in answer.groups:
+            found[group_id] = {"state": state if error_code == 0 else f"error {error_code}", "members": [
+                {"member_id": m[0], "client_id": m[1], "host": m[2],
+                 "assignment": [dict(a, topic=logical(settings, a["topic"])) for a in _assignment(m[4])]}
+                for m in group_members]}
+    return found
