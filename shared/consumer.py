@@ -24,6 +24,7 @@ from shared.events import Envelope
 from shared.logging import get_logger, scrub_error_text
 from shared.settings import Settings
 from shared.topics import dead_letters
+from shared.tracing import consuming, trace_headers
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -151,6 +152,7 @@ def subscribe_batches(
             "dlq.source.partition": str(record.partition),
             "dlq.source.offset": str(record.offset),
             "dlq.failed_at": datetime.now(UTC).isoformat(),
+            **trace_headers(record),  # tracing on: the dead letter stays in its message's trace
         }
         await broker.publish(record.value or b"", dlq_topic, key=record.key, headers=headers)
         dead_lettered.labels(service, record.topic).inc()
@@ -172,15 +174,18 @@ def subscribe_batches(
         return last
 
     async def settle(batch: list[Delivery[T]]) -> None:
-        """Applies the batch, or as much of it as can be: a message that keeps failing is dead-lettered."""
-        error = await with_retries(batch)
-        if error is not None and len(batch) > 1:
-            for delivery in batch:  # isolate the poison message; the others still get applied
-                single_error = await with_retries([delivery])
-                if single_error is not None:
-                    await dead_letter(delivery.record, single_error)
-        elif error is not None:
-            await dead_letter(batch[0].record, error)
+        """Applies the batch, or as much of it as can be: a message that keeps failing is dead-lettered. Tracing on,
+        a "process" span per trace the batch holds (shared.tracing)."""
+        with consuming(service, group, (d.record for d in batch)) as traced:
+            error = await with_retries(batch)
+            if error is not None and len(batch) > 1:
+                for delivery in batch:  # isolate the poison message; the others still get applied
+                    single_error = await with_retries([delivery])
+                    if single_error is not None:
+                        await dead_letter(delivery.record, single_error)
+            elif error is not None:
+                traced.failed(error)
+                await dead_letter(batch[0].record, error)
 
     subscriber = broker.subscriber(
         *topics, group_id=group, batch=True, max_records=max_records, auto_offset_reset="earliest",

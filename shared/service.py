@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared import tracing
 from shared.http_protocol import HttpProtocol
 from shared.inbox import keep_pruned
 from shared.kafka import kafka_answers, make_broker
@@ -147,6 +148,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
     """
     settings = settings or get_settings()
     broker = make_broker(settings, service)
+    tracer_provider = tracing.start(settings, service)  # None: PARS_OTLP_ENDPOINT unset, tracing off
     running = Running()
     log = get_logger(service)
 
@@ -181,6 +183,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
             await broker.stop()
             for pool in running.pools:
                 await pool.close()
+            await asyncio.to_thread(tracing.stop)  # the last spans exported
             log.info("service stopped")
 
     async def ready() -> bool:
@@ -193,7 +196,10 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
         except Exception:
             return False
 
-    app = FastAPI(**({"title": f"pars {service}"} | dict(app_options or {})), lifespan=lifespan)
+    # FastAPI's request spans with the service's tracer provider, or none at all (it then asks for no provider).
+    options = {"title": f"pars {service}"} | dict(app_options or {})
+    options["telemetry"] = tracing.fastapi_telemetry(tracer_provider)
+    app = FastAPI(**options, lifespan=lifespan)
     app.state.broker = broker
     app.state.service_token = settings.internal_token()
     app.add_exception_handler(ServiceTokenRefused, _refuse)

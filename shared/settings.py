@@ -105,6 +105,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = "json"
+    # Where traces go, by OTLP over HTTP (http://collector:4318, or its /v1/traces URL); unset, tracing is off.
+    otlp_endpoint: str | None = None
 
     @model_validator(mode="after")
     def _kafka_and_database_security(self) -> "Settings":
