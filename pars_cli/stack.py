@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from pars_cli.cluster import LocalCluster
 from shared.service_registry import BY_NAME, INTAKE, SERVICE_NAMES
 from shared.settings import Settings, connect_host, local_database_url
 
@@ -29,9 +30,10 @@ def local_dir() -> Path:
     return Path(os.environ.get("PARS_LOCAL_DIR", REPO / ".local"))
 
 
-def start_servers() -> list[str]:
-    """Start local Kafka/PostgreSQL unless PARS_* points elsewhere; answer which ones this call started."""
-    out = subprocess.run(["bash", str(INFRA), "start"], check=True, capture_output=True, text=True)
+def start_servers(*only: str) -> list[str]:
+    """Start local Kafka/PostgreSQL (or `only` those) unless PARS_* points elsewhere; answer which ones this call
+    started."""
+    out = subprocess.run(["bash", str(INFRA), "start", *only], check=True, capture_output=True, text=True)
     sys.stderr.write(out.stdout)
     return [line.split(":", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith("started:")]
 
@@ -215,7 +217,18 @@ class _StopAsked:
         self.asked = True
 
 
-def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
+def start_cluster(settings: Settings) -> tuple[LocalCluster, list[int], Settings]:
+    """`--brokers 3`: the local three-node cluster (.local/cluster) instead of the single broker; answers it, the
+    nodes this call started, and the settings on it (three replicas, two in sync)."""
+    if "kafka_bootstrap_servers" in settings.model_fields_set:
+        raise SystemExit("pars stack run --brokers 3 starts a local cluster, but PARS_KAFKA_BOOTSTRAP_SERVERS is set")
+    cluster = LocalCluster(local_dir() / "cluster")
+    started = cluster.start()
+    return cluster, started, settings.model_copy(update={
+        "kafka_bootstrap_servers": cluster.bootstrap, "kafka_replication_factor": 3, "kafka_min_insync_replicas": 2})
+
+
+def run_stack(settings: Settings, *, load_demo: bool = True, brokers: int = 1) -> None:
     """Everything `make run` promises, until Ctrl-C or SIGTERM; then stop all that was started."""
     import asyncio
 
@@ -227,12 +240,16 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
     logs, processes, smtp, demo_files = local_dir() / "logs", [], None, []
-    started = start_servers()
+    cluster: LocalCluster | None = None
+    cluster_started: list[int] = []
+    if brokers > 1:
+        cluster, cluster_started, settings = start_cluster(settings)
+    started = start_servers(*(["postgres"] if cluster else []))
     if "database_url" not in settings.model_fields_set:  # the local cluster's URL file may be new
         settings = settings.model_copy(update={"database_url": local_database_url()})
     try:
         asyncio.run(admin.create_topics(settings))
-        env = dict(os.environ)
+        env = dict(os.environ) | (cluster.env() if cluster else {})
         if not settings.smtp_host:
             smtp = start_smtp_sink("127.0.0.1", settings.smtp_port, local_dir() / "mail", logs)
             env["PARS_SMTP_HOST"] = "127.0.0.1"
@@ -246,6 +263,9 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
         processes = start_services(settings, env, logs)
         api = f"http://{settings.api_host}:{settings.api_port}"
         print(f"\nPARS is running.\n  API:        {api}/v1   (docs at {api}/docs)")
+        if cluster is not None:
+            print(f"  kafka:      {cluster.bootstrap}  (3 nodes; for pars commands: "
+                  f"export PARS_KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap})")
         for who, key in keys:
             print(f"  {who} key: {key}")
         if load_demo:
@@ -267,4 +287,6 @@ def run_stack(settings: Settings, *, load_demo: bool = True) -> None:
             smtp.terminate()
             smtp.wait(10)
         stop_servers(started)
+        if cluster is not None and cluster_started:
+            cluster.stop(*cluster_started)
         print("stopped.", file=sys.stderr)

@@ -28,6 +28,12 @@ log = get_logger(__name__)
 KAFKA_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
+def bootstrap_servers(settings: Settings) -> list[str]:
+    """host:port of each bootstrap server. A list: FastStream takes a string as one server, so a cluster's
+    comma-separated servers would be one unresolvable host."""
+    return [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
 def kafka_ssl_context(settings: Settings) -> ssl.SSLContext | None:
     """TLS for the SSL and SASL_SSL protocols: brokers checked against the CA file (or the system's CAs), host
     names checked, and the client certificate shown when one is set."""
@@ -57,7 +63,7 @@ def kafka_security(settings: Settings) -> BaseSecurity | None:
 def kafka_client_args(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for a plain aiokafka client (consumer, producer, admin): the bootstrap servers and the
     same security FastStream's clients get, by FastStream's own translation, so the two never disagree."""
-    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **parse_security(kafka_security(settings))}
+    return {"bootstrap_servers": bootstrap_servers(settings), **parse_security(kafka_security(settings))}
 
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
@@ -66,7 +72,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
     # it; said here so nobody lowers it): a write is answered once every in-sync replica has it, at least
     # min.insync.replicas of them, so a leader dying after its answer loses nothing.
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        bootstrap_servers(settings),
         client_id=f"pars-{service}",
         ack_policy=AckPolicy.ACK,
         acks="all",

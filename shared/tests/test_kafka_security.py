@@ -35,7 +35,9 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_plaintext_by_default_adds_nothing() -> None:
     settings = Settings(_env_file=None, kafka_bootstrap_servers="k1:9092,k2:9092")
     assert kafka_security(settings) is None
-    assert kafka_client_args(settings) == {"bootstrap_servers": "k1:9092,k2:9092"}
+    assert kafka_client_args(settings) == {"bootstrap_servers": ["k1:9092", "k2:9092"]}
+    # FastStream takes a string as one server: the broker gets the list.
+    assert make_broker(settings, "test")._connection_kwargs["bootstrap_servers"] == ["k1:9092", "k2:9092"]
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
