@@ -6,6 +6,7 @@ and its source in headers. Only then is the offset committed: nothing is lost, n
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,11 +18,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from prometheus_client import Counter
 
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import Envelope
 from shared.logging import get_logger, scrub_error_text
+from shared.metrics import consumer_lag, dead_lettered, topic_metrics
 from shared.settings import Settings
 from shared.topics import dead_letters
 from shared.tracing import consuming, trace_headers
@@ -45,11 +46,6 @@ FETCH_WAIT_MS = 2_000
 FETCH_LOOP_WAIT_MS = 2_000
 POLL_WAIT_MS = 30_000
 LINGER_MIN_BYTES = 1 << 20  # a lingering fetch's answer: as soon as the broker has so much (long_polls)
-
-consumed = Counter("pars_messages_consumed_total", "Messages handled", ["service", "topic"])
-dead_lettered = Counter("pars_messages_dead_lettered_total", "Messages sent to a dead-letter topic",
-                        ["service", "topic"])
-
 
 @dataclass(frozen=True)
 class Delivery(Generic[T]):
@@ -196,6 +192,9 @@ def subscribe_batches(
         session_timeout_ms=6_000, heartbeat_interval_ms=2_000,
     )
     long_polls(subscriber, max_records, settings.consumer_linger_ms if linger_ms is None else linger_ms)
+    consumer_lag.watch(service, group, subscriber)
+    metrics_of = topic_metrics(service)
+    only_topic = metrics_of(topics[0]) if len(topics) == 1 else None
 
     @subscriber
     async def on_batch(msg: Any) -> None:  # the KafkaMessage, by `the_message`
@@ -209,6 +208,7 @@ def subscribe_batches(
                 await dead_letter(record, exc)
         if not deliveries:
             return
+        started = time.perf_counter()
         try:
             if not by_topic:
                 await settle(deliveries)
@@ -226,5 +226,9 @@ def subscribe_batches(
             await asyncio.sleep(TRANSIENT_PAUSE)
             await msg.nack()
             return
-        for topic in {d.record.topic for d in deliveries}:
-            consumed.labels(service, topic).inc(sum(1 for d in deliveries if d.record.topic == topic))
+        seconds = time.perf_counter() - started
+        if only_topic is not None:
+            only_topic.handled(len(deliveries), seconds)
+        else:  # by_topic: the topics were handled side by side, each batch took as long as them all
+            for topic in {d.record.topic for d in deliveries}:
+                metrics_of(topic).handled(sum(1 for d in deliveries if d.record.topic == topic), seconds)

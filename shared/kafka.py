@@ -17,6 +17,7 @@ from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from shared.logging import get_logger
+from shared.metrics import count_produced
 from shared.outbox import OutboxRow, PublishRows
 from shared.settings import Settings
 from shared.topics import RECORD_PARTITIONS, TopicSpec
@@ -94,6 +95,7 @@ def row_publisher(broker: KafkaBroker) -> PublishRows:
             for row in rows
         ]
         await asyncio.gather(*pending)
+        count_produced(rows)
 
     return publish
 

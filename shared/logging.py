@@ -30,13 +30,38 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+def _service_named(service: str) -> Any:
+    def add_service(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event.setdefault("service", service)  # whatever context the line comes from (a library's thread, a task)
+        return event
+
+    return add_service
+
+
+def _scrub_library_text(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A library's message and traceback are text: what pydantic quotes of a rejected input goes, as in ours."""
+    for name in ("event", "exception"):
+        if isinstance(text := event.get(name), str) and "input_value=" in text:
+            event[name] = scrub_error_text(text)
+    return event
+
+
+class _JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root logger's handler configure_logging installs (and replaces when called again)."""
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stream: TextIO = sys.stdout) -> None:
+    """Every line one JSON object with `service`, `level`, `timestamp` and the bound context (correlation id):
+    structlog's own, and through the standard library's root logger those of uvicorn, aiokafka, asyncpg and
+    FastStream, which print plain text of their own otherwise. Libraries log at WARNING and above."""
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    add_service = _service_named(service)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_service,
             _redact,
             structlog.processors.format_exc_info,
             renderer,
@@ -46,8 +71,37 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stre
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    # Library loggers (aiokafka, uvicorn) go through the same stream at WARNING and above.
-    logging.basicConfig(stream=stream, level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    handler = _JsonLines(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            add_service,
+            _redact,
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _scrub_library_text,
+            renderer,
+        ],
+    ))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _JsonLines)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+    # Loggers that print through handlers of their own (FastStream's, uvicorn's when it configures them) go to the
+    # root's instead; uvicorn's access log stays as serve() sets it (off).
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if not isinstance(logger, logging.Logger) or name == "uvicorn.access":
+            continue
+        if logger.handlers or not logger.propagate:
+            for own in list(logger.handlers):
+                logger.removeHandler(own)
+            logger.propagate = True
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -25,13 +25,15 @@ from shared.http_protocol import HttpProtocol
 from shared.inbox import keep_pruned
 from shared.kafka import kafka_answers, make_broker
 from shared.logging import configure_logging, get_logger
+from shared.metrics import HttpMetrics, serve_as
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
 
 ReadyCheck = Callable[[], Awaitable[bool]]
 
 
-def add_health_routes(app: FastAPI, service: str, ready: ReadyCheck) -> None:
+def add_health_routes(app: FastAPI, service: str, ready: ReadyCheck,
+                      before_scrape: Callable[[], Awaitable[None]] | None = None) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": service}
@@ -43,6 +45,8 @@ def add_health_routes(app: FastAPI, service: str, ready: ReadyCheck) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        if before_scrape is not None:
+            await before_scrape()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -116,7 +120,9 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     # uvloop and httptools (C; shared/http_protocol.py keeps h11's answers) instead of asyncio's loop and h11 (pure
     # Python): less CPU per request and per Kafka or PostgreSQL round trip. No route reads the client's address or
     # scheme, so uvicorn's proxy-headers rewrite of them would be work for nothing on every request.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+    # log_config=None: uvicorn's lines go through the root logger configure_logging set up (JSON), not handlers of
+    # its own printing plain text.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
                             timeout_graceful_shutdown=25, loop="uvloop", http=HttpProtocol, proxy_headers=False)
     _Server(config).run()
 
@@ -147,6 +153,8 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
     (shared.inbox.keep_pruned) while the service runs.
     """
     settings = settings or get_settings()
+    configure_logging(service, settings.log_level, settings.log_format)  # before uvicorn logs its first line
+    serve_as(service)
     broker = make_broker(settings, service)
     tracer_provider = tracing.start(settings, service)  # None: PARS_OTLP_ENDPOINT unset, tracing off
     running = Running()
@@ -203,7 +211,13 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
     app.state.broker = broker
     app.state.service_token = settings.internal_token()
     app.add_exception_handler(ServiceTokenRefused, _refuse)
-    add_health_routes(app, service, ready)
+    async def measure_outboxes() -> None:  # at each scrape: one cheap count per outbox, never failing the scrape
+        for relay in running.relays:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(relay.measure_backlog(), 2.0)
+
+    add_health_routes(app, service, ready, measure_outboxes)
+    app.add_middleware(HttpMetrics, service=service)
     for router in routers:
         app.include_router(router)
     return app

@@ -8,6 +8,7 @@ from board_router.routing import answer_due, board_request, learner_key, verdict
 from shared.consumer import TRANSIENT, Delivery
 from shared.events import BoardVerdict, DeleteSubmitted, Envelope, ProcessBoardRequest, RecordSubmitted
 from shared.logging import get_logger
+from shared.metrics import count_board_verdicts, count_rejection_codes
 from shared.outbox import OutboxMessage, event_message
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, board_requests
@@ -67,7 +68,7 @@ class Router:
             found = await tables.requests((v.request_id for v in verdicts), settled_too=replay)
             records = await tables.routed_records(v.record_id for v in verdicts
                                                   if v.request_id in found and v.record_id is not None)
-            messages, settled = [], []
+            messages, settled, events = [], [], []
             topic = self._settings.topic(RECORD_EVENTS.name)
             for verdict in verdicts:
                 request = found.get(verdict.request_id)
@@ -83,9 +84,13 @@ class Router:
                     raise LookupError(f"verdict for record {verdict.record_id} that was never routed")
                 event = verdict_event(verdict, record, request.correlation_id)
                 messages.append(event_message(topic, event, str(event.record_id)))
+                events.append(event)
             await tables.settle(settled)
             rows = await tables.enqueue(messages)
         await self._store.publish(rows)
+        if not replay:  # a replay's events were counted when first appended
+            count_board_verdicts(events)
+            count_rejection_codes(events)
 
     async def ask_again(self, limit: int = 500) -> int:
         """Re-send (same request id) every request whose board is past its answer time."""

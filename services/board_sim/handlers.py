@@ -12,6 +12,7 @@ from shared.codes import ParsError
 from shared.consumer import Delivery
 from shared.events import BoardVerdict
 from shared.logging import get_logger
+from shared.metrics import count_board_verdicts
 from shared.outbox import event_message
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES
@@ -70,4 +71,5 @@ class BoardDesk:
                 for q, v in verdicts for at in deliveries(board.faults, q.event_id, answer_at)])
             self._crashes.roll()  # a crash here loses the whole batch's work: it is redelivered
         await self._store.publish(rows)  # answers due now leave at once; later ones are the relay's
+        count_board_verdicts(new_verdicts)
         log.info("board answered", board=self.code, requests=len(requests), new=len(new_verdicts))

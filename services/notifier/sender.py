@@ -18,6 +18,7 @@ from notifier import storage
 from notifier.digests import backoff, compose, window_start
 from shared.consumer import TRANSIENT
 from shared.logging import get_logger
+from shared.metrics import count_digest
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -64,8 +65,10 @@ class DigestSender:
             tries = await storage.attempts(self._pool, did) + 1
             await storage.mark_failed(self._pool, did, repr(exc), backoff(tries))
             log.warning("digest not sent; will retry", digest_id=str(did), attempts=tries, error=repr(exc))
+            count_digest(sent=False)
             return False
         await storage.mark_sent(self._pool, did)
+        count_digest(sent=True)
         log.info("digest sent", digest_id=str(did), rejections=len(digest.rejections))
         return True
 

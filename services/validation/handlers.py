@@ -11,6 +11,7 @@ from shared.consumer import Delivery
 from shared.events import DeleteSubmitted, Envelope, RecordAccepted, RecordDeleted, RecordRejected, SubmitRecord
 from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus
 from shared.logging import get_logger
+from shared.metrics import count_rejection_codes
 from shared.outbox import OutboxMessage, event_message
 from validation import lookups
 from validation.decide import Decision, decide, unexpected_failure
@@ -42,12 +43,12 @@ class SubmissionHandler:
             found = await lookups.fetch(tx, [c.record for c in todo if not isinstance(c, UnreadableSubmission)])
             before = dict(found.live)
             live: dict[LiveKey, LiveRecord] = dict(before)
-            messages: list[OutboxMessage] = []
-            for decision in self._decide_all(todo, found, live):
-                messages += [event_message(self._topic, e, str(e.record_id)) for e in decision.events]
+            events = [e for decision in self._decide_all(todo, found, live) for e in decision.events]
+            messages: list[OutboxMessage] = [event_message(self._topic, e, str(e.record_id)) for e in events]
             await tx.save_live(before, live)
             rows = await tx.enqueue(messages)
         await self._store.publish(rows)  # right after the commit; the relay sends what this could not
+        count_rejection_codes(events)
         log.info("batch validated", records=len(todo), events=len(messages))
 
     async def check_only(self, commands: list[SubmitRecord]) -> list[Decision]:
