@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from intake import validation_client
 from intake.activities.router import router as activities_router
+from intake.asyncapi import router as asyncapi_router
 from intake.batches import outcomes
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
@@ -65,7 +66,7 @@ def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters)
 
 
 ROUTERS = (completions_router, records_router, activities_router, learners_router, batches_router, ws_router,
-           ops_router, console_router)
+           ops_router, console_router, asyncapi_router)
 
 
 def build(settings: Settings | None = None) -> FastAPI:
@@ -103,7 +104,7 @@ def build(settings: Settings | None = None) -> FastAPI:
                               "validation_client": validation})
 
     # Every route's path and query parameters are checked before it runs: a NUL must never reach PostgreSQL.
-    # No OpenTelemetry is set up here: FastAPI's native telemetry, off, skips asking for its providers per request.
+    # FastAPI's native telemetry is worker_app's (shared.tracing): request spans with PARS_OTLP_ENDPOINT set, else off.
     app = worker_app(SERVICE, setup, settings, routers=ROUTERS, app_options={
         "title": "PARS learner reporting", "version": "1", "description": LIMITS,
         "responses": TOO_LARGE | UNAVAILABLE, "dependencies": [Depends(keepable_parameters)],
