@@ -4,6 +4,7 @@ import contextlib
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
@@ -17,7 +18,7 @@ from intake.batches.router import router as batches_router
 from intake.body_limit import LIMITS, TOO_LARGE, BodyLimit
 from intake.completions import idempotency
 from intake.completions.router import router as completions_router
-from intake.errors import UNAVAILABLE, install_error_handlers
+from intake.errors import UNAVAILABLE, errors, install_error_handlers
 from intake.keepable import keepable_parameters
 from intake.keys import KeyCache
 from intake.learners.router import router as learners_router
@@ -65,6 +66,17 @@ def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters)
                     waiters.offer(record_event_adapter.validate_json(record.value))
 
 
+def operation_id(route: APIRoute) -> str:
+    """camelCase of the route's function (`list_records` -> `listRecords`) unless it names its own: what generated
+    clients call their methods."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+# Answered by any route: 413 by BodyLimit, 422 by keepable_parameters (any query parameter), 503 by the handlers.
+EVERY_ROUTE_ANSWERS = {413: errors(413)[413] | TOO_LARGE[413]} | errors(422) | UNAVAILABLE
+
+
 ROUTERS = (completions_router, records_router, activities_router, learners_router, batches_router, ws_router,
            ops_router, console_router, asyncapi_router)
 
@@ -107,7 +119,8 @@ def build(settings: Settings | None = None) -> FastAPI:
     # FastAPI's native telemetry is worker_app's (shared.tracing): request spans with PARS_OTLP_ENDPOINT set, else off.
     app = worker_app(SERVICE, setup, settings, routers=ROUTERS, app_options={
         "title": "PARS learner reporting", "version": "1", "description": LIMITS,
-        "responses": TOO_LARGE | UNAVAILABLE, "dependencies": [Depends(keepable_parameters)],
+        "responses": EVERY_ROUTE_ANSWERS, "dependencies": [Depends(keepable_parameters)],
+        "generate_unique_id_function": operation_id,
         "telemetry": {"tracing": False, "metrics": False, "logs": False}})
     app.add_middleware(BodyLimit)  # bodies over their route's limit: 413 before they are read
     app.state.settings = settings

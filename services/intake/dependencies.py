@@ -3,11 +3,12 @@
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.kafka import KafkaBroker
 
-from intake.errors import ApiError
-from intake.keys import Principal
+from intake.errors import INVALID_KEY_CHALLENGE, NO_KEY_CHALLENGE, ApiError
+from intake.keys import PREFIX, Principal
 
 
 # Dependencies are coroutines even where they only read app.state: FastAPI runs a plain function in its thread pool,
@@ -24,22 +25,28 @@ Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 Broker = Annotated[KafkaBroker, Depends(get_broker)]
 
 
-async def current_principal(request: Request, pool: Pool) -> Principal:
-    """The caller of an interactive route: a provider's or an operator's key."""
-    principal = await caller(request, pool)
-    if principal.role == "webservice":
-        raise ApiError(403, "forbidden", "A web-service key reaches only /v1/ws; use an interactive key here.")
+# FastAPI's scheme puts the bearer requirement on every route that takes a key, so /docs' "Authorize" fills the
+# header; auto_error off, because a missing key answers PARS's own 401 (error shape, WWW-Authenticate).
+API_KEY = HTTPBearer(auto_error=False, scheme_name="apiKey", bearerFormat=f"{PREFIX}_<key id>_<secret>",
+                     description="An API key (`pars provider key`, `pars operator key`, `pars provider key "
+                                 "--web-service`), sent as `Authorization: Bearer KEY`.")
+
+
+async def caller(request: Request, pool: Pool,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Security(API_KEY)]) -> Principal:
+    if credentials is None:  # no header, another scheme, or no key after "Bearer"
+        raise ApiError(401, "unauthorized", "Send an API key as 'Authorization: Bearer KEY'.",
+                       headers=NO_KEY_CHALLENGE)
+    principal = await request.app.state.keys.authenticate(pool, credentials.credentials)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "The API key is not valid.", headers=INVALID_KEY_CHALLENGE)
     return principal
 
 
-async def caller(request: Request, pool: Pool) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key:
-        raise ApiError(401, "unauthorized", "Send an API key as 'Authorization: Bearer KEY'.")
-    principal = await request.app.state.keys.authenticate(pool, key.strip())
-    if principal is None:
-        raise ApiError(401, "unauthorized", "The API key is not valid.")
+async def current_principal(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+    """The caller of an interactive route: a provider's or an operator's key."""
+    if principal.role == "webservice":
+        raise ApiError(403, "forbidden", "A web-service key reaches only /v1/ws; use an interactive key here.")
     return principal
 
 

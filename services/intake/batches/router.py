@@ -12,14 +12,22 @@ from intake.batch_files.model import FRAMING_BYTES, MAX_FILE_BYTES, BatchFileErr
 from intake.batch_files.read import claimed_format
 from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import service, storage
+from intake.batches.schemas import Batch, BatchAccepted, BatchDryRun, BatchPage, BatchRefusal
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
-from intake.errors import ApiError, error_body
+from intake.errors import AUTHENTICATED, ApiError, error_body, errors
 from intake.paging import Page
 from intake.validation_client import Validation, check_records
 from shared.logging import get_logger
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["batches"], responses=AUTHENTICATED)
 log = get_logger(__name__)
+NOT_YOURS = "No such batch for this key (another provider's answers 404 too)."
+OUTCOME_FILE = {"description": "The file, in the upload's own format (header X-Batch-Status: the batch's status).",
+                "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/tab-separated-values",
+                    "application/xml")}}
+OUTCOME_FILE_ERRORS = errors(404, 409, e404=NOT_YOURS, e409="The file was refused as a whole (`batch_failed`): it "
+                                                            "has no rows to answer.")
 
 
 def batch_body(row: asyncpg.Record) -> dict[str, Any]:
@@ -41,7 +49,13 @@ async def _read_upload(request: Request, file: UploadFile | None) -> tuple[str, 
     return file_name, await file.read(MAX_FILE_BYTES + 1)
 
 
-@router.post("/batches", status_code=202)
+@router.post("/batches", summary="Upload a batch file", status_code=202, response_model=BatchAccepted, responses={
+    200: {"model": BatchDryRun, "description": "dry_run=true: every record's codes; nothing was kept."},
+    **errors(403, 413, 422, e403="Not a provider's key: batches are uploaded with a provider's interactive key.",
+             e413="The file is larger than PARS takes (see Limits)."),
+    422: {"model": BatchRefusal, "description": "No file in the field `file`, or a file that cannot be a batch "
+                                               "(unknown type, unreadable, over 5,000 records, required columns "
+                                               "missing, XML not well formed): listed in the history as failed."}})
 async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, validation: Validation,
                        file: UploadFile | None = None, dry_run: bool = False) -> Any:
     assert provider.provider_id is not None
@@ -83,8 +97,8 @@ async def _dry_run(validation: Any, file_name: str, parsed: ParsedBatch) -> JSON
                          "rejected": rejected, "rows": rows}, status_code=200)
 
 
-@router.get("/batches")
-async def upload_history(principal: CurrentPrincipal, pool: Pool, page: Page = 1,
+@router.get("/batches", summary="List uploads", response_model=BatchPage)
+async def list_batches(principal: CurrentPrincipal, pool: Pool, page: Page = 1,
                          per_page: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     owner = None if principal.is_operator else principal.provider_id
     total, rows = await storage.history(pool, owner, per_page, (page - 1) * per_page)
@@ -98,18 +112,21 @@ async def _batch(pool: asyncpg.Pool, principal: Any, batch_id: UUID) -> asyncpg.
     return row
 
 
-@router.get("/batches/{batch_id}")
+@router.get("/batches/{batch_id}", summary="Get a batch", response_model=Batch,
+            responses=errors(404, e404=NOT_YOURS))
 async def get_batch(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> dict[str, Any]:
     return batch_body(await _batch(pool, principal, batch_id))
 
 
-@router.get("/batches/{batch_id}/rejections")
-async def rejections(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> Response:
+@router.get("/batches/{batch_id}/rejections", summary="Download a batch's rejected rows", response_class=Response,
+            responses={200: OUTCOME_FILE, **OUTCOME_FILE_ERRORS})
+async def download_rejections(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> Response:
     return await _outcome_file(pool, await _batch(pool, principal, batch_id), rejected=True)
 
 
-@router.get("/batches/{batch_id}/successes")
-async def successes(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> Response:
+@router.get("/batches/{batch_id}/successes", summary="Download a batch's added rows", response_class=Response,
+            responses={200: OUTCOME_FILE, **OUTCOME_FILE_ERRORS})
+async def download_successes(batch_id: UUID, principal: CurrentPrincipal, pool: Pool) -> Response:
     return await _outcome_file(pool, await _batch(pool, principal, batch_id), rejected=False)
 
 

@@ -8,22 +8,25 @@ from fastapi import APIRouter, Header, Request, Response
 from intake.completions.idempotency import HEADER, KEEP_FOR, idempotency_key
 from intake.completions.schemas import Completion, SubmissionAnswer
 from intake.dependencies import CurrentProvider, Pool
-from intake.errors import RETRY_AFTER_HEADER
+from intake.errors import AUTHENTICATED, errors
 from intake.keepable import refuse_unkeepable_records
 from intake.submitting.completions import dry_run as dry_run_answers
 from intake.submitting.completions import split_into_records, submit_once
 from intake.validation_client import Validation
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["completions"], responses=AUTHENTICATED)
 WAIT_SECONDS = 5.0
 RESPONSES: dict[int | str, dict[str, object]] = {
-    413: {"description": "The body is larger than the route takes, or a record of the completion would be too large "
-                         "to keep (the error names its target and field). Nothing was kept."},
-    422: {"description": "Not a completion, or an Idempotency-Key that is malformed or was sent with another "
-                         "completion."},
-    503: {"description": "PARS's database or message log is unavailable for a moment. Nothing was kept; send the "
-                         "request again after Retry-After seconds (with the same Idempotency-Key, if any).",
-          "headers": RETRY_AFTER_HEADER},
+    200: {"model": SubmissionAnswer, "description": "dry_run=true: each record's status and codes; nothing was kept."},
+    **errors(
+        400, 403, 409, 413, 422, 503,
+        e403="A web-service key, or an operator's key: completions need a provider's interactive key.",
+        e409="The Idempotency-Key's first request expired just now; send the request again.",
+        e413="The body is larger than the route takes, or a record of the completion would be too large to keep "
+             "(the error names its target and field). Nothing was kept.",
+        e422="Not a completion, or an Idempotency-Key that is malformed or was sent with another completion.",
+        e503="PARS's database or message log is unavailable for a moment. Nothing was kept; send the request again "
+             "(after Retry-After seconds, when given) with the same Idempotency-Key, if any."),
 }
 IDEMPOTENCY_KEY = Header(
     alias=HEADER, description=f"Your own name for this completion (a UUID, up to 255 visible ASCII characters). A "
@@ -32,7 +35,9 @@ IDEMPOTENCY_KEY = Header(
     "completion answers 422.")
 
 
-@router.post("/completions", status_code=202, response_model=SubmissionAnswer, responses=RESPONSES)
+@router.post("/completions", status_code=202, response_model=SubmissionAnswer, responses=RESPONSES,
+             operation_id="submitCompletions", summary="Submit a completion",
+             response_description="The submission: one record per target, each Processing unless wait=true.")
 async def submit_completion(completion: Completion, request: Request, provider: CurrentProvider, pool: Pool,
                             validation: Validation, response: Response, wait: bool = False, dry_run: bool = False,
                             idempotency: Annotated[str | None, IDEMPOTENCY_KEY] = None) -> SubmissionAnswer:

@@ -11,12 +11,23 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from intake.attachments import content_disposition
 from intake.dependencies import Broker, CurrentPrincipal, Pool
-from intake.errors import ApiError
+from intake.errors import AUTHENTICATED, ApiError, errors
 from intake.paging import Page
 from intake.records import deletes, downloads, queries
+from intake.records.schemas import (
+    BoardFilter,
+    DeletedRecord,
+    DeleteOutcomes,
+    RecordPage,
+    RecordSort,
+    RecordWithHistory,
+    StatusFilter,
+)
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["records"], responses=AUTHENTICATED)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FILE = {"schema": {"type": "string", "format": "binary"}}
+NOT_YOURS = "No such record for this key (another provider's answers 404 too)."
 
 
 def _item(row: asyncpg.Record) -> dict[str, Any]:
@@ -31,12 +42,16 @@ def _schema(request: Request) -> str:
     return request.app.state.projection_schema
 
 
-@router.get("/records")
+@router.get("/records", summary="List records", response_model=RecordPage, responses={
+    200: {"description": "format=json: a page of records. format=csv or xlsx: every record under the filters, as a "
+                         "file.", "content": {"text/csv": FILE, XLSX: FILE}},
+    **errors(403, 503, e403="A web-service key: the record list needs an interactive key.",
+             e503="The record projection or PARS's database is not ready or not reachable; send the request again.")})
 async def list_records(
     request: Request, principal: CurrentPrincipal, pool: Pool,
-    activity_id: str | None = None, status: str | None = None, board: str | None = None, name: str | None = None,
+    activity_id: str | None = None, status: StatusFilter = None, board: BoardFilter = None, name: str | None = None,
     learner_id: str | None = None, completed_from: date | None = None, completed_to: date | None = None,
-    sort: str = "-submission", page: Page = 1,
+    sort: RecordSort = "-submission", page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=1000)] = 50, format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Any:
     where, args = queries.record_filters(
@@ -54,7 +69,8 @@ async def list_records(
     return {"total": total, "page": page, "per_page": per_page, "items": [_item(r) for r in rows]}
 
 
-@router.get("/records/{record_id}")
+@router.get("/records/{record_id}", summary="Get a record with its history", response_model=RecordWithHistory,
+            responses=errors(404, 503, e404=NOT_YOURS))
 async def get_record(record_id: UUID, request: Request, principal: CurrentPrincipal, pool: Pool) -> dict[str, Any]:
     """A record with its history. A record PARS itself rejected (never kept, so in no list) answers here too:
     `"status": "Rejected by PARS"` with its errors, `credits` and `credit_types` null."""
@@ -72,7 +88,13 @@ async def get_record(record_id: UUID, request: Request, principal: CurrentPrinci
     return item
 
 
-@router.delete("/records/{record_id}")
+@router.delete("/records/{record_id}", summary="Delete a record", status_code=202, response_model=DeletedRecord,
+               responses=errors(
+                   404, 409, 422, 503, e404=NOT_YOURS,
+                   e409="The record is still with its board (Submitted or Delete Submitted): delete it once its board "
+                        "has answered.",
+                   e422="Past the board's delete deadline (PARS code 706), another PARS code, or a record_id that is "
+                        "not a UUID."))
 async def delete_record(record_id: UUID, request: Request, principal: CurrentPrincipal, pool: Pool,
                         broker: Broker) -> JSONResponse:
     [outcome] = await _delete(request, principal, pool, broker, [record_id])
@@ -82,7 +104,8 @@ async def delete_record(record_id: UUID, request: Request, principal: CurrentPri
     return JSONResponse(outcome, status)
 
 
-@router.delete("/records")
+@router.delete("/records", summary="Delete several records", status_code=207, response_model=DeleteOutcomes,
+               response_description="One result per record, each with the status deleting it alone answers.")
 async def delete_several(request: Request, principal: CurrentPrincipal, pool: Pool, broker: Broker,
                          record_id: Annotated[list[UUID], Query(min_length=1, max_length=500)]) -> JSONResponse:
     """Several records at once (?record_id=...&record_id=...): one result per record, in the order asked."""

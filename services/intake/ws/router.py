@@ -13,25 +13,22 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from intake.batch_files.model import MAX_RECORDS, BatchFileError, refuse_unkeepable
-from intake.completions.schemas import Completion, RecordAnswer
+from intake.batch_files.model import BatchFileError, refuse_unkeepable
+from intake.completions.schemas import RecordAnswer
 from intake.dependencies import Broker, CurrentWebService
-from intake.errors import ApiError
+from intake.errors import AUTHENTICATED, ApiError, errors
 from intake.keepable import refuse_unkeepable_records
 from intake.keys import Principal
 from intake.submitting.completions import dry_run, split_into_records
 from intake.validation_client import Validation
+from intake.ws.schemas import XML_ANSWER, ActivityReportAnswers, JsonActivityReports, request_body
 from shared.events import ReportedRecord
 from shared.limits import printable
 
-router = APIRouter(prefix="/v1/ws")
+router = APIRouter(prefix="/v1/ws", tags=["web services"], responses=AUTHENTICATED)
 WAIT_SECONDS = 10.0
-
-
-class JsonActivityReports(BaseModel):
-    activity_reports: list[Completion] = Field(min_length=1, max_length=MAX_RECORDS)
 
 
 def _xml_reports(data: bytes, provider_id: str, submission_id: UUID) -> list[tuple[int, list[ReportedRecord]]]:
@@ -73,8 +70,14 @@ async def _answers(request: Request, principal: Principal, broker: Any, validati
     return answers
 
 
-@router.post("/activity-reports")
-async def activity_reports(request: Request, principal: CurrentWebService, broker: Broker,
+@router.post("/activity-reports", summary="Report activity completions", response_model=ActivityReportAnswers,
+             openapi_extra=request_body(), responses={
+                 200: {"description": "Per report, each record's status and codes: in XML for an XML body (headers "
+                                      "X-Submission-Id, X-Sandbox), in JSON for a JSON one.", "content": XML_ANSWER},
+                 **errors(403, 422, e403="Not a web-service key (pars provider key --web-service).",
+                          e422="The body is not an Activity Report: XML not well formed or not the schema's, or "
+                               "JSON that is not a list of completions; the message says where.")})
+async def report_activities(request: Request, principal: CurrentWebService, broker: Broker,
                            validation: Validation) -> Response:
     assert principal.provider_id is not None
     data = await request.body()  # at most WEB_SERVICE_BODY_BYTES: the BodyLimit middleware answers 413 beyond
