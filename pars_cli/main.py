@@ -243,13 +243,16 @@ def mail_list(limit: Annotated[int, typer.Option(min=1)] = 50, as_json: JSON = F
 def stack_run(demo: Annotated[bool, typer.Option(help="Load the demo world and print a demo key.")] = True,
               brokers: Annotated[int, typer.Option(
                   min=1, max=3, help="3: a local three-node Kafka cluster (.local/cluster, ports 29092-29097; "
-                  "topics with three replicas, two in sync) instead of the single broker.")] = 1) -> None:
+                  "topics with three replicas, two in sync) instead of the single broker.")] = 1,
+              replicas: Annotated[int, typer.Option(
+                  min=1, max=8, help="N processes of every service: the workers share their partitions, intake's "
+                  "accept on the one API port.")] = 1) -> None:
     """Start servers (unless PARS_* point elsewhere), topics, demo world, SMTP sink and every service."""
     from pars_cli.stack import run_stack
 
     if brokers == 2:
         raise typer.BadParameter("1 (one broker) or 3 (a cluster that survives losing a node)", param_hint="--brokers")
-    run_stack(get_settings(), load_demo=demo, brokers=brokers)
+    run_stack(get_settings(), load_demo=demo, brokers=brokers, replicas=replicas)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Ctrl-C or SIGTERM stops the stack.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,9 +44,19 @@ def stop_servers(started: list[str]) -> None:
         subprocess.run(["bash", str(INFRA), "stop", *started], check=False)
 
 
+# `--replicas N`: process r (0 … N-1) of a service answers /readyz and /metrics on its one-process port + 10 r
+# (the registry's offsets are 1-5; intake's own port is the base itself), so the first keeps today's ports.
+REPLICA_PORT_STRIDE = 10
+
+
 def health_url(settings: Settings, service: str) -> str:
     host = settings.api_host if service == INTAKE.name else settings.health_host
     return f"http://{connect_host(host)}:{settings.service_port(service)}"
+
+
+def replica_port(settings: Settings, service: str, replica: int) -> int:
+    """Where process `replica` of `service` answers /readyz and /metrics when a stack runs several of each."""
+    return settings.health_port_base + (BY_NAME[service].health_port_offset or 0) + REPLICA_PORT_STRIDE * replica
 
 
 @dataclass
@@ -55,12 +66,25 @@ class ServiceProcess:
     service: str
     env: dict[str, str]
     log_dir: Path
+    replica: int = 0  # which of the service's processes; the first is named as the service alone
+    # The API's listening socket, held by the supervisor and passed down to every intake process (--replicas).
+    api_socket: socket.socket | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     started_at: float = field(default=0.0, init=False)  # time.monotonic() of the last start
 
     @property
+    def name(self) -> str:
+        return self.service if self.replica == 0 else f"{self.service}.{self.replica + 1}"
+
+    @property
     def log_file(self) -> Path:
-        return self.log_dir / f"{self.service}.log"
+        return self.log_dir / f"{self.name}.log"
+
+    def url(self, settings: Settings) -> str:
+        """Where this process answers /readyz: a port of its own when its environment names one."""
+        if "PARS_HEALTH_PORT" in self.env:
+            return f"http://{connect_host(settings.health_host)}:{self.env['PARS_HEALTH_PORT']}"
+        return health_url(settings, self.service)
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", BY_NAME[self.service].package]
@@ -68,8 +92,9 @@ class ServiceProcess:
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
+        fds = () if self.api_socket is None else (self.api_socket.fileno(),)
         self.process = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True, cwd=REPO)
+                                        start_new_session=True, cwd=REPO, pass_fds=fds)
         self.started_at = time.monotonic()
         log.close()
 
@@ -98,15 +123,15 @@ class ServiceProcess:
 
 def wait_ready(settings: Settings, processes: list[ServiceProcess], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    pending = {p.service for p in processes}
+    pending = {p.name: p for p in processes}
     while pending:
-        for p in processes:
-            if p.service in pending and not p.alive:
-                raise RuntimeError(f"{p.service} exited during start-up; see {p.log_file}")
-        for service in list(pending):
+        for p in pending.values():
+            if not p.alive:
+                raise RuntimeError(f"{p.name} exited during start-up; see {p.log_file}")
+        for name, p in list(pending.items()):
             try:
-                if httpx.get(health_url(settings, service) + "/readyz", timeout=1.0).status_code == 200:
-                    pending.discard(service)
+                if httpx.get(p.url(settings) + "/readyz", timeout=1.0).status_code == 200:
+                    del pending[name]
             except httpx.HTTPError:
                 pass
         if pending and time.monotonic() > deadline:
@@ -115,8 +140,17 @@ def wait_ready(settings: Settings, processes: list[ServiceProcess], timeout: flo
 
 
 def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
-                   services: list[str] | None = None) -> list[ServiceProcess]:
-    processes = [ServiceProcess(s, env, log_dir) for s in (services or list(SERVICE_NAMES))]
+                   services: list[str] | None = None, replicas: int = 1) -> list[ServiceProcess]:
+    """Each service's process, or `replicas` processes of each: the workers' consumer groups share the partitions;
+    intake's processes accept on one listening socket bound here (below)."""
+    names = services or list(SERVICE_NAMES)
+    if replicas == 1:
+        processes = [ServiceProcess(s, env, log_dir) for s in names]
+    else:
+        api = api_socket(settings) if INTAKE.name in names else None
+        processes = [ServiceProcess(s, {**env, **replica_env(settings, s, r, api)}, log_dir, r,
+                                    api if s == INTAKE.name else None)
+                     for s in names for r in range(replicas)]
     try:
         for p in processes:
             p.start()
@@ -127,12 +161,36 @@ def start_services(settings: Settings, env: dict[str, str], log_dir: Path,
     return processes
 
 
+def api_socket(settings: Settings) -> socket.socket:
+    """The API's listening socket for several intake processes: bound once here and inherited by each, which all
+    accept on it (an idle one first: a busy one is not waiting). It outlives any one of them, so connections that
+    arrive while one restarts wait in its backlog for another instead of being refused or reset, and no stray
+    process can join the port (SO_REUSEPORT would let any of the user's processes bind it too)."""
+    return socket.create_server((settings.api_host, settings.api_port), backlog=2048)
+
+
+def replica_env(settings: Settings, service: str, replica: int, api: socket.socket | None) -> dict[str, str]:
+    """What process `replica` of `service` is told beside the stack's environment: its own health port, and for
+    intake the inherited API socket."""
+    env = {"PARS_HEALTH_PORT": str(replica_port(settings, service, replica))}
+    if service == INTAKE.name and api is not None:
+        env["PARS_API_FD"] = str(api.fileno())
+    return env
+
+
 def stop_services(processes: Sequence[ServiceProcess]) -> dict[str, int | None]:
-    """SIGTERM, intake first (no new work comes in while the workers finish theirs); answer exit codes."""
-    codes = {p.service: p.stop() for p in processes if p.service == INTAKE.name}
+    """SIGTERM, intake first (no new work comes in while the workers finish theirs); answer exit codes by process
+    name. The API socket the supervisor held for several intake processes is closed once they stopped."""
+    intake = [p for p in processes if p.service == INTAKE.name]
+    for p in intake:
+        p.signal(signal.SIGTERM)
+    codes = {p.name: p.wait(30.0) for p in intake}
+    for p in intake:
+        if p.api_socket is not None:
+            p.api_socket.close()
     for p in processes:
         p.signal(signal.SIGTERM)
-    return codes | {p.service: p.wait(30.0) for p in processes if p.service != INTAKE.name}
+    return codes | {p.name: p.wait(30.0) for p in processes if p.service != INTAKE.name}
 
 
 def start_smtp_sink(host: str, port: int, mail_dir: Path, log_dir: Path) -> subprocess.Popen[bytes]:
@@ -177,23 +235,23 @@ def supervise(processes: list[ServiceProcess], stopping: Callable[[], bool],
               backoff: Callable[[], Backoff] = Backoff, every: float = 0.3) -> None:
     """Until `stopping()`: a service that exited is started again after its back-off, said on stderr.
     Restarts do not wait for /readyz, so one slow service never holds up the others' restarts."""
-    policies = {p.service: backoff() for p in processes}
-    due: dict[str, float] = {}  # service -> when it starts again
+    policies = {p.name: backoff() for p in processes}
+    due: dict[str, float] = {}  # process name -> when it starts again
     while not stopping():
         now = time.monotonic()
         for p in processes:
-            if p.service in due:
-                if now >= due[p.service]:
-                    del due[p.service]
+            if p.name in due:
+                if now >= due[p.name]:
+                    del due[p.name]
                     p.start()
                     assert p.process is not None
-                    print(f"pars stack: {p.service} started again (pid {p.process.pid})", file=sys.stderr, flush=True)
+                    print(f"pars stack: {p.name} started again (pid {p.process.pid})", file=sys.stderr, flush=True)
             elif not p.alive:
                 assert p.process is not None
-                policy = policies[p.service]
+                policy = policies[p.name]
                 delay = policy.next_delay(now - p.started_at)
-                due[p.service] = now + delay
-                print(f"pars stack: {p.service} exited ({exit_reason(p.process.returncode)}) after "
+                due[p.name] = now + delay
+                print(f"pars stack: {p.name} exited ({exit_reason(p.process.returncode)}) after "
                       f"{now - p.started_at:.0f} s; restart {policy.attempt} in {delay:g} s; log: {p.log_file}",
                       file=sys.stderr, flush=True)
         time.sleep(every)
@@ -228,7 +286,7 @@ def start_cluster(settings: Settings) -> tuple[LocalCluster, list[int], Settings
         "kafka_bootstrap_servers": cluster.bootstrap, "kafka_replication_factor": 3, "kafka_min_insync_replicas": 2})
 
 
-def run_stack(settings: Settings, *, load_demo: bool = True, brokers: int = 1) -> None:
+def run_stack(settings: Settings, *, load_demo: bool = True, brokers: int = 1, replicas: int = 1) -> None:
     """Everything `make run` promises, until Ctrl-C or SIGTERM; then stop all that was started."""
     import asyncio
 
@@ -260,9 +318,12 @@ def run_stack(settings: Settings, *, load_demo: bool = True, brokers: int = 1) -
             demo_files = write_demo_files(world, settings.today or datetime.now(UTC).date(), local_dir() / "demo")
         else:
             keys = [("operator", asyncio.run(admin.issue_key(settings, "operator")))]
-        processes = start_services(settings, env, logs)
+        processes = start_services(settings, env, logs, replicas=replicas)
         api = f"http://{settings.api_host}:{settings.api_port}"
         print(f"\nPARS is running.\n  API:        {api}/v1   (docs at {api}/docs)")
+        if replicas > 1:
+            print(f"  replicas:   {replicas} processes of every service, intake's behind the one API port; process"
+                  f" r's /metrics on its port + {REPLICA_PORT_STRIDE} r (logs: SERVICE.2.log …)")
         if cluster is not None:
             print(f"  kafka:      {cluster.bootstrap}  (3 nodes; for pars commands: "
                   f"export PARS_KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap})")

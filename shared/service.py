@@ -7,6 +7,7 @@ and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight 
 import asyncio
 import contextlib
 import hmac
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -116,7 +117,8 @@ def serve_worker(app: FastAPI, settings: Settings, service: str) -> None:
     serve(app, settings.health_host, health_port(settings, service))
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
+def serve(app: FastAPI, host: str, port: int, sockets: list[socket.socket] | None = None) -> None:
+    """On host:port, or on `sockets` already listening when given (then host and port only name them in logs)."""
     # uvloop and httptools (C; shared/http_protocol.py keeps h11's answers) instead of asyncio's loop and h11 (pure
     # Python): less CPU per request and per Kafka or PostgreSQL round trip. No route reads the client's address or
     # scheme, so uvicorn's proxy-headers rewrite of them would be work for nothing on every request.
@@ -124,7 +126,7 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     # its own printing plain text.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
                             timeout_graceful_shutdown=25, loop="uvloop", http=HttpProtocol, proxy_headers=False)
-    _Server(config).run()
+    _Server(config).run(sockets)
 
 
 @dataclass

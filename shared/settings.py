@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Where each worker service answers /healthz, /readyz and /metrics: base + a fixed offset per service.
     health_port_base: int = 8100
     health_port: int | None = None  # set when several instances of one service share a host
+    # A listening socket intake serves the API on instead of binding api_host:api_port, passed down by `pars stack
+    # run --replicas N` to its N intake processes (each then answers its own /metrics on health_port).
+    api_fd: int | None = None
     # Where the workers listen (those routes, and validation's /internal ones): loopback unless, as in a
     # container, intake and the health checks come from elsewhere.
     health_host: str = "127.0.0.1"
