@@ -152,8 +152,9 @@ def subscribe_batches(
         }
         await broker.publish(record.value or b"", dlq_topic, key=record.key, headers=headers)
         dead_lettered.labels(service, record.topic).inc()
+        correlation = next((v.decode(errors="replace") for k, v in record.headers or () if k == "correlation_id"), None)
         log.error("message dead-lettered", source_topic=record.topic, partition=record.partition,
-                  offset=record.offset, error=headers["dlq.error"])
+                  offset=record.offset, error=headers["dlq.error"], correlation_id=correlation)
 
     async def with_retries(batch: list[Delivery[T]]) -> BaseException | None:
         for attempt, delay in enumerate((0.0, *retry_delays)):
