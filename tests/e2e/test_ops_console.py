@@ -1,4 +1,5 @@
-"""The operators' interface on a running stack: /v1/ops (streams, lag, dead letters, tails, replay) and /console."""
+"""The operators' interface on a running stack: /v1/ops (streams, lag, dead letters, tails, replay, browsing, stories,
+dead-letter actions, live tickets, health, batches) and /console (in a browser: tests/e2e/test_console_browser.py)."""
 
 import asyncio
 import hashlib
@@ -87,7 +88,7 @@ def test_streams_grow_and_lag_shows_every_pipeline_group(stack: Stack, keys: dic
             return groups if projector["exists"] and projector["lag"] == 0 else None
         groups = stack.wait_for(projector_caught_up, timeout=30)
     assert groups["pars.projector"]["topics"] == ["pars.record-events"]
-    assert len(groups["pars.projector"]["partitions"]) == 6
+    assert len(groups["pars.projector"]["partitions"]) == stack.settings.kafka_partitions
     assert {g.name for g in GROUPS} <= set(groups)  # every group the registry knows, pars.notifier.activities too
     assert "pars.board.ABOHNS.requests" in groups["pars.board-sim"]["topics"]  # one group reads every board's
 
@@ -184,5 +185,75 @@ def test_console_page_needs_no_key_and_carries_none(stack: Stack) -> None:
         page = anonymous.get("/console")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<title>PARS operations console</title>" in page.text
-    assert "/v1/ops/streams/pars.record-events/tail" in page.text and "sessionStorage" in page.text
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "/v1/ops/live-tickets" in page.text and "EventSource" in page.text and "sessionStorage" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "script-src 'nonce-" in policy and "unsafe-inline" not in policy
+    assert "http://" not in page.text.replace("http://www.w3.org/2000/svg", "")  # nothing from elsewhere
+
+
+def test_a_record_story_spans_its_topics(stack: Stack, keys: dict[str, str]) -> None:
+    record = submit_and_settle(stack, keys["provider"])
+    with stack.client(keys["operator"]) as ops:
+        story = ops.get(f"/v1/ops/records/{record['record_id']}/story")
+        bad = ops.get("/v1/ops/records/not-a-uuid/story")
+        browsed = ops.get("/v1/ops/streams/pars.record-events/messages",
+                          params={"record_id": record["record_id"], "since": "2000-01-01T00:00:00"})
+    assert story.status_code == 200, story.text
+    topics = [m["topic"] for m in story.json()["messages"]]
+    assert topics[0] == "pars.submissions" and "pars.record-events" in topics and "pars.board-responses" in topics
+    assert "pars.board.ABOHNS.requests" in topics
+    assert not any(p in story.text for p in PERSONAL)
+    assert bad.status_code == 422
+    assert [m["event_type"] for m in browsed.json()["messages"]] == ["RecordSubmitted", f"Record{record['status']}"]
+
+
+def test_a_dead_letter_is_redriven_once_and_the_action_is_recorded(stack: Stack, keys: dict[str, str]) -> None:
+    asyncio.run(publish_malformed_event(stack))
+    with stack.client(keys["operator"]) as ops:
+        def pending() -> dict | None:
+            letters = ops.get("/v1/ops/dead-letters", params={"service": "notifier"}).json()["dead_letters"]
+            return next((d for d in letters if d["action"] is None), None)
+        letter = stack.wait_for(pending, timeout=30)
+        path = f"/v1/ops/dead-letters/{letter['topic']}/{letter['partition']}/{letter['offset']}"
+        first, second = ops.post(path + "/redrive"), ops.post(path + "/redrive")
+        actions = ops.get("/v1/ops/dead-letters/actions").json()["actions"]
+        shown = ops.get("/v1/ops/dead-letters", params={"service": "notifier"}).json()["dead_letters"]
+        missing = ops.post(f"/v1/ops/dead-letters/{letter['topic']}/0/999999/skip")
+    with stack.client(keys["provider"]) as provider:
+        refused = provider.post(path + "/skip")
+    key_id = keys["operator"].split("_")[1]
+    assert first.status_code == 200 and first.json()["done"], first.text
+    assert second.status_code == 200 and not second.json()["done"]  # a double click re-drives nothing
+    assert first.json()["action"]["operator"] == f"key {key_id}" and first.json()["action"]["redriven_to"]
+    mine = [a for a in actions if (a["dlq_partition"], a["dlq_offset"]) == (letter["partition"], letter["offset"])
+            and a["dlq_topic"] == letter["topic"]]
+    assert [a["action"] for a in mine] == ["redrive"]
+    assert next(d for d in shown if d["offset"] == letter["offset"])["action"]["action"] == "redrive"
+    assert missing.status_code == 404 and refused.status_code == 403
+
+
+def test_live_tickets_open_the_stream_and_nothing_else_does(stack: Stack, keys: dict[str, str]) -> None:
+    with stack.client(keys["operator"]) as ops:
+        ticket = ops.post("/v1/ops/live-tickets").json()["ticket"]
+        assert keys["operator"].split("_", 2)[2] not in ticket  # the key's secret never goes in a URL
+        with httpx.Client(base_url=stack.api, timeout=15) as anonymous:
+            with anonymous.stream("GET", "/v1/ops/live", params={"ticket": ticket}) as live:
+                assert live.status_code == 200
+                lines = live.iter_lines()
+                assert next(lines).startswith(": following pars.record-events")
+                rates = next(line for line in lines if line.startswith("data: "))
+                assert "pars.record-events" in json.loads(rates[len("data: "):])
+            forged = anonymous.get("/v1/ops/live", params={"ticket": ticket[:-2] + "xx"})
+            none = anonymous.get("/v1/ops/live")
+    with stack.client(keys["provider"]) as provider:
+        assert provider.post("/v1/ops/live-tickets").status_code == 403
+    assert forged.status_code == 401 and none.status_code == 422
+
+
+def test_health_and_batches_in_progress(stack: Stack, keys: dict[str, str]) -> None:
+    with stack.client(keys["operator"]) as ops:
+        health = ops.get("/v1/ops/health").json()["services"]
+        batches = ops.get("/v1/ops/batches")
+    assert {s["service"]: s["ready"] for s in health} == dict.fromkeys(
+        ["intake", "validation", "board-router", "board-sim", "projector", "notifier"], True)
+    assert batches.status_code == 200 and isinstance(batches.json()["batches"], list)

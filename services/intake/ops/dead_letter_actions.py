@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from intake.ops.kafka_admin import admin_client, logical, partitions, reader
 from intake.ops.messages import READ_WITHIN, dead_letter_view, last_messages
+from shared.kafka import kafka_client_args
 from shared.service_registry import SERVICE_NAMES
 from shared.settings import Settings
 from shared.topics import dead_letters
@@ -150,5 +151,4 @@ async def recent_actions(pool: asyncpg.Pool, limit: int = 50) -> list[dict[str, 
 
 def new_producer(settings: Settings) -> AIOKafkaProducer:
     # Idempotent and acks=all: a re-driven copy is written once, or the action rolls back.
-    return AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, client_id="pars-ops",
-                            acks="all", enable_idempotence=True)
+    return AIOKafkaProducer(**kafka_client_args(settings), client_id="pars-ops", acks="all", enable_idempotence=True)
