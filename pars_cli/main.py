@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pars_cli import admin
+from pars_cli import admin, ops
 from pars_cli.generate import generate_world
 from pars_cli.output import to_json
 from shared.logging import configure_logging
@@ -254,6 +254,8 @@ def stack_run(demo: Annotated[bool, typer.Option(help="Load the demo world and p
         raise typer.BadParameter("1 (one broker) or 3 (a cluster that survives losing a node)", param_hint="--brokers")
     run_stack(get_settings(), load_demo=demo, brokers=brokers, replicas=replicas)
 
+
+ops.register(app)  # tail, lag, dlq: the console's views and actions (pars_cli/ops.py)
 
 if __name__ == "__main__":
     app()
