@@ -285,7 +285,10 @@ _DUE = ("SELECT id, topic, key, value, headers FROM outbox o WHERE not_before <=
         " SELECT FROM outbox e WHERE e.key = o.key AND e.topic = o.topic AND e.id < o.id AND e.held"
         " AND e.not_before > now()) ORDER BY id LIMIT $1")
 _DUE_ANY = _DUE.format(buckets="")
-_DUE_IN_BUCKETS = _DUE.format(buckets=f"AND {_BUCKET} = ANY($2::int[]) ")
+# Rows of the buckets taken, said as "none of the buckets left": PostgreSQL guesses each inequality true for 99.5% of
+# rows, so it keeps reading outbox in id order until the batch is full. Said as "= ANY(taken)" it guessed 4% for
+# half the buckets and sorted all the backlog's rows (8 buckets of 20,000 rows: 150 ms instead of 2).
+_DUE_IN_BUCKETS = _DUE.format(buckets=f"AND {_BUCKET} <> ALL($2::int[]) ")
 
 
 class OutboxRelay:
@@ -371,7 +374,8 @@ class OutboxRelay:
             if len(taken) == KEY_BUCKETS:  # alone: no bucket filter, the statement of a relay with one lock
                 rows = await conn.fetch(_DUE_ANY, self._batch_size)
             else:
-                rows = await conn.fetch(_DUE_IN_BUCKETS, self._batch_size, taken)
+                rows = await conn.fetch(_DUE_IN_BUCKETS, self._batch_size,
+                                        [b for b in range(KEY_BUCKETS) if b not in taken])
             self._backlog = len(rows) == self._batch_size
             if not rows:
                 if want < KEY_BUCKETS:
