@@ -1,4 +1,5 @@
-"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|growth|...] [options]`:
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|growth|relay|replicas|...]
+[options]`:
 benchmarks, run on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
@@ -15,6 +16,8 @@ from bench import (
     profile,
     projector_apply,
     queries,
+    relay,
+    replicas,
     suite,
     validation_apply,
 )
@@ -26,4 +29,4 @@ if __name__ == "__main__":
      "ceiling": ceiling.main, "profile": profile.main, "validation": validation_apply.main,
      "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main,
      "notifier": notifier_apply.main, "boards": boards_apply.main,
-     "growth": growth.main}[which](rest)
+     "growth": growth.main, "relay": relay.main, "replicas": replicas.main}[which](rest)

@@ -55,7 +55,8 @@ def _wait_settled(api: str, wanted: dict[str, int], keys: dict[str, str], began:
             time.sleep(0.1)
 
 
-def files_at_scale(stack: BenchStack, world: World, providers: int, ceiling: float) -> Figure:
+def files_at_scale(stack: BenchStack, world: World, providers: int, ceiling: float,
+                   name: str = "files: settled records/s") -> Figure:
     files = [provider_file(world, i) for i in range(providers)]
     keys = {files[0][0]: stack.key}  # the stack's provider
     for provider, _ in files[1:]:
@@ -75,7 +76,7 @@ def files_at_scale(stack: BenchStack, world: World, providers: int, ceiling: flo
     _wait_settled(stack.api, {p: before[p] + kept[p] for p in kept}, keys, began)
     seconds = time.perf_counter() - began
     rows = sum(batch["records"] for batch in batches)
-    return Figure("files: settled records/s", sum(kept.values()) / seconds, "records/s", 0.5 * ceiling,
+    return Figure(name, sum(kept.values()) / seconds, "records/s", 0.5 * ceiling,
                   per_ceiling=True,
                   note=f"{providers} providers × {ROWS:,}-row xlsx at once: {sum(kept.values()):,} of {rows:,} "
                        f"kept, all validated in {validated:.1f} s, settled in {seconds:.1f} s")

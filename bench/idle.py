@@ -29,7 +29,10 @@ def stack_pids(stack: BenchStack, pg_background: bool = True) -> dict[str, list[
     services (not those of whatever else uses the same server; connections come and go: ask again).
     `pg_background` False: the connections only, not the server's own processes (WAL writer, checkpointer...),
     which work for every user of a shared server."""
-    services = {p.service: [p.process.pid] for p in stack.processes if p.process}
+    services: dict[str, list[int]] = {}  # a service's processes together (several with --replicas)
+    for p in stack.processes:
+        if p.process:
+            services.setdefault(p.service, []).append(p.process.pid)
     servers = server_pids()
     ports = _local_ports([pid for pids in services.values() for pid in pids])
     ours = ports | {None} if pg_background else ports
@@ -107,7 +110,7 @@ def check_alive(stack: BenchStack) -> None:
     for service in stack.processes:
         if not service.alive:
             code = service.process.returncode if service.process else None
-            raise SystemExit(f"{service.service} exited ({exit_reason(code)}) during the benchmark; its log: "
+            raise SystemExit(f"{service.name} exited ({exit_reason(code)}) during the benchmark; its log: "
                              f"{service.log_file}")
 
 

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from pars_cli import admin
-from pars_cli.stack import ServiceProcess, start_servers, start_services, stop_servers, stop_services
+from pars_cli.stack import (
+    REPLICA_PORT_STRIDE,
+    ServiceProcess,
+    start_servers,
+    start_services,
+    stop_servers,
+    stop_services,
+)
 from shared.settings import Settings
 from shared.world import World
 from tests.support import drop_namespaces_now, free_port, free_port_block, unique_namespace
@@ -25,18 +32,18 @@ class BenchStack:
 
 
 @contextmanager
-def bench_stack(world: World, provider: str) -> Iterator[BenchStack]:
+def bench_stack(world: World, provider: str, replicas: int = 1) -> Iterator[BenchStack]:
     """The whole pipeline for one benchmark: servers (started unless PARS_* name them), topics, `world` and a key
-    of `provider`'s, all six services in a namespace of their own. Afterwards the services are stopped, the
-    namespace's topics and schemas dropped, and the servers this started stopped."""
+    of `provider`'s, all six services (`replicas` processes of each) in a namespace of their own. Afterwards the
+    services are stopped, the namespace's topics and schemas dropped, and the servers this started stopped."""
     started = start_servers()
-    env, settings = bench_env()
+    env, settings = bench_env(replicas)
     processes: list[ServiceProcess] = []
     try:
         asyncio.run(admin.create_topics(settings))
         asyncio.run(admin.load_world(settings, world))
         key = asyncio.run(admin.issue_key(settings, "provider", provider))
-        processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")))
+        processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")), replicas=replicas)
         yield BenchStack(settings, f"http://{settings.api_host}:{settings.api_port}", key, processes)
     finally:
         stop_services(processes)
@@ -44,9 +51,10 @@ def bench_stack(world: World, provider: str) -> Iterator[BenchStack]:
         stop_servers(started)
 
 
-def bench_env() -> tuple[dict[str, str], Settings]:
+def bench_env(replicas: int = 1) -> tuple[dict[str, str], Settings]:
+    ports = 6 if replicas == 1 else REPLICA_PORT_STRIDE * replicas
     env = {**os.environ, "PARS_NAMESPACE": unique_namespace("bench"), "PARS_API_PORT": str(free_port()),
-           "PARS_HEALTH_PORT_BASE": str(free_port_block(6)), "PARS_BOARD_LATENCY_SCALE": "0",
+           "PARS_HEALTH_PORT_BASE": str(free_port_block(ports)), "PARS_BOARD_LATENCY_SCALE": "0",
            "PARS_SMTP_HOST": "127.0.0.1", "PARS_LOG_LEVEL": "WARNING"}
     fields: dict[str, Any] = {k[5:].lower(): v for k, v in env.items()
                               if k.startswith("PARS_") and k[5:].lower() in Settings.model_fields}

@@ -4,9 +4,10 @@ GET /healthz rate (the floor: what the API's framework answers with no work behi
 
 In order: the ceiling (plain aiokafka through the pipeline's hops); then one stack of the six services (boards
 answering at once) and, on it: idle cost; files at scale and intake's peak memory while they parse; one
-workbook alone; the API with wrk; a caller at 100 requests/s; web services. `--profile DIR` also records
-intake, validation and the projector with py-spy during files at scale and the wrk run (figures then pay for
-the sampling).
+workbook alone; the API with wrk; a caller at 100 requests/s; web services. Then files at scale again on a stack of
+two processes of each service, and the outbox relay with one and two processes (bench/replicas.py). `--profile DIR`
+also records intake, validation and the projector with py-spy during files at scale and the wrk run (figures then
+pay for the sampling).
 """
 
 import argparse
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import api, ceiling, files, idle
+from bench import api, ceiling, files, idle, replicas
 from bench.profile import find_py_spy, profiled
 from bench.stack import bench_stack
 from bench.table import AT_MOST, Figure, render
@@ -76,6 +77,8 @@ def main(argv: list[str]) -> None:
         idle.wait_quiet(stack)
         figures.append(api.web_services(stack, world))
         idle.check_alive(stack)
+    one_of_each = next(f for f in figures if f.name == replicas.ONE)
+    figures += replicas.figures(world, args.providers, rate, one_of_each, args.messages)
     figures += [Figure(name, None, "", note="measured apart: make bench BENCH=growth (3-5 min)") for name in APART]
     print(f"\nmake bench, {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average (1, 5, 15 min) "
           f"before: {load_before}, after: {_load()}\n")
