@@ -24,6 +24,7 @@ from intake.keys import KeyCache
 from intake.learners.router import router as learners_router
 from intake.ops.console import router as console_router
 from intake.ops.router import router as ops_router
+from intake.portal.router import mount_portal
 from intake.records.router import router as records_router
 from intake.submitting.writer import Submissions
 from intake.waiters import Waiters
@@ -128,4 +129,5 @@ def build(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyCache()  # valid API keys, remembered for KEY_CACHE_SECONDS
     app.state.projection_schema = quote_schema(settings.schema(PROJECTOR.schema))
     install_error_handlers(app)
+    mount_portal(app)  # the provider portal's pages, /portal
     return app
