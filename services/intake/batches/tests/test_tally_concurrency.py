@@ -9,7 +9,7 @@ import pytest
 from intake.batches import storage
 from intake.batches.service import accept_batch, parse_to_queue
 from intake.batches.storage import Outcome, apply_outcomes
-from intake.batches.tests.test_queue import P, TB_ROW, TEMPLATE_B, xlsx_bytes
+from intake.batches.tests.test_queue import TB_ROW, TEMPLATE_B, P, xlsx_bytes
 from shared.db import create_pool, migrate
 from shared.outbox import Outbox
 from shared.service_registry import INTAKE
