@@ -6,10 +6,11 @@ per batch; on, each batch gets a "process" span per trace and a "create" span pe
 its headers read and its trace context written. The spans go through the SDK's BatchSpanProcessor to an exporter
 that drops them: the service's own CPU, not the collector's or the network's. Best of R rounds (this machine is
 shared), microseconds per message, for batches of N messages of one trace (a batch file's, or an interactive
-request's when N is 1).
+request's when N is 1). A yardstick is printed first: json.dumps of a small dict on this machine, now.
 """
 
 import argparse
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,13 @@ def main(argv: list[str]) -> None:
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Dropped()))
     on = tracing._Tracing("bench", provider, provider.get_tracer("bench"))
+    sample = {"event_type": "RecordSubmitted", "correlation_id": "5f0c1a9e", "credits": [8, 1]}
+
+    def dumps() -> None:
+        json.dumps(sample)
+
+    yardstick = best_us_per_message(dumps, 1, args.rounds, 20_000)
+    print(f"yardstick: json.dumps of a small dict {yardstick:.2f} us")
     print(f"{'messages a batch':>16} {'off, us/message':>16} {'on, us/message':>16}")
     for batch in args.batch:
         repeat = max(1, 20_000 // batch)
