@@ -8,9 +8,11 @@
 #
 # The binary goes to $PARS_LOCAL_DIR/bin/helm (default <repo>/.local/bin/helm); a
 # binary already there at the pinned version is kept, so only the first call
-# builds (a few minutes cold on 2 cores, most of it compiling Kubernetes' client
-# libraries; see docs/DESIGN-NOTES.md). Go: $GO, else `go` on PATH, else
-# /usr/local/go/bin/go. Concurrent callers wait on one lock and build once.
+# builds: cold, about 7 minutes of CPU, most of it compiling Kubernetes' client
+# libraries (24 min of wall time on a busy 2-core machine); with Go's build
+# cache warm, under a minute (docs/DESIGN-NOTES.md). Go: $GO, else `go` on
+# PATH, else /usr/local/go/bin/go. Concurrent callers wait on one lock and
+# build once.
 set -euo pipefail
 
 HELM_MODULE=helm.sh/helm/v3
@@ -62,7 +64,7 @@ kube_version() {
 }
 
 build() {
-  local go tmp started kube major minor flags
+  local go tmp started major minor flags
   go=$(find_go)
   rm -rf "$BIN_DIR"/.helm-build.* # what a build that was killed left (we hold the lock: none runs now)
   tmp=$(mktemp -d "$BIN_DIR/.helm-build.XXXXXX")
