@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from pars_cli.cluster import REPLICATION, LocalCluster
+from pars_cli.stack import local_dir
 from shared.settings import Settings
-from tests.support import drop_namespaces_now, kafka_release, unique_namespace
+from tests.support import drop_namespaces_now, free_port_block, kafka_release, unique_namespace
 
 REPO = Path(__file__).resolve().parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
@@ -43,8 +45,31 @@ def _from_containers() -> Iterator[dict[str, str]]:
         yield {"PARS_KAFKA_BOOTSTRAP_SERVERS": kafka.get_bootstrap_server(), "PARS_DATABASE_URL": url}
 
 
-def _from_local_scripts() -> Iterator[dict[str, str]]:
-    out = subprocess.run(["bash", str(INFRA), "start"], check=True, capture_output=True, text=True)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--brokers", type=int, choices=(1, 3), default=int(os.environ.get("PARS_TEST_BROKERS") or 1),
+                     help="3: every test on a three-node Kafka cluster of the session's own (topics with three "
+                          "replicas, two in sync) instead of the single broker; also PARS_TEST_BROKERS=3")
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """A three-node Kafka cluster of this session's own (deploy/local/kafka-cluster.sh in .local/test-cluster, on
+    free ports), stopped at the end: tests/cluster kill its nodes, and `--brokers 3` runs every test on it."""
+    running = LocalCluster(local_dir() / "test-cluster", free_port_block(6))
+    running.stop()  # nodes an interrupted session left behind (on whatever ports it had)
+    # A fresh cluster each session: no topics of earlier sessions for a killed node to recover at its restart.
+    for node in running.state_dir.glob("node-*"):
+        shutil.rmtree(node)
+    (running.state_dir / "cluster.id").unlink(missing_ok=True)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def _from_local_scripts(*only: str) -> Iterator[dict[str, str]]:
+    out = subprocess.run(["bash", str(INFRA), "start", *only], check=True, capture_output=True, text=True)
     started = [line.split(":", 1)[1].strip() for line in out.stdout.splitlines() if line.startswith("started:")]
     defaults = Settings(_env_file=None)
     try:
@@ -67,11 +92,31 @@ class Servers(dict[str, str]):
         return repr({k: re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", v) for k, v in self.items()})
 
 
+def _on_cluster(cluster: LocalCluster) -> Iterator[Servers]:
+    """`--brokers 3`: Kafka is the session's cluster, PostgreSQL the given one or the local scripts'. Every Settings
+    and every stack of the session creates its topics with three replicas, two in sync."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in REPLICATION.items():
+            env.setenv(name, value)
+        if os.environ.get("PARS_DATABASE_URL"):
+            yield Servers({"PARS_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap,
+                           "PARS_DATABASE_URL": os.environ["PARS_DATABASE_URL"]})
+            drop_namespaces_now(cluster.bootstrap, os.environ["PARS_DATABASE_URL"])
+            return
+        for found in _from_local_scripts("postgres"):
+            yield Servers(found | {"PARS_KAFKA_BOOTSTRAP_SERVERS": cluster.bootstrap})
+            drop_namespaces_now(cluster.bootstrap, found["PARS_DATABASE_URL"])
+
+
 @pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     """`PARS_*` variables naming a running Kafka and PostgreSQL for this test session."""
     given = {k: os.environ[k] for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL") if os.environ.get(k)}
-    if len(given) == 2:
+    if request.config.getoption("--brokers") == 3:
+        if "PARS_KAFKA_BOOTSTRAP_SERVERS" in given:
+            raise pytest.UsageError("--brokers 3 starts a cluster of its own; unset PARS_KAFKA_BOOTSTRAP_SERVERS")
+        yield from _on_cluster(request.getfixturevalue("cluster"))
+    elif len(given) == 2:
         yield Servers(given)
         drop_namespaces_now(given["PARS_KAFKA_BOOTSTRAP_SERVERS"], given["PARS_DATABASE_URL"])
     elif not given and _docker_engine():

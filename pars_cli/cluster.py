@@ -21,6 +21,7 @@ REPLICATION = {"PARS_KAFKA_REPLICATION_FACTOR": "3", "PARS_KAFKA_MIN_INSYNC_REPL
 class LocalCluster:
     state_dir: Path
     port_base: int = DEFAULT_PORT
+    start_seconds: float = 0.0  # how long the last start took
 
     @property
     def bootstrap(self) -> str:
@@ -49,7 +50,9 @@ class LocalCluster:
 
     def start(self, *nodes: int) -> list[int]:
         """Start these nodes (default all) unless running; wait until each serves; answer those started now."""
+        began = time.monotonic()
         out = self._script("start", *map(str, nodes))
+        self.start_seconds = time.monotonic() - began
         return [n for n in nodes or NODES if f"node {n} started on" in out]
 
     def stop(self, *nodes: int) -> None:

@@ -20,7 +20,7 @@ from shared.logging import get_logger
 from shared.metrics import count_produced
 from shared.outbox import OutboxRow, PublishRows
 from shared.settings import Settings
-from shared.topics import RECORD_PARTITIONS, TopicSpec
+from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, SUBMISSIONS, TopicSpec
 
 log = get_logger(__name__)
 
@@ -153,10 +153,14 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str], withi
         await asyncio.sleep(0.1)
 
 
+# The topics every record passes through, whose partitions bound how many processes share a service's work.
+RECORD_TOPICS = frozenset({SUBMISSIONS.name, RECORD_EVENTS.name, BOARD_RESPONSES.name})
+
+
 def topic_partitions(settings: Settings, spec: TopicSpec) -> int:
-    """A topic with the registry's record count (the record topics) has PARS_KAFKA_PARTITIONS; one that chose its
-    own (activities, dead letters) keeps it."""
-    return settings.kafka_partitions if spec.partitions == RECORD_PARTITIONS else spec.partitions
+    """The record topics have PARS_KAFKA_PARTITIONS; the others keep the registry's count: a board's requests are
+    a share of the records (and there is a topic per board), activities and dead letters are few."""
+    return settings.kafka_partitions if spec.name in RECORD_TOPICS else spec.partitions
 
 
 def new_topic(settings: Settings, spec: TopicSpec) -> NewTopic:

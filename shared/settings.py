@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     consumer_linger_ms: int = Field(default=50, ge=0, le=1000)
     # Topics the services create: copies of each partition, how many copies must have a write before producers
     # (acks=all) are answered (unset: the broker's min.insync.replicas), and the partitions of the record topics
-    # (submissions, record events, board requests and responses; activities and dead letters keep their own).
+    # (submissions, record events, board responses; the other topics keep the registry's counts).
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_min_insync_replicas: int | None = Field(default=None, ge=1)
     kafka_partitions: int = Field(default=12, ge=1)
@@ -68,6 +68,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Where providers open the portal, as their browsers reach it (the digest e-mails link a record's page there):
+    # e.g. https://pars.example.org. Unset: intake's own address.
+    public_url: str | None = None
     # Where each worker service answers /healthz, /readyz and /metrics: base + a fixed offset per service.
     health_port_base: int = 8100
     health_port: int | None = None  # set when several instances of one service share a host
@@ -145,6 +148,11 @@ class Settings(BaseSettings):
 
     def group(self, name: str) -> str:
         return self.topic(name)
+
+    def record_page_url(self) -> str:
+        """A record's page in the portal, with `{record_id}` left to fill in."""
+        base = (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+        return f"{base}/portal/records/{{record_id}}"
 
     def service_port(self, service: str) -> int:
         """The port a service (by its registry name) answers HTTP on when run with these settings' defaults."""

@@ -33,7 +33,8 @@ TOOLS_LOG4J="$STATE/log4j2-tools.properties"
 NODES=(1 2 3)
 
 BASE=${PARS_LOCAL_CLUSTER_PORT:-29092}
-START_TIMEOUT=${PARS_LOCAL_KAFKA_START_TIMEOUT:-120}
+# A node killed with SIGKILL recovers every partition's log at its next start: slow on a busy machine.
+START_TIMEOUT=${PARS_LOCAL_KAFKA_START_TIMEOUT:-300}
 STOP_TIMEOUT=30
 HEAP=${PARS_LOCAL_CLUSTER_HEAP:-768m}
 
@@ -153,10 +154,14 @@ rootLogger.appenderRef.err.ref = STDERR
 EOF
 }
 
+# What `kafka-storage random-uuid` prints (16 random bytes, URL-safe base64, no padding, not starting with '-'),
+# without starting a JVM for it.
 new_cluster_id() {
-  local cid
-  cid=$("$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$TOOLS_LOG4J" kafka.tools.StorageTool random-uuid | tail -n 1)
-  [[ $cid =~ ^[A-Za-z0-9_-]{22}$ ]] || die "unexpected cluster id from StorageTool: $cid"
+  local cid=-
+  while [[ $cid == -* ]]; do
+    cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
+  [[ $cid =~ ^[A-Za-z0-9_-]{22}$ ]] || die "unexpected cluster id: $cid"
   echo "$cid" >"$CLUSTER_ID_FILE"
 }
 

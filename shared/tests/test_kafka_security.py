@@ -115,13 +115,15 @@ def test_secrets_show_in_no_repr_dump_or_log() -> None:
 def test_topics_take_partitions_replication_and_min_insync_from_the_settings() -> None:
     settings = Settings(_env_file=None, namespace="ns", kafka_replication_factor=3, kafka_min_insync_replicas=2,
                         kafka_partitions=12)
-    for spec in (SUBMISSIONS, RECORD_EVENTS, BOARD_RESPONSES, board_requests("ABA")):
+    for spec in (SUBMISSIONS, RECORD_EVENTS, BOARD_RESPONSES):
         topic = new_topic(settings, spec)
         assert (topic.name, topic.num_partitions, topic.replication_factor) == (f"ns.{spec.name}", 12, 3)
         assert topic.topic_configs == {"min.insync.replicas": "2"}
-    # Topics that chose their own count keep it.
-    assert new_topic(settings, ACTIVITIES).num_partitions == ACTIVITIES.partitions == 3
-    assert new_topic(settings, dead_letters("projector")).num_partitions == 1
+    # The other topics keep the registry's counts, replicated all the same.
+    for spec in (board_requests("ABA"), ACTIVITIES, dead_letters("projector")):
+        topic = new_topic(settings, spec)
+        assert (topic.num_partitions, topic.replication_factor) == (spec.partitions, 3)
+    assert (ACTIVITIES.partitions, dead_letters("projector").partitions) == (3, 1)
 
 
 def test_a_single_broker_gets_one_replica_and_the_brokers_min_insync() -> None:
