@@ -3,12 +3,15 @@
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from intake.portal import listings, signing_in
+from intake.portal import add_learner, listings, register_activity, signing_in, uploads
 from intake.portal.pages import CsrfRefused, SignInNeeded, refuse_csrf, to_sign_in
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 router.include_router(signing_in.router)
 router.include_router(listings.router)
+router.include_router(add_learner.router)
+router.include_router(uploads.router)
+router.include_router(register_activity.router)
 
 
 def mount_portal(app: FastAPI) -> None:
