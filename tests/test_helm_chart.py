@@ -183,6 +183,8 @@ def test_probes_answer_on_each_services_port(manifests: tuple[dict[str, Any], ..
             assert check["path"] == path, f"{name} {probe}"
             assert ports[check["port"]] == settings.service_port(name), f"{name} {probe} on the wrong port"
         assert settings.api_host == settings.health_host == "0.0.0.0", f"{name} must listen beyond its pod"
+        scrape = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert int(scrape["prometheus.io/port"]) == settings.service_port(name), f"{name}: /metrics elsewhere"
 
 
 def test_graceful_termination(manifests: tuple[dict[str, Any], ...]) -> None:
