@@ -344,7 +344,7 @@ def job_env(helm: str, settings: Settings) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in environment(docs, of_kind(docs, "Job")[0]).items() if isinstance(v, str)}
     env |= {"PARS_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
             "PARS_DATABASE_URL": settings.database_url, "PARS_NAMESPACE": settings.namespace,
-            # The session's Kafka is one broker: the chart's three copies (two in sync) cannot be placed there.
+            # The session's Kafka may be one broker, where the chart's three copies (two in sync) cannot be placed.
             "PARS_KAFKA_REPLICATION_FACTOR": "1"}
     env.pop("PARS_KAFKA_MIN_INSYNC_REPLICAS", None)
     yield {k: v for k, v in os.environ.items() if not k.startswith("PARS_")} | env
