@@ -200,7 +200,8 @@ wait_started() {
       echo "kafka-cluster: node $n started on 127.0.0.1:$(broker_port "$n") (pid $(our_pid "$n"), $((SECONDS - started)) s)"
       return 0
     fi
-    if [[ -s $dir/kafka.pid && -z $(our_pid "$n") ]]; then
+    # Gone, not merely not yet java: between writing its pid and exec'ing java the launcher is still bash.
+    if [[ -s $dir/kafka.pid ]] && ! kill -0 "$(<"$dir/kafka.pid")" 2>/dev/null; then
       echo "kafka-cluster: node $n exited during startup; last lines of $dir/kafka.log:" >&2
       tail -n 40 "$dir/kafka.log" >&2
       return 1
