@@ -321,6 +321,8 @@ def run_stack(settings: Settings, *, load_demo: bool = True, brokers: int = 1, r
         processes = start_services(settings, env, logs, replicas=replicas)
         api = f"http://{settings.api_host}:{settings.api_port}"
         print(f"\nPARS is running.\n  API:        {api}/v1   (docs at {api}/docs)")
+        print(f"  portal:     {api}/portal/   (providers: sign in with a provider key)")
+        print(f"  console:    {api}/console   (operators: an operator key)")
         if replicas > 1:
             print(f"  replicas:   {replicas} processes of every service, intake's behind the one API port; process"
                   f" r's /metrics on its port + {REPLICA_PORT_STRIDE} r (logs: SERVICE.2.log …)")

@@ -10,7 +10,7 @@ from itertools import groupby
 from string import Template
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from notifier.hints import hint
+from shared.fix_hints import fix_hint
 
 
 def window_start(at: datetime, seconds: float) -> datetime:
@@ -64,14 +64,14 @@ def _by_activity(digest: Digest) -> list[tuple[str, list[Rejection]]]:
 def _text_lines(r: Rejection, link: str) -> str:
     who = f"{r.first_name or ''} {r.last_name or ''}".strip() or "(no name)"
     head = (f"  - {who}, {r.board} learner ID {r.learner_id or '(none)'}, completed {r.completion_date or '(none)'}\n")
-    codes = "".join(f"      {e['code']} {e['message']}\n      Fix: {hint(e['code'])}\n" for e in r.errors)
+    codes = "".join(f"      {e['code']} {e['message']}\n      Fix: {fix_hint(e['code'])}\n" for e in r.errors)
     return head + codes + f"      {link}\n"
 
 
 def _html_rows(r: Rejection, link: str) -> str:
     who = html.escape(f"{r.first_name or ''} {r.last_name or ''}".strip() or "(no name)")
     codes = "".join(f"<li><strong>{html.escape(e['code'])}</strong> {html.escape(e['message'])}<br>"
-                    f"<em>{html.escape(hint(e['code']))}</em></li>" for e in r.errors)
+                    f"<em>{html.escape(fix_hint(e['code']))}</em></li>" for e in r.errors)
     return (f"<tr><td>{who}</td><td>{html.escape(r.board)}</td><td>{html.escape(r.learner_id or '')}</td>"
             f"<td>{html.escape(r.completion_date or '')}</td><td><ul>{codes}</ul></td>"
             f"<td><a href=\"{html.escape(link)}\">record</a></td></tr>")

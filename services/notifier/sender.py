@@ -58,9 +58,8 @@ class DigestSender:
 
     async def _send_one(self, did: UUID) -> bool:
         digest = await storage.load_digest(self._pool, did)
-        record_url = f"http://{self._settings.api_host}:{self._settings.api_port}/v1/records/{{record_id}}"
         try:
-            await self._send(compose(digest, self._settings.mail_from, record_url))
+            await self._send(compose(digest, self._settings.mail_from, self._settings.record_page_url()))
         except Exception as exc:  # the server refused or is away: this digest waits, the others go on
             tries = await storage.attempts(self._pool, did) + 1
             await storage.mark_failed(self._pool, did, repr(exc), backoff(tries))

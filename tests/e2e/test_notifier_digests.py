@@ -24,7 +24,7 @@ from tests.support import free_port
 pytestmark = pytest.mark.e2e
 MSG_661 = "Diplomate ID not found in Board records."
 WINDOW = 8  # seconds of a digest window in the first test
-RECORD_LINK = re.compile(r"/v1/records/([0-9a-f-]{36})")
+RECORD_LINK = re.compile(r"/portal/records/([0-9a-f-]{36})")  # a record's page in the portal
 
 
 class Mailbox:
@@ -110,6 +110,7 @@ def test_each_provider_gets_one_digest_with_exactly_its_rejections(servers: dict
     box, port = mailbox
     box.refused.add("cme@0008003.example")  # this provider's mail server refuses, for now
     stack = start_stack(servers, tmp_path / "logs", PARS_SMTP_HOST="127.0.0.1", PARS_SMTP_PORT=str(port),
+                        PARS_PUBLIC_URL="https://pars.example.org",
                         PARS_DIGEST_SECONDS=str(WINDOW))
     try:
         keys = load(stack, ["0008001", "0008002", "0008003"])
@@ -138,6 +139,8 @@ def test_each_provider_gets_one_digest_with_exactly_its_rejections(servers: dict
             assert text.count(f"661 {MSG_661}") == (2 if provider == "0008002" else 3)
             assert ("690 ACCME activity ID does not exist" in text) is (provider == "0008002")
             assert f"Activity 21{provider} Course of {provider}" in text
+            # Each link opens the record's page where providers reach the portal (PARS_PUBLIC_URL).
+            assert text.count("https://pars.example.org/portal/records/") == len(rejected[provider])
         assert accepted not in linked_records(mails["cme@0008001.example"])
 
         listed = stack.pars("mail", "list")
@@ -155,6 +158,7 @@ def test_a_notifier_killed_at_random_loses_and_repeats_no_rejection(servers: dic
                                                                      mailbox: tuple[Mailbox, int]) -> None:
     box, port = mailbox
     stack = start_stack(servers, tmp_path / "logs", PARS_SMTP_HOST="127.0.0.1", PARS_SMTP_PORT=str(port),
+                        PARS_PUBLIC_URL="https://pars.example.org",
                         PARS_DIGEST_SECONDS="2")
     try:
         keys = load(stack, ["0008001", "0008002"])

@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,18 @@ def test_stack_run_serves_the_demo_and_ctrl_c_leaves_nothing_running(servers: di
         rejected = api.post("/completions", json=demo_completion(demo))
         record_id = rejected.json()["records"][0]["record_id"]
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-                record_id in p.read_text(errors="replace") for p in (tmp_path / "mail" / "new").glob("*")):
+        while time.monotonic() < deadline and not list((tmp_path / "mail" / "new").glob("*")):
             time.sleep(0.5)
-        assert any(record_id in p.read_text(errors="replace") for p in (tmp_path / "mail" / "new").glob("*"))
+        # The portal's address is printed, and the digest's link opens the record's page once signed in.
+        portal = next(line.split()[1] for line in output if line.strip().startswith("portal:"))
+        assert portal == f"http://127.0.0.1:{api_port}/portal/"
+        mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+                 for p in (tmp_path / "mail" / "new").glob("*")]
+        texts = [m.get_body(("plain",)).get_content() for m in mails]  # type: ignore[union-attr]
+        assert any(f"{portal}records/{record_id}" in text for text in texts)
+        with httpx.Client(follow_redirects=True) as browser:
+            signed_in = browser.post(f"{portal}sign-in", data={"key": key, "next": f"/portal/records/{record_id}"})
+            assert signed_in.status_code == 200 and record_id in signed_in.text, signed_in.text[:500]
         assert listening(smtp_port) and all(listening(health_base + i) for i in range(1, 6))
         # The demo files upload as they are: 100 rows each, every tenth wrong.
         uploaded = subprocess.run([PARS, "upload", str(tmp_path / "demo" / "learners.xlsx"), "--provider",

@@ -15,10 +15,10 @@ from intake.activities import queries as activity_queries
 from intake.attachments import content_disposition
 from intake.dependencies import Pool
 from intake.portal.filters import PAGE_SIZES, board_codes, read_filters
-from intake.portal.hints import fix_hint
 from intake.portal.pages import Session, check_csrf, render, see_other
 from intake.records import deletes, downloads, queries
 from intake.records.router import XLSX
+from shared.fix_hints import fix_hint
 
 router = APIRouter()
 

@@ -8,8 +8,8 @@ from uuid import uuid4
 import pytest
 
 from notifier.digests import Digest, Rejection, backoff, compose, digest_id, message_id, window_start
-from notifier.hints import HINTS
 from shared.codes import catalogue
+from shared.fix_hints import HINTS
 
 MSG_661 = "Diplomate ID not found in Board records."
 MSG_665 = "Diplomate name does not batch Board record."
@@ -37,14 +37,14 @@ def test_the_digest_lists_each_rejection_by_activity_in_text_and_html() -> None:
     second = rejection("210016865", "Adams", [("661", MSG_661), ("665", MSG_665)])
     other = rejection("310000001", "Clark", [("665", MSG_665)], title="Sutures")
     message = compose(digest([first, second, other]), "PARS <pars@accme.example>",
-                      "http://pars.example/v1/records/{record_id}")
+                      "http://pars.example/portal/records/{record_id}")
     parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
     text, page = part_text(parsed, "plain"), part_text(parsed, "html")
     assert parsed["To"] == "cme@wrmc.example" and parsed["Subject"] == "PARS: 3 learner record(s) rejected"
     for body in (text, page):
         assert "Activity 210016865 Airway" in body and "Activity 310000001 Sutures" in body
         assert body.count(MSG_661) == 2 and body.count(MSG_665) == 2
-        assert all(f"http://pars.example/v1/records/{r.record_id}" in body for r in (first, second, other))
+        assert all(f"http://pars.example/portal/records/{r.record_id}" in body for r in (first, second, other))
         assert HINTS["661"] in body
     assert text.index("Adams") < text.index("Benton") < text.index("310000001")  # per activity, by name
 

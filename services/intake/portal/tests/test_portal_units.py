@@ -1,25 +1,17 @@
-"""The portal's pure parts: fix hints for every code, list filters read from a query string, safe redirects."""
+"""The portal's pure parts: list filters read from a query string, safe redirects, delete answers in words."""
 
 from datetime import date
 
 from starlette.requests import Request
 
 from intake.portal.filters import read_filters
-from intake.portal.hints import HINTS, fix_hint
 from intake.portal.listings import delete_outcome_words
 from intake.portal.pages import safe_next
-from shared.codes import catalogue
 
 
 def request(query: str) -> Request:
     return Request({"type": "http", "method": "GET", "path": "/portal/learners", "query_string": query.encode(),
                     "headers": []})
-
-
-def test_every_pars_code_has_its_own_hint_and_no_hint_names_a_code_pars_lacks() -> None:
-    assert set(HINTS) == set(catalogue())
-    assert all(fix_hint(code) == HINTS[code] for code in catalogue())
-    assert "Correct the field" in fix_hint("invalid_request")
 
 
 def test_filters_read_a_forms_query_and_name_what_cannot_be_a_filter() -> None:

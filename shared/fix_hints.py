@@ -1,6 +1,7 @@
-"""One line per PARS code on how a provider fixes the record (the digest shows it under the message)."""
+"""One line per PARS code on how a provider fixes the record: the digest shows it under the message, the portal
+beside it on the record's page and the Add Learner form. PARS's messages say what is wrong; these, what to do."""
 
-HINTS = {
+HINTS: dict[str, str] = {
     "601": "Give the record an action: Add or Delete.",
     "602": "Use Add or Delete as the record action.",
     "603": "This credit ID is already used by a live record: give the new record its own credit ID.",
@@ -42,5 +43,5 @@ HINTS = {
 }
 
 
-def hint(code: str) -> str:
+def fix_hint(code: str) -> str:
     return HINTS.get(code, "Correct the record and report it again.")
