@@ -9,7 +9,7 @@ import httpx
 from shared.service_registry import SERVICES, Service
 from shared.settings import Settings, connect_host
 
-HEALTH_WITHIN = 2.0  # seconds; a service that does not answer by then is shown as not answering
+HEALTH_WITHIN = 5.0  # seconds; a service that does not answer by then is shown as not answering
 RECENT_BATCHES = "10 minutes"  # finished batches stay on the page this long, at 100 %
 
 

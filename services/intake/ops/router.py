@@ -266,6 +266,8 @@ async def _events(settings: Settings, full: str, request: Request, with_rates: b
         meter = await stack.enter_async_context(rates.rate_meter(settings)) if with_rates else None
         await anext(batches)  # the consumer is at the end: what is published from now on comes through
         yield f": following {kafka_admin.logical(settings, full)}\n\n"
+        if with_rates:  # the console's page: an event it can see (EventSource hides comments), so it knows it is live
+            yield f"event: following\ndata: {json.dumps({'topic': kafka_admin.logical(settings, full)})}\n\n"
         async for batch in batches:
             if await request.is_disconnected():
                 return
