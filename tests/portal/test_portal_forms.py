@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import FilePayload, Page, expect
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from intake.batch_files.model import FileFormat
 from pars_cli.demo_files import batch_file
@@ -154,3 +154,19 @@ def test_register_activity_shows_errors_then_the_activity_in_the_summary(page: P
     reload_until(page, f"Portal airway course {activity_id}")
     expect(page.get_by_role("row", name=re.compile(activity_id))).to_contain_text("Live Course")
     screenshot(page, "portal-activity-registered")
+
+
+def test_without_script_the_upload_form_still_works_and_a_refused_file_is_named(
+        browser: Browser, portal_stack: Stack, provider_keys: dict[str, str]) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, portal_stack, provider_keys[PROVIDER], then="/portal/uploads")
+        page.get_by_label("Batch file").set_input_files(
+            files=FilePayload(name="notes.csv", mimeType="text/csv", buffer=b"a,b\n1,2\n"))
+        page.get_by_role("button", name="Upload").click()
+        expect(page.get_by_role("alert")).to_contain_text(".csv")  # the reason, in the batch API's words
+        expect(page.get_by_label("Batch file")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_role("row", name=re.compile("notes.csv")).first).to_contain_text("failed")
+    finally:
+        context.close()

@@ -144,11 +144,11 @@ async def add_learner(request: Request, session: Session, pool: Pool, validation
 async def match_learner(request: Request, validation: Validation,
                         _: Annotated[PortalSession, Depends(csrf_header)]) -> JSONResponse:
     """The page's live "Learner Matched": POST /v1/learners/match's answer, for the signed-in provider's page."""
-    body = await request.json()
     try:
+        body = await request.json()
         LearnerQuery.model_validate(body)
         refuse_unkeepable_json(body)
-    except ValidationError:
+    except ValueError:  # not JSON, or not a learner query (pydantic's ValidationError is a ValueError)
         return JSONResponse(error_body("invalid_request", "Not a learner query."), status_code=422)
     except ApiError as exc:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
