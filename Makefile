@@ -24,11 +24,14 @@ run: install
 	@PARS_BOARD_LATENCY_SCALE=$${PARS_BOARD_LATENCY_SCALE:-0} PARS_DIGEST_SECONDS=$${PARS_DIGEST_SECONDS:-60} \
 	  $(BIN)/pars stack run
 
-# The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set).
+# The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set). helm, for the
+# chart's tests, is built from its Go module once (minutes cold) in the background while the suite runs; the chart's
+# tests wait for it on deploy/local/helm.sh's lock.
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
 	@bash deploy/local/chromium.sh >/dev/null  # the browser tests' chromium, installed with apt when missing
+	@mkdir -p .local && (bash deploy/local/helm.sh >.local/helm-build.log 2>&1 &)  # chart tests' helm, built meanwhile
 	@$(BIN)/python -m pytest
 
 # ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).
