@@ -27,7 +27,7 @@ from shared.limits import (
 
 
 def body_limit(path: str) -> int:
-    if path.startswith("/v1/batches"):
+    if path.startswith(("/v1/batches", "/portal/uploads")):  # the portal's upload takes the same files
         return MAX_FILE_BYTES + FRAMING_BYTES
     if path.startswith("/v1/ws/"):
         return WEB_SERVICE_BODY_BYTES

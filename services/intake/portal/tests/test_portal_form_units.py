@@ -6,6 +6,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
+from intake.body_limit import body_limit
 from intake.completions.schemas import Completion, RecordAnswer
 from intake.portal.learner_form import body_errors, completion_body, dry_run_errors, place, read_form
 from intake.portal.register_activity import field_of, registration_body
@@ -58,3 +59,7 @@ def test_a_registrations_problems_sit_on_their_fields() -> None:
     assert body["title"] is None and body["cme_credits"] == "4" and body["moc"] == {"ABOHNS": ["Self-Assessment"]}
     assert [field_of(f) for f in ("end_date", "moc.ABOHNS.credit_types", "moc.ABO", "moc", "rems.OPIOID", "x")] == [
         "end_date", "moc_ABOHNS", "moc_ABO", "moc", "rems", "form"]
+
+
+def test_the_portal_upload_takes_files_as_large_as_the_batch_api() -> None:
+    assert body_limit("/portal/uploads") == body_limit("/v1/batches") > body_limit("/portal/learners/new")
