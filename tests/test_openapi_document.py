@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from intake.app import build
 from intake.keys import Principal
-from intake.records.schemas import ListedStatus
-from shared.lifecycle import KEPT
+from intake.records.schemas import StatusName
+from shared.lifecycle import RecordStatus
 from shared.settings import Settings
 
 KEY = "pars_0123456789ab_secret"
@@ -113,7 +113,7 @@ def test_every_operation_has_a_readable_id_and_a_tag(document: dict[str, Any]) -
         assert operation.get("tags"), f"{method} {path} has no tag (the router's tags=)"
         ids.append(operation["operationId"])
     assert len(ids) == len(set(ids))
-    assert {"submitCompletions", "listRecords"} <= set(ids)
+    assert {"submitCompletions", "listRecords", "deleteRecords", "matchLearner"} <= set(ids)
 
 
 def test_every_error_answer_is_the_error_shape(document: dict[str, Any]) -> None:
@@ -150,8 +150,8 @@ def test_every_reference_resolves(document: dict[str, Any]) -> None:
     assert refs and refs <= set(document["components"]["schemas"])
 
 
-def test_the_listed_statuses_are_the_kept_ones() -> None:
-    assert set(get_args(ListedStatus)) == {s.value for s in KEPT}
+def test_the_status_filter_takes_every_status_a_record_can_have() -> None:
+    assert set(get_args(StatusName)) == {s.value for s in RecordStatus}
 
 
 # What the document promises ---------------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ async def delete_record(record_id: UUID, request: Request, principal: CurrentPri
 
 @router.delete("/records", summary="Delete several records", status_code=207, response_model=DeleteOutcomes,
                response_description="One result per record, each with the status deleting it alone answers.")
-async def delete_several(request: Request, principal: CurrentPrincipal, pool: Pool, broker: Broker,
+async def delete_records(request: Request, principal: CurrentPrincipal, pool: Pool, broker: Broker,
                          record_id: Annotated[list[UUID], Query(min_length=1, max_length=500)]) -> JSONResponse:
     """Several records at once (?record_id=...&record_id=...): one result per record, in the order asked."""
     return JSONResponse({"results": await _delete(request, principal, pool, broker, record_id)}, 207)

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 
 from shared.limits import ID_CHARS
 
-# The statuses a listed record can have (shared.lifecycle.KEPT): deleted records are in no list, and a record PARS
-# rejected is found by its ID alone.
-ListedStatus = Literal["Submitted", "Accepted", "Rejected", "Delete Submitted"]
+# Every status a record can have (shared.lifecycle.RecordStatus); anything else is a 422. Deleted records and those
+# PARS rejected are in no list, so those two filters answer none.
+StatusName = Literal["Submitted", "Accepted", "Rejected", "Delete Submitted", "Deleted", "Rejected by PARS"]
 RecordSort = Literal["board", "-board", "name", "-name", "completion", "-completion", "submission", "-submission",
                      "status", "-status"]
 # Boards come with the catalogue and world files, so any code may be one: a filter that could not be a code is the 422.
@@ -23,7 +23,9 @@ BOARD_CODE = r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$"
 BoardFilter = Annotated[str | None, Query(pattern=BOARD_CODE, max_length=ID_CHARS, description=(
     "A board's, state's or REMS program's code (ABOHNS, LA, OPIOID), case forgiven: letters, digits, `.`, `_`, `-`, "
     "spaces."))]
-StatusFilter = Annotated[ListedStatus | None, Query(description="Records in this status only.")]
+StatusFilter = Annotated[StatusName | None, Query(description=(
+    "Records in this status only. Listed records are Submitted, Accepted, Rejected or Delete Submitted; Deleted and "
+    "Rejected by PARS records are in no list (GET /v1/records/{record_id} finds the latter)."))]
 
 
 class CodedError(BaseModel):
