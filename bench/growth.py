@@ -42,7 +42,7 @@ from projector.rebuild import rebuild
 from projector.storage import SqlProjection, Tables, active_tables
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate, quote_schema
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, kafka_client_args
 from shared.logging import configure_logging
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
@@ -184,7 +184,7 @@ async def rebuilding(settings: Settings, events: int) -> tuple[float, float, flo
     time the rebuild over them."""
     await ensure_topics(settings, [RECORD_EVENTS])
     topic, sent, chunk, began = settings.topic(RECORD_EVENTS.name), 0, 0, time.perf_counter()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20,
+    producer = AIOKafkaProducer(**kafka_client_args(settings), linger_ms=20,
                                 max_batch_size=1 << 20)
     await producer.start()
     try:

@@ -47,7 +47,7 @@ from shared.events import (
     ReportedRecord,
     Target,
 )
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, kafka_client_args
 from shared.logging import configure_logging
 from shared.outbox import event_message
 from shared.service_registry import PROJECTOR
@@ -205,7 +205,7 @@ class BackendCpu:
 
 async def rebuilds(args: argparse.Namespace, settings: Settings, events: list[tuple[bytes, bytes]]) -> None:
     await ensure_topics(settings, [RECORD_EVENTS])
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20,
+    producer = AIOKafkaProducer(**kafka_client_args(settings), linger_ms=20,
                                 max_batch_size=1 << 20)
     await producer.start()
     try:
