@@ -241,8 +241,10 @@ def test_live_tickets_open_the_stream_and_nothing_else_does(stack: Stack, keys: 
                 assert live.status_code == 200
                 lines = live.iter_lines()
                 assert next(lines).startswith(": following pars.record-events")
-                rates = next(line for line in lines if line.startswith("data: "))
-                assert "pars.record-events" in json.loads(rates[len("data: "):])
+                assert [next(lines), next(lines)] == ["", "event: following"]  # once at the end, for the page
+                assert json.loads(next(lines)[len("data: "):]) == {"topic": "pars.record-events"}
+                next(line for line in lines if line == "event: rates")
+                assert "pars.record-events" in json.loads(next(lines)[len("data: "):])  # messages/s per topic
             forged = anonymous.get("/v1/ops/live", params={"ticket": ticket[:-2] + "xx"})
             none = anonymous.get("/v1/ops/live")
     with stack.client(keys["provider"]) as provider:
