@@ -196,6 +196,7 @@ def test_a_record_story_spans_its_topics(stack: Stack, keys: dict[str, str]) -> 
     with stack.client(keys["operator"]) as ops:
         story = ops.get(f"/v1/ops/records/{record['record_id']}/story")
         bad = ops.get("/v1/ops/records/not-a-uuid/story")
+        too_early = ops.get("/v1/ops/streams/pars.record-events/messages", params={"since": "1960-01-01T00:00:00"})
         browsed = ops.get("/v1/ops/streams/pars.record-events/messages",
                           params={"record_id": record["record_id"], "since": "2000-01-01T00:00:00"})
     assert story.status_code == 200, story.text
@@ -203,7 +204,7 @@ def test_a_record_story_spans_its_topics(stack: Stack, keys: dict[str, str]) -> 
     assert topics[0] == "pars.submissions" and "pars.record-events" in topics and "pars.board-responses" in topics
     assert "pars.board.ABOHNS.requests" in topics
     assert not any(p in story.text for p in PERSONAL)
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and too_early.status_code == 422
     assert [m["event_type"] for m in browsed.json()["messages"]] == ["RecordSubmitted", f"Record{record['status']}"]
 
 
@@ -219,6 +220,7 @@ def test_a_dead_letter_is_redriven_once_and_the_action_is_recorded(stack: Stack,
         actions = ops.get("/v1/ops/dead-letters/actions").json()["actions"]
         shown = ops.get("/v1/ops/dead-letters", params={"service": "notifier"}).json()["dead_letters"]
         missing = ops.post(f"/v1/ops/dead-letters/{letter['topic']}/0/999999/skip")
+        beyond = ops.post(f"/v1/ops/dead-letters/{letter['topic']}/0/{2**63}/skip")  # past Kafka's int64 offsets
     with stack.client(keys["provider"]) as provider:
         refused = provider.post(path + "/skip")
     key_id = keys["operator"].split("_")[1]
@@ -229,7 +231,7 @@ def test_a_dead_letter_is_redriven_once_and_the_action_is_recorded(stack: Stack,
             and a["dlq_topic"] == letter["topic"]]
     assert [a["action"] for a in mine] == ["redrive"]
     assert next(d for d in shown if d["offset"] == letter["offset"])["action"]["action"] == "redrive"
-    assert missing.status_code == 404 and refused.status_code == 403
+    assert missing.status_code == 404 and refused.status_code == 403 and beyond.status_code == 422
 
 
 def test_live_tickets_open_the_stream_and_nothing_else_does(stack: Stack, keys: dict[str, str]) -> None:

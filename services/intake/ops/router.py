@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -142,15 +142,20 @@ async def _act(settings: Settings, pool: Any, who: str, action: dead_letter_acti
     return {"done": outcome.done, "action": _action(outcome.row)}
 
 
+# Kafka's own bounds (int32 partitions, int64 offsets): anything else names no dead letter, and must not reach SQL.
+Partition = Annotated[int, Path(ge=0, le=2**31 - 1)]
+Offset = Annotated[int, Path(ge=0, le=2**63 - 1)]
+
+
 @guarded.post("/dead-letters/{topic}/{partition}/{offset}/redrive")
-async def redrive_dead_letter(topic: str, partition: int, offset: int, settings: Config, pool: Pool,
+async def redrive_dead_letter(topic: str, partition: Partition, offset: Offset, settings: Config, pool: Pool,
                               who: Operator) -> dict[str, Any]:
     """Send one dead letter back to its source topic, once: `done` is false when it had been handled already."""
     return await _act(settings, pool, who, "redrive", topic, partition, offset)
 
 
 @guarded.post("/dead-letters/{topic}/{partition}/{offset}/skip")
-async def skip_dead_letter(topic: str, partition: int, offset: int, settings: Config, pool: Pool,
+async def skip_dead_letter(topic: str, partition: Partition, offset: Offset, settings: Config, pool: Pool,
                            who: Operator) -> dict[str, Any]:
     """Mark one dead letter as dealt with, sending nothing."""
     return await _act(settings, pool, who, "skip", topic, partition, offset)
@@ -185,8 +190,9 @@ async def _act_on_all(settings: Settings, pool: Any, who: str, action: dead_lett
 @guarded.get("/streams/{topic}/messages")
 async def browse_topic(
     topic: str, settings: Config,
-    partition: Annotated[int | None, Query(ge=0, description="One partition only.")] = None,
-    offset: Annotated[int | None, Query(ge=0, description="Read from this offset on (in each partition).")] = None,
+    partition: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="One partition only.")] = None,
+    offset: Annotated[int | None, Query(ge=0, le=2**63 - 1, description="Read from this offset on (in each "
+                                                                        "partition).")] = None,
     since: Annotated[datetime | None, Query(description="Read from this time on (UTC unless a zone is given).")]
     = None,
     key: Annotated[str | None, Query(description="Only messages with this key.")] = None,
@@ -207,6 +213,9 @@ async def browse_topic(
     filters = browse.Filters(key=key, header=browse.Filters.parse_header(header) if header else None, fields=fields,
                              event_type=event_type or None)
     when = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
+    if when is not None and when < EPOCH:
+        raise ApiError(422, "invalid_request", "since is before 1970-01-01T00:00:00Z, where Kafka's timestamps start.",
+                       [{"field": "since", "reason": "before 1970"}])
     with kafka_answers():
         full = await pipeline_topic(settings, topic)
         try:
