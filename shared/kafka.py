@@ -170,6 +170,10 @@ def new_topic(settings: Settings, spec: TopicSpec) -> NewTopic:
                     topic_configs=configs)
 
 
+class TopicsRefused(RuntimeError):
+    """Kafka would not create topics the stack needs (e.g. more replicas than it has brokers)."""
+
+
 async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[str]:
     """Create the topics that do not exist yet: partitions, replication factor and min.insync.replicas from the
     settings (topic_partitions)."""
@@ -181,7 +185,13 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec]) -> list[
         missing = [new_topic(settings, s) for name, s in wanted.items() if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created by another process meanwhile
-                await admin.create_topics(missing)
+                answer = await admin.create_topics(missing)
+                # Kafka answers each topic's refusal in the response (aiokafka raises none of them): a replication
+                # factor the cluster cannot reach must stop the set-up, not pass as "created".
+                refused = [f"{topic}: {message or code}" for topic, code, message in answer.topic_errors
+                           if code not in (0, TopicAlreadyExistsError.errno)]
+                if refused:
+                    raise TopicsRefused("Kafka refused to create topics: " + "; ".join(refused))
             await _wait_for_leaders(admin, [t.name for t in missing])
             log.info("topics created", topics=[t.name for t in missing])
         return [t.name for t in missing]
