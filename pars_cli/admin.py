@@ -22,7 +22,7 @@ from intake.keys import revoke_key_id
 from shared.boards import apply_overrides
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics
-from shared.service_registry import BOARD_ROUTER, BOARD_SIM, INTAKE, NOTIFIER, PROJECTOR, VALIDATION, Service
+from shared.service_registry import BOARD_ROUTER, BOARD_SIM, INTAKE, NOTIFIER, PROJECTOR, SERVICES, VALIDATION, Service
 from shared.settings import Settings
 from shared.topics import all_topics, board_requests
 from shared.world import World
@@ -106,6 +106,14 @@ async def revoke_key_by_id(settings: Settings, key_id: str) -> bool:
 async def create_topics(settings: Settings) -> list[str]:
     boards = [code for code, b in apply_overrides([]).items() if b.needs_board]
     return await ensure_topics(settings, all_topics(boards))
+
+
+async def migrate_schemas(settings: Settings) -> list[str]:
+    """Every service's schema migrated (each service does its own at start too): the schemas, by name."""
+    for service in SERVICES:
+        pool = await _pool(settings, service)
+        await pool.close()
+    return [settings.schema(s.schema) for s in SERVICES]
 
 
 async def sent_mail(settings: Settings, limit: int = 50) -> list[asyncpg.Record]:

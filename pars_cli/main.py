@@ -164,6 +164,16 @@ def topics() -> None:
     err.print(f"{len(created)} topics created")
 
 
+@app.command("setup")
+def setup() -> None:
+    """Create the topics and migrate every service's schema: a deployment's one-shot set-up (the chart's Job)."""
+    settings = get_settings()
+    created = asyncio.run(admin.create_topics(settings))
+    err.print(f"{len(created)} topics created")
+    for schema in asyncio.run(admin.migrate_schemas(settings)):
+        err.print(f"schema {schema} migrated")
+
+
 @replay_app.command("board-responses")
 def replay_board_responses(
     since: Annotated[datetime, typer.Option(help="Re-read verdicts from this time on (ISO 8601, UTC if no zone).")],
