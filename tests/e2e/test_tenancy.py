@@ -7,6 +7,7 @@ has a route the table does not know, so no route is added without being probed h
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any
 import httpx
 import openpyxl
 import pytest
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from intake.batch_files.tests.hostile import TEMPLATE_B, txt_bytes
 from tests.e2e.conftest import Stack
@@ -66,6 +68,21 @@ class Tenants:
         headers = {"Authorization": f"Bearer {self.keys[role]}"} if role else {}
         with httpx.Client(base_url=self.stack.api, timeout=30) as http:
             return http.request(method, path, headers=headers, **kw)
+
+    def portal(self, role: str | None, method: str, path: str, csrf: bool = True, **kw: Any) -> httpx.Response:
+        """The call as a browser makes it once signed in to the portal with `role`'s key (None: never signed in;
+        a web-service or operator key gets no portal session), its forms carrying the session's CSRF token."""
+        with httpx.Client(base_url=self.stack.api, timeout=30) as http:
+            if role is not None:
+                http.post("/portal/sign-in", data={"key": self.keys[role], "next": "/portal/"})
+                page = http.get("/portal/")
+                token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+                if csrf and token and method == "POST":
+                    if "json" in kw:
+                        kw["headers"] = {"X-CSRF-Token": token[1]}
+                    else:
+                        kw["data"] = {**kw.get("data", {}), "csrf_token": token[1]}
+            return http.request(method, path, **kw)
 
     def markers(self) -> list[str]:
         """Text that only provider A's data contains."""
@@ -152,6 +169,9 @@ def tenants(stack: Stack) -> Tenants:
 #       "submit"   B's submission naming A's activity or credit ID answers as if they did not exist
 #       "ops"      operators only: provider and web-service keys 403, no key 401
 #       "public"   no key needed; carries no provider's data
+#       "portal"   a portal page or form: without a provider's session (none, a web-service or an operator key)
+#                  the browser is sent to sign in; B's session sees none of A's data, changes none of A's records;
+#                  `mine` marks a page that shows A's data to A's own session (so the probe proves something)
 
 Call = Callable[[Tenants, str | None], httpx.Response]
 
@@ -160,6 +180,18 @@ Call = Callable[[Tenants, str | None], httpx.Response]
 class RouteProbe:
     kind: str
     call: Call
+    mine: bool = False  # portal: A's own session sees A's data here
+
+
+def _page(path: Callable[[Tenants], str], mine: bool = False, **params: Any) -> RouteProbe:
+    return RouteProbe("portal", lambda t, role: t.portal(role, "GET", path(t), params=params), mine)
+
+
+def _form(path: str, **kw: Callable[[Tenants], Any]) -> RouteProbe:
+    def call(t: Tenants, role: str | None, csrf: bool = True) -> httpx.Response:
+        return t.portal(role, "POST", path, csrf, **{k: v(t) for k, v in kw.items()})
+
+    return RouteProbe("portal", call)
 
 
 def _get(path: Callable[[Tenants], str], **params: Any) -> Call:
@@ -218,6 +250,38 @@ ROUTES: dict[tuple[str, str], RouteProbe] = {
     ("GET", "/v1/ops/streams/{topic}/live"): RouteProbe("ops", _ops_live),
     ("POST", "/v1/ops/replay/board-responses"): RouteProbe("ops", lambda t, role: t.call(
         role, "POST", "/v1/ops/replay/board-responses", json={"since": "2999-01-01T00:00:00Z"})),
+    ("GET", "/portal/"): _page(lambda t: "/portal/", mine=True),
+    ("GET", "/portal/learners"): _page(lambda t: "/portal/learners", mine=True, per_page=250),
+    ("GET", "/portal/activities/{activity_id}/learners"): _page(
+        lambda t: f"/portal/activities/{ACTIVITY_A}/learners", mine=True, per_page=250),
+    ("GET", "/portal/records/{record_id}"): _page(lambda t: f"/portal/records/{t.records[0]}", mine=True),
+    ("GET", "/portal/download"): _page(lambda t: "/portal/download", mine=True, format="csv"),
+    ("GET", "/portal/learners/new"): _page(lambda t: "/portal/learners/new", mine=True, activity_id=ACTIVITY_A),
+    ("GET", "/portal/activities/new"): _page(lambda t: "/portal/activities/new"),
+    ("GET", "/portal/uploads"): _page(lambda t: "/portal/uploads", mine=True),
+    ("GET", "/portal/uploads/{batch_id}/progress"): _page(lambda t: f"/portal/uploads/{t.batch_id}/progress",
+                                                          mine=True),
+    ("GET", "/portal/uploads/{batch_id}/rejections"): _page(lambda t: f"/portal/uploads/{t.batch_id}/rejections",
+                                                            mine=True),
+    ("GET", "/portal/uploads/{batch_id}/successes"): _page(lambda t: f"/portal/uploads/{t.batch_id}/successes",
+                                                           mine=True),
+    ("POST", "/portal/records/delete"): _form("/portal/records/delete", data=lambda t: {
+        "record_id": t.records, "back_to": "/portal/learners"}),
+    ("POST", "/portal/learners/new"): _form("/portal/learners/new", data=lambda t: {
+        "activity_id": ACTIVITY_A, "first_name": LEARNER_B["first_name"], "last_name": LEARNER_B["last_name"],
+        "dob": LEARNER_B["dob"], "completion_date": "2021-11-09"}),
+    ("POST", "/portal/learners/match"): _form("/portal/learners/match", json=lambda t: {
+        "first_name": LEARNER_B["first_name"], "last_name": LEARNER_B["last_name"], "dob": LEARNER_B["dob"]}),
+    ("POST", "/portal/activities/new"): _form("/portal/activities/new", data=lambda t: {
+        "id": ACTIVITY_A, "title": "Taken over", "start_date": "2021-01-01", "end_date": "2021-11-30"}),
+    ("POST", "/portal/uploads"): _form("/portal/uploads", files=lambda t: {
+        "file": ("b.txt", template_b(ACTIVITY_A, LEARNER_B, 1))}),
+    ("POST", "/portal/sign-out"): _form("/portal/sign-out"),
+    ("GET", "/portal/sign-in"): RouteProbe("public", _get(lambda t: "/portal/sign-in")),
+    ("POST", "/portal/sign-in"): RouteProbe("public", lambda t, role: t.portal(None, "POST", "/portal/sign-in",
+                                                                                data={"key": t.keys["a"]})),
+    ("GET", "/portal/static/{path}"): RouteProbe("public", _get(lambda t: "/portal/static/portal.css")),
+    ("GET", "/asyncapi"): RouteProbe("public", _get(lambda t: "/asyncapi")),
     ("GET", "/console"): RouteProbe("public", _get(lambda t: "/console")),
     ("GET", "/healthz"): RouteProbe("public", _get(lambda t: "/healthz")),
     ("GET", "/readyz"): RouteProbe("public", _get(lambda t: "/readyz")),
@@ -235,6 +299,8 @@ def _flat(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
             yield from ((method, prefix + route.path) for method in (route.methods or set()) if method != "HEAD")
         elif hasattr(route, "original_router"):  # FastAPI keeps an included router whole, with its own prefix
             yield from _flat(route.original_router.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, Mount) and isinstance(route.app, StaticFiles):  # files shipped with the code
+            yield "GET", prefix + route.path + "/{path}"
         else:
             raise AssertionError(f"a route of a kind this test cannot call: {route!r}")
 
@@ -349,8 +415,25 @@ def _check_ops(t: Tenants, probe: RouteProbe) -> None:
 
 def _check_public(t: Tenants, probe: RouteProbe) -> None:
     answer = probe.call(t, None)
-    assert answer.status_code == 200, answer.text[:300]
+    assert answer.status_code in (200, 303), answer.text[:300]  # 303: signed in, sent on to the portal
     assert not t.leaked(answer), t.leaked(answer)
+
+
+def _check_portal(t: Tenants, probe: RouteProbe) -> None:
+    before = {r: t.record_of_a(r)["status"] for r in t.records}
+    for role in (None, "ws_b", "operator"):  # no provider's session: sent to sign in, shown nothing
+        answer = probe.call(t, role)
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/portal/sign-in"), (
+            role, answer.status_code, answer.text[:300])
+        assert not t.leaked(answer)
+    if probe.mine:
+        mine = probe.call(t, "a")
+        assert mine.status_code == 200 and t.shows(mine), "A's session does not see A's data: the probe proves nothing"
+    theirs = probe.call(t, "b")
+    assert theirs.status_code < 500, theirs.text[:300]
+    assert t.leaked(theirs) == [], f"B's session got A's data: {t.leaked(theirs)} ({theirs.status_code})"
+    assert {r: t.record_of_a(r)["status"] for r in t.records} == before
+    assert t.call("a", "GET", f"/v1/activities/{ACTIVITY_A}").json()["title"] == f"Course of {A}"
 
 
 @pytest.mark.parametrize("route", sorted(ROUTES), ids=[f"{m} {p}" for m, p in sorted(ROUTES)])
@@ -360,7 +443,17 @@ def test_another_providers_key_sees_nothing_of_a(tenants: Tenants, route: tuple[
         _check_submit(tenants, probe, route)
     else:
         {"id": _check_id, "listing": _check_listing, "delete": _check_delete, "ops": _check_ops,
-         "public": _check_public}[probe.kind](tenants, probe)
+         "public": _check_public, "portal": _check_portal}[probe.kind](tenants, probe)
+
+
+def test_portal_forms_without_their_sessions_csrf_token_are_refused(tenants: Tenants) -> None:
+    before = {r: tenants.record_of_a(r)["status"] for r in tenants.records}
+    forms = [(m, p) for m, p in ROUTES if m == "POST" and p.startswith("/portal/") and p != "/portal/sign-in"]
+    assert len(forms) >= 6
+    for route in forms:
+        answer = ROUTES[route].call(tenants, "a", False)  # type: ignore[call-arg]  # A's own session, no token
+        assert answer.status_code == 403 and not tenants.shows(answer, tenants.records), (route, answer.text[:300])
+    assert {r: tenants.record_of_a(r)["status"] for r in tenants.records} == before
 
 
 def test_downloads_by_another_provider_hold_none_of_a(tenants: Tenants) -> None:

@@ -67,7 +67,7 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
 async def portal_session(request: Request, pool: Pool) -> PortalSession:
     token = request.cookies.get(sessions.COOKIE)
     session = await sessions.session_of(pool, token) if token else None
-    if session is None or session.principal.provider_id is None:
+    if session is None or session.principal.role != "provider":
         back_to = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInNeeded(back_to)
     return session

@@ -24,7 +24,7 @@ async def sign_in(request: Request, pool: Pool, key: Annotated[str, Form()] = ""
     principal = await sessions.who_holds(pool, key) if key.strip() else None
     if principal is not None and principal.is_operator:
         return see_other("/console")  # an operator's key opens the console, not a provider's screens
-    if principal is None or principal.provider_id is None:
+    if principal is None or principal.role != "provider":  # a web-service key is for a learning system, not people
         problem = ("Enter your provider's API key." if not key.strip() else
                    "That key is not a provider's key PARS knows (a web-service key does not open the portal).")
         return render(request, "sign_in.html", {"next": safe_next(next), "problem": problem}, status_code=401)
