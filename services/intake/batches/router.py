@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 
 from intake.attachments import content_disposition, safe_file_name
 from intake.batch_files.model import FRAMING_BYTES, MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
-from intake.batch_files.read import claimed_format
 from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import service, storage
 from intake.batches.schemas import Batch, BatchAccepted, BatchDryRun, BatchPage, BatchRefusal
@@ -62,25 +61,23 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
     batch_id = uuid4()
     file_name = safe_file_name((file.filename if file else None) or "", default="upload")
     try:
-        file_name, data = await _read_upload(request, file)
+        try:
+            file_name, data = await _read_upload(request, file)
+        except BatchFileError as exc:
+            if not dry_run:  # the keep_upload below would have kept it as failed
+                await service.refuse_upload(pool, batch_id, provider.provider_id, file_name, exc)
+            raise
         if dry_run:  # the dry run answers each record's codes: it keeps the records
             checked = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
-        else:  # an upload keeps their messages
-            parsed = await service.parse_to_queue_off_loop(request.app.state.settings, file_name, data,
-                                                           provider.provider_id, batch_id)
+        else:  # an upload keeps their messages, or is kept as failed
+            parsed = await service.keep_upload(pool, request.app.state.outbox, request.app.state.settings, batch_id,
+                                               provider.provider_id, file_name, data)
     except BatchFileError as exc:
-        if not dry_run:
-            kind = claimed_format(file_name)
-            await storage.record_failed(pool, batch_id, provider.provider_id, file_name,
-                                        kind.value if kind else "unknown", exc.message)
-        log.info("batch refused", batch_id=str(batch_id), reason=exc.code)
         body = error_body(exc.code, exc.message)
         body["batch_id"] = None if dry_run else str(batch_id)
         return JSONResponse(body, status_code=422)
     if dry_run:
         return await _dry_run(validation, file_name, checked)
-    await service.accept_batch(pool, request.app.state.outbox, batch_id, provider.provider_id, file_name, parsed)
-    log.info("batch accepted", batch_id=str(batch_id), records=parsed.record_count, format=parsed.format.value)
     return {"batch_id": str(batch_id), "file_name": file_name, "format": parsed.format.value,
             "layout": parsed.layout.value, "status": "processing", "records": parsed.record_count}
 

@@ -13,8 +13,11 @@ from intake.batch_files.read import claimed_format, parse, read_batch_file
 from intake.batches import storage
 from intake.submitting.messages import submission, submission_headers
 from intake.submitting.writer import queue_batch
+from shared.logging import get_logger
 from shared.outbox import Outbox, OutboxMessage
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,29 @@ async def parse_off_loop(file_name: str, data: bytes, provider_id: str, batch_id
 async def parse_to_queue_off_loop(settings: Settings, file_name: str, data: bytes, provider_id: str,
                                   batch_id: UUID) -> ParsedBatch[QueuedRow]:
     return await asyncio.to_thread(parse_to_queue, settings, file_name, data, provider_id, batch_id)
+
+
+async def keep_upload(pool: asyncpg.Pool, outbox: Outbox, settings: Settings, batch_id: UUID, provider_id: str,
+                      file_name: str, data: bytes) -> ParsedBatch[QueuedRow]:
+    """An uploaded file, by the API or the portal: parsed and kept with its queued records, or, refused as a whole
+    (BatchFileError, raised again), kept in the history as failed with the reason."""
+    try:
+        parsed = await parse_to_queue_off_loop(settings, file_name, data, provider_id, batch_id)
+    except BatchFileError as exc:
+        await refuse_upload(pool, batch_id, provider_id, file_name, exc)
+        raise
+    await accept_batch(pool, outbox, batch_id, provider_id, file_name, parsed)
+    log.info("batch accepted", batch_id=str(batch_id), records=parsed.record_count, format=parsed.format.value)
+    return parsed
+
+
+async def refuse_upload(pool: asyncpg.Pool, batch_id: UUID, provider_id: str, file_name: str,
+                        refusal: BatchFileError) -> None:
+    """A file refused as a whole stays in the provider's upload history, failed, with its reason."""
+    kind = claimed_format(file_name)
+    await storage.record_failed(pool, batch_id, provider_id, file_name, kind.value if kind else "unknown",
+                                refusal.message)
+    log.info("batch refused", batch_id=str(batch_id), reason=refusal.code)
 
 
 async def accept_batch(pool: asyncpg.Pool, outbox: Outbox, batch_id: UUID, provider_id: str, file_name: str,

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from intake.attachments import content_disposition, safe_file_name
 from intake.batch_files.model import MAX_FILE_BYTES, BatchFileError, too_large
-from intake.batch_files.read import claimed_format
 from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import service, storage
 from intake.dependencies import Pool
@@ -67,19 +66,13 @@ async def _keep(request: Request, pool: asyncpg.Pool, provider_id: str,
         return batch_id, "Choose a batch file (.xlsx, .txt or .xml) first."
     try:
         if (file.size or 0) > MAX_FILE_BYTES:
-            raise too_large()
+            await service.refuse_upload(pool, batch_id, provider_id, file_name, too_large())
+            return batch_id, too_large().message
         data = await file.read(MAX_FILE_BYTES + 1)
-        parsed = await service.parse_to_queue_off_loop(request.app.state.settings, file_name, data, provider_id,
-                                                       batch_id)
-    except BatchFileError as exc:
-        kind = claimed_format(file_name)
-        await storage.record_failed(pool, batch_id, provider_id, file_name,
-                                    kind.value if kind else "unknown", exc.message)
-        log.info("batch refused", batch_id=str(batch_id), reason=exc.code)
+        await service.keep_upload(pool, request.app.state.outbox, request.app.state.settings, batch_id, provider_id,
+                                  file_name, data)
+    except BatchFileError as exc:  # kept in the history as failed, by keep_upload
         return batch_id, exc.message
-    await service.accept_batch(pool, request.app.state.outbox, batch_id, provider_id, file_name,
-                               parsed)
-    log.info("batch accepted", batch_id=str(batch_id), records=parsed.record_count, format=parsed.format.value)
     return batch_id, None
 
 
