@@ -168,6 +168,8 @@ def tenants(stack: Stack) -> Tenants:
 #       "delete"   B's delete of A's record answers as for an unknown ID, and A's record stays
 #       "submit"   B's submission naming A's activity or credit ID answers as if they did not exist
 #       "ops"      operators only: provider and web-service keys 403, no key 401
+#       "ops_action" the same for an action on something nobody has: the operator's answer is 404
+#       "ticket"   the console's live stream: opened by a short-lived ticket only an operator's key gets
 #       "public"   no key needed; carries no provider's data
 #       "portal"   a portal page or form: without a provider's session (none, a web-service or an operator key)
 #                  the browser is sent to sign in; B's session sees none of A's data, changes none of A's records;
@@ -248,6 +250,24 @@ ROUTES: dict[tuple[str, str], RouteProbe] = {
     ("GET", "/v1/ops/streams/{topic}/tail"): RouteProbe(
         "ops", _get(lambda t: "/v1/ops/streams/pars.submissions/tail", limit=5)),
     ("GET", "/v1/ops/streams/{topic}/live"): RouteProbe("ops", _ops_live),
+    ("GET", "/v1/ops/streams/{topic}/messages"): RouteProbe(
+        "ops", _get(lambda t: "/v1/ops/streams/pars.submissions/messages", limit=5)),
+    ("GET", "/v1/ops/records/{record_id}/story"): RouteProbe(
+        "ops", _get(lambda t: f"/v1/ops/records/{t.records[0]}/story")),
+    ("GET", "/v1/ops/health"): RouteProbe("ops", _get(lambda t: "/v1/ops/health")),
+    ("GET", "/v1/ops/batches"): RouteProbe("ops", _get(lambda t: "/v1/ops/batches")),
+    ("GET", "/v1/ops/dead-letters/actions"): RouteProbe("ops", _get(lambda t: "/v1/ops/dead-letters/actions")),
+    ("POST", "/v1/ops/dead-letters/redrive-all"): RouteProbe("ops", lambda t, role: t.call(
+        role, "POST", "/v1/ops/dead-letters/redrive-all", params={"service": "validation"})),
+    ("POST", "/v1/ops/dead-letters/skip-all"): RouteProbe("ops", lambda t, role: t.call(
+        role, "POST", "/v1/ops/dead-letters/skip-all", params={"service": "validation"})),
+    # A letter nobody has: the operator's answer is 404, everyone else's 403/401 before it is looked for.
+    ("POST", "/v1/ops/dead-letters/{topic}/{partition}/{offset}/redrive"): RouteProbe("ops_action", lambda t, role: (
+        t.call(role, "POST", "/v1/ops/dead-letters/pars.dlq.validation/0/999999/redrive"))),
+    ("POST", "/v1/ops/dead-letters/{topic}/{partition}/{offset}/skip"): RouteProbe("ops_action", lambda t, role: (
+        t.call(role, "POST", "/v1/ops/dead-letters/pars.dlq.validation/0/999999/skip"))),
+    ("POST", "/v1/ops/live-tickets"): RouteProbe("ops", lambda t, role: t.call(role, "POST", "/v1/ops/live-tickets")),
+    ("GET", "/v1/ops/live"): RouteProbe("ticket", lambda t, role: t.call(role, "GET", "/v1/ops/live")),
     ("POST", "/v1/ops/replay/board-responses"): RouteProbe("ops", lambda t, role: t.call(
         role, "POST", "/v1/ops/replay/board-responses", json={"since": "2999-01-01T00:00:00Z"})),
     ("GET", "/portal/"): _page(lambda t: "/portal/", mine=True),
@@ -413,6 +433,27 @@ def _check_ops(t: Tenants, probe: RouteProbe) -> None:
     assert _refused(probe.call(t, None), 401)
 
 
+def _check_ops_action(t: Tenants, probe: RouteProbe) -> None:
+    mine = probe.call(t, "operator")
+    assert mine.status_code == 404 and mine.json()["error"]["code"] == "dead_letter_refused", mine.text[:300]
+    for role in ("a", "b", "ws_a", "ws_b"):
+        assert _refused(probe.call(t, role), 403), role
+    assert _refused(probe.call(t, None), 401)
+
+
+def _check_live_ticket(t: Tenants, probe: RouteProbe) -> None:
+    """The live stream takes a ticket, never a key: only an operator's key gets one, and no key opens it."""
+    for role in ("a", "b", "ws_b", "operator", None):
+        assert probe.call(t, role).status_code == 422  # no ticket: even an operator's key is not one
+    assert _refused(t.call(None, "GET", "/v1/ops/live", params={"ticket": "forged.ticket"}), 401)
+    for role in ("a", "ws_a"):
+        assert _refused(t.call(role, "POST", "/v1/ops/live-tickets"), 403)
+    ticket = t.call("operator", "POST", "/v1/ops/live-tickets").json()["ticket"]
+    with httpx.Client(base_url=t.stack.api, timeout=30) as http, \
+            http.stream("GET", "/v1/ops/live", params={"ticket": ticket}) as answer:
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+
+
 def _check_public(t: Tenants, probe: RouteProbe) -> None:
     answer = probe.call(t, None)
     assert answer.status_code in (200, 303), answer.text[:300]  # 303: signed in, sent on to the portal
@@ -443,7 +484,8 @@ def test_another_providers_key_sees_nothing_of_a(tenants: Tenants, route: tuple[
         _check_submit(tenants, probe, route)
     else:
         {"id": _check_id, "listing": _check_listing, "delete": _check_delete, "ops": _check_ops,
-         "public": _check_public, "portal": _check_portal}[probe.kind](tenants, probe)
+         "public": _check_public, "portal": _check_portal, "ops_action": _check_ops_action,
+         "ticket": _check_live_ticket}[probe.kind](tenants, probe)
 
 
 def test_portal_forms_without_their_sessions_csrf_token_are_refused(tenants: Tenants) -> None:
