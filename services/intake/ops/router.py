@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 from intake.dependencies import CurrentPrincipal, Pool
 from intake.errors import AUTHENTICATED, ApiError
 from intake.keys import Principal
-from intake.ops import browse, dead_letter_actions, kafka_admin, live_tickets, messages, overview, rates
+from intake.ops import browse, dead_letter_actions, kafka_admin, live_tickets, messages, overview, rates, schemas
 from intake.ops.lag_history import LagHistory
 from shared.service_registry import SERVICE_NAMES
 from shared.settings import Settings
@@ -76,7 +76,7 @@ async def pipeline_topic(settings: Settings, topic: str) -> str:
     return settings.topic(name)
 
 
-@guarded.get("/streams")
+@guarded.get("/streams", response_model=schemas.Streams)
 async def streams(settings: Config) -> dict[str, Any]:
     with kafka_answers():
         return {"namespace": settings.namespace, "streams": await kafka_admin.streams(settings)}
@@ -89,7 +89,7 @@ def lag_history(request: Request) -> LagHistory:
     return state.ops_lag_history
 
 
-@guarded.get("/lag")
+@guarded.get("/lag", response_model=schemas.Lag)
 async def lag(settings: Config, history: Annotated[LagHistory, Depends(lag_history)]) -> dict[str, Any]:
     """Every group's lag per partition, its members (client, host, partitions) and its trend over this process's
     last samples (one per call)."""
@@ -104,18 +104,19 @@ def known_service(service: str | None) -> str | None:
     return service
 
 
-@guarded.get("/dead-letters")
+@guarded.get("/dead-letters", response_model=schemas.DeadLetters, response_model_exclude_unset=True)
 async def dead_letter_list(settings: Config, pool: Pool, service: str | None = None,
                            limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """The newest dead letters, each with the action taken on it (null while pending)."""
     topics = dead_letter_actions.dlq_topics(settings, known_service(service))
     with kafka_answers():
         found = await messages.last_messages(settings, topics, limit)
-    letters = [messages.dead_letter_view(settings, r) for r in found]
-    return {"dead_letters": await dead_letter_actions.actions_for(pool, letters)}
+    letters = await dead_letter_actions.actions_for(pool, [messages.dead_letter_view(settings, r) for r in found])
+    # acted_at as the ISO text the JSON encoder wrote before there was a model (the model's is a string).
+    return {"dead_letters": [dict(d, action=d["action"] and _action(d["action"])) for d in letters]}
 
 
-@guarded.get("/dead-letters/actions")
+@guarded.get("/dead-letters/actions", response_model=schemas.DeadLetterActions)
 async def dead_letter_action_list(pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """What operators did with dead letters, newest first: who, when, which letter, and where a re-drive went."""
     return {"actions": [_action(r) for r in await dead_letter_actions.recent_actions(pool, limit)]}
@@ -147,28 +148,28 @@ Partition = Annotated[int, Path(ge=0, le=2**31 - 1)]
 Offset = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
-@guarded.post("/dead-letters/{topic}/{partition}/{offset}/redrive")
+@guarded.post("/dead-letters/{topic}/{partition}/{offset}/redrive", response_model=schemas.ActionOutcome)
 async def redrive_dead_letter(topic: str, partition: Partition, offset: Offset, settings: Config, pool: Pool,
                               who: Operator) -> dict[str, Any]:
     """Send one dead letter back to its source topic, once: `done` is false when it had been handled already."""
     return await _act(settings, pool, who, "redrive", topic, partition, offset)
 
 
-@guarded.post("/dead-letters/{topic}/{partition}/{offset}/skip")
+@guarded.post("/dead-letters/{topic}/{partition}/{offset}/skip", response_model=schemas.ActionOutcome)
 async def skip_dead_letter(topic: str, partition: Partition, offset: Offset, settings: Config, pool: Pool,
                            who: Operator) -> dict[str, Any]:
     """Mark one dead letter as dealt with, sending nothing."""
     return await _act(settings, pool, who, "skip", topic, partition, offset)
 
 
-@guarded.post("/dead-letters/redrive-all")
+@guarded.post("/dead-letters/redrive-all", response_model=schemas.ActionCounts)
 async def redrive_all_dead_letters(settings: Config, pool: Pool, who: Operator,
                                    service: str | None = None) -> dict[str, Any]:
     """Re-drive every pending dead letter (of one service, or all): counts done, already done, refused."""
     return await _act_on_all(settings, pool, who, "redrive", known_service(service))
 
 
-@guarded.post("/dead-letters/skip-all")
+@guarded.post("/dead-letters/skip-all", response_model=schemas.ActionCounts)
 async def skip_all_dead_letters(settings: Config, pool: Pool, who: Operator,
                                 service: str | None = None) -> dict[str, Any]:
     return await _act_on_all(settings, pool, who, "skip", known_service(service))
@@ -187,7 +188,7 @@ async def _act_on_all(settings: Settings, pool: Any, who: str, action: dead_lett
                 await producer.stop()
 
 
-@guarded.get("/streams/{topic}/messages")
+@guarded.get("/streams/{topic}/messages", response_model=schemas.Browsed, response_model_exclude_unset=True)
 async def browse_topic(
     topic: str, settings: Config,
     partition: Annotated[int | None, Query(ge=0, le=2**31 - 1, description="One partition only.")] = None,
@@ -225,7 +226,7 @@ async def browse_topic(
             raise ApiError(422, "invalid_request", str(exc), [{"field": "partition", "reason": str(exc)}]) from exc
 
 
-@guarded.get("/records/{record_id}/story")
+@guarded.get("/records/{record_id}/story", response_model=schemas.RecordStory, response_model_exclude_unset=True)
 async def record_story(record_id: str, settings: Config) -> dict[str, Any]:
     """Every message naming this record, across its submission, its events, its board's requests and answers and
     the dead letters, oldest first."""
@@ -238,26 +239,26 @@ async def record_story(record_id: str, settings: Config) -> dict[str, Any]:
         return await browse.story(settings, record_id)
 
 
-@guarded.get("/health")
+@guarded.get("/health", response_model=schemas.Health)
 async def health(settings: Config) -> dict[str, Any]:
     """Every service's readiness, from its /readyz."""
     return {"services": await overview.services_health(settings)}
 
 
-@guarded.get("/batches")
+@guarded.get("/batches", response_model=schemas.Batches)
 async def batches(pool: Pool) -> dict[str, Any]:
     """Batch files processing, and those finished in the last minutes, with their progress."""
     return {"batches": await overview.batches_in_progress(pool)}
 
 
-@guarded.post("/live-tickets")
+@guarded.post("/live-tickets", response_model=schemas.LiveTicket)
 async def live_ticket(settings: Config, who: Operator) -> dict[str, Any]:
     """A ticket for `GET /v1/ops/live` (an EventSource cannot send the key): valid for a minute, for opening."""
     return {"ticket": live_tickets.issue(settings, who.removeprefix("key ")),
             "expires_in": live_tickets.TICKET_SECONDS}
 
 
-@guarded.get("/streams/{topic}/tail")
+@guarded.get("/streams/{topic}/tail", response_model=schemas.TopicMessages, response_model_exclude_unset=True)
 async def tail(topic: str, settings: Config, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     with kafka_answers():
         full = await pipeline_topic(settings, topic)
@@ -293,12 +294,18 @@ async def _events(settings: Settings, full: str, request: Request, with_rates: b
                 yield ": keep-alive\n\n"
 
 
+# How the event streams are documented: text, not the JSON FastAPI would assume for a route with no model.
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Server-sent events (text/event-stream), until the client closes.",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
 def _stream(events: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(events, media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-@guarded.get("/streams/{topic}/live")
+@guarded.get("/streams/{topic}/live", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def live(topic: str, settings: Config, request: Request) -> StreamingResponse:
     """Server-sent events: one `message` event per new message, a comment now and then to keep proxies open."""
     with kafka_answers():
@@ -306,7 +313,7 @@ async def live(topic: str, settings: Config, request: Request) -> StreamingRespo
     return _stream(_events(settings, full, request, with_rates=False))
 
 
-@router.get("/live")
+@router.get("/live", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def live_by_ticket(settings: Config, request: Request, pool: Pool,
                          ticket: Annotated[str, Query(description="From POST /v1/ops/live-tickets.")],
                          topic: str = RECORD_EVENTS.name) -> StreamingResponse:
@@ -346,7 +353,7 @@ def replay_lock(request: Request) -> asyncio.Lock:
     return state.ops_replay_lock
 
 
-@guarded.post("/replay/board-responses")
+@guarded.post("/replay/board-responses", response_model=schemas.Replayed)
 async def replay_board_responses(body: ReplayRequest, settings: Config,
                                  lock: Annotated[asyncio.Lock, Depends(replay_lock)]) -> dict[str, Any]:
     # Imported here, as the `pars replay` command does: the router's replay is the one way to re-apply verdicts.
