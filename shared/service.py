@@ -25,7 +25,7 @@ from shared import tracing
 from shared.http_protocol import HttpProtocol
 from shared.inbox import keep_pruned
 from shared.kafka import kafka_answers, make_broker
-from shared.logging import configure_logging, get_logger
+from shared.logging import RequestCorrelation, configure_logging, get_logger
 from shared.metrics import HttpMetrics, serve_as
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
@@ -220,6 +220,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
 
     add_health_routes(app, service, ready, measure_outboxes)
     app.add_middleware(HttpMetrics, service=service)
+    app.add_middleware(RequestCorrelation)  # the outermost: every line of the request carries its correlation id
     for router in routers:
         app.include_router(router)
     return app

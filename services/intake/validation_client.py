@@ -8,14 +8,23 @@ from fastapi.responses import JSONResponse
 
 from intake.errors import ApiError
 from shared.events import ReportedRecord
+from shared.logging import CORRELATION_HEADER, current_correlation
 from shared.service import SERVICE_TOKEN_HEADER
 from shared.settings import Settings
 
 
-def connect(settings: Settings) -> httpx.AsyncClient:
-    """A client of validation's internal routes, showing them the stack's service token."""
-    return httpx.AsyncClient(base_url=settings.validation_base_url(), timeout=10.0,
-                             headers={SERVICE_TOKEN_HEADER: settings.internal_token()})
+async def _pass_correlation(request: httpx.Request) -> None:
+    """Validation's lines for the call carry the id of the request (or message) that made it."""
+    if (correlation := current_correlation()) is not None:
+        request.headers[CORRELATION_HEADER] = correlation
+
+
+def connect(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """A client of validation's internal routes, showing them the stack's service token and the correlation id.
+    `transport`: validation's app itself, in tests."""
+    return httpx.AsyncClient(base_url=settings.validation_base_url(), timeout=10.0, transport=transport,
+                             headers={SERVICE_TOKEN_HEADER: settings.internal_token()},
+                             event_hooks={"request": [_pass_correlation]})
 
 
 async def get_validation(request: Request) -> httpx.AsyncClient:  # a coroutine: no thread-pool hand-off

@@ -1,0 +1,135 @@
+"""Each HTTP request's log lines carry its correlation id (the caller's X-Correlation-ID when sane, else a fresh one),
+the libraries' lines too; the answer echoes it, and intake passes it on to validation's internal routes."""
+
+import asyncio
+import io
+import json
+import logging
+import re
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+
+from intake.validation_client import connect
+from shared.logging import configure_logging, get_logger
+from shared.service import Running, worker_app
+from shared.settings import Settings, get_settings
+
+
+async def _nothing(_settings: Settings, _broker: object) -> Running:
+    return Running()
+
+
+def _app(service: str, router: APIRouter) -> FastAPI:
+    return worker_app(service, _nothing, get_settings(), routers=[router])
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def _logging_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/said/{word}")
+    async def said(word: str) -> dict[str, str]:
+        get_logger("corr-test").info("route ran", word=word)
+        logging.getLogger("some.library").warning("library line for %s", word)
+        return {"word": word}
+
+    return router
+
+
+async def _ask(app: FastAPI, path: str, **headers: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        return await client.get(path, headers=headers)
+
+
+async def test_a_request_logs_and_echoes_the_callers_correlation_id() -> None:
+    app = _app("corr-test", _logging_router())
+    out = io.StringIO()
+    configure_logging("corr-test", stream=out)
+
+    answer = await _ask(app, "/said/hello", **{"X-Correlation-ID": "caller-42:a.b_c"})
+
+    assert answer.status_code == 200
+    assert answer.headers["X-Correlation-ID"] == "caller-42:a.b_c"
+    lines = _lines(out)
+    ours = next(line for line in lines if line["event"] == "route ran")
+    library = next(line for line in lines if line["event"] == "library line for hello")
+    assert ours["correlation_id"] == library["correlation_id"] == "caller-42:a.b_c"
+    assert ours["service"] == library["service"] == "corr-test"
+
+
+async def test_a_bad_correlation_header_is_replaced_by_a_fresh_id() -> None:
+    app = _app("corr-test", _logging_router())
+    out = io.StringIO()
+    configure_logging("corr-test", stream=out)
+
+    too_long = await _ask(app, "/said/one", **{"X-Correlation-ID": "a" * 101})
+    odd_text = await _ask(app, "/said/two", **{"X-Correlation-ID": 'x" injected=1'})
+    none = await _ask(app, "/said/three")
+
+    ids = [answer.headers["X-Correlation-ID"] for answer in (too_long, odd_text, none)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", given) for given in ids), ids
+    assert len(set(ids)) == 3
+    logged = {line["word"]: line["correlation_id"] for line in _lines(out) if line["event"] == "route ran"}
+    assert logged == {"one": ids[0], "two": ids[1], "three": ids[2]}
+
+
+async def test_concurrent_requests_keep_their_own_ids() -> None:
+    both_in = asyncio.Event()
+    arrived: list[str] = []
+    router = APIRouter()
+
+    @router.get("/wait/{word}")
+    async def wait(word: str) -> dict[str, str]:
+        arrived.append(word)
+        if len(arrived) == 2:
+            both_in.set()
+        await both_in.wait()  # each logs only once the other request is in flight too
+        get_logger("corr-test").info("after waiting", word=word)
+        return {"word": word}
+
+    app = _app("corr-test", router)
+    out = io.StringIO()
+    configure_logging("corr-test", stream=out)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        first, second = await asyncio.gather(client.get("/wait/first", headers={"X-Correlation-ID": "id-first"}),
+                                             client.get("/wait/second", headers={"X-Correlation-ID": "id-second"}))
+
+    assert (first.headers["X-Correlation-ID"], second.headers["X-Correlation-ID"]) == ("id-first", "id-second")
+    logged = {line["word"]: line["correlation_id"] for line in _lines(out) if line["event"] == "after waiting"}
+    assert logged == {"first": "id-first", "second": "id-second"}
+
+
+async def test_intake_passes_the_request_id_on_to_validation() -> None:
+    validation_routes = APIRouter()
+
+    @validation_routes.get("/internal/echo")
+    async def echo(request: Request) -> dict[str, str | None]:
+        get_logger("validation").info("validation asked")
+        return {"header": request.headers.get("X-Correlation-ID")}
+
+    validation = _app("validation-probe", validation_routes)
+    client = connect(get_settings(), transport=httpx.ASGITransport(app=validation))
+    intake_routes = APIRouter()
+
+    @intake_routes.get("/v1/ask")
+    async def ask() -> dict[str, str | None]:
+        answer = await client.get("/internal/echo")
+        result: dict[str, str | None] = answer.json()
+        return result
+
+    intake = _app("intake-probe", intake_routes)
+    out = io.StringIO()
+    configure_logging("intake-probe", stream=out)
+    try:
+        answer = await _ask(intake, "/v1/ask", **{"X-Correlation-ID": "from-caller-7"})
+    finally:
+        await client.aclose()
+
+    assert answer.json() == {"header": "from-caller-7"}
+    asked = next(line for line in _lines(out) if line["event"] == "validation asked")
+    assert asked["correlation_id"] == "from-caller-7"
