@@ -6,6 +6,10 @@ import io
 import json
 import logging
 import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +19,8 @@ from intake.validation_client import connect
 from shared.logging import configure_logging, get_logger
 from shared.service import Running, worker_app
 from shared.settings import Settings, get_settings
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 async def _nothing(_settings: Settings, _broker: object) -> Running:
@@ -133,3 +139,50 @@ async def test_intake_passes_the_request_id_on_to_validation() -> None:
     assert answer.json() == {"header": "from-caller-7"}
     asked = next(line for line in _lines(out) if line["event"] == "validation asked")
     assert asked["correlation_id"] == "from-caller-7"
+
+
+UVICORN_PROBE = '''
+import asyncio, os, signal, sys
+from contextlib import asynccontextmanager
+from fastapi import FastAPI
+from shared.logging import RequestCorrelation, configure_logging
+from shared.service import serve
+
+port = int(sys.argv[1])
+configure_logging("probe")
+
+async def probe():
+    await asyncio.sleep(0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /boom HTTP/1.1\\r\\nhost: x\\r\\nx-correlation-id: boom-1\\r\\n\\r\\n")
+    await writer.drain()
+    await reader.read(100)
+    writer.close()
+    os.kill(os.getpid(), signal.SIGINT)
+
+@asynccontextmanager
+async def life(app):
+    task = asyncio.create_task(probe())
+    yield
+    task.cancel()
+
+app = FastAPI(lifespan=life)
+app.add_middleware(RequestCorrelation)
+
+@app.get("/boom")
+async def boom():
+    raise RuntimeError("boom")
+
+serve(app, "127.0.0.1", port)
+'''
+
+
+def test_uvicorns_error_line_for_a_request_carries_its_id() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    run = subprocess.run([sys.executable, "-c", UVICORN_PROBE, str(port)], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    failed = next(line for line in lines if line["event"].startswith("Exception in ASGI application"))
+    assert failed["correlation_id"] == "boom-1" and failed["logger"].startswith("uvicorn")
