@@ -43,13 +43,15 @@ def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync driver runs, its event loop is the thread's running loop, so
+# every later test calling asyncio.run() in the same session would fail. Stopped, it leaves no loop behind.
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     launched = playwright_driver.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
     yield launched
