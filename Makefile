@@ -26,13 +26,14 @@ run: install
 
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set). helm, for the
 # chart's tests, is built from its Go module once (minutes cold) in the background while the suite runs; the chart's
-# tests wait for it on deploy/local/helm.sh's lock.
+# tests wait for it on deploy/local/helm.sh's lock. Test files are spread over PARS_TEST_WORKERS processes (3): most of
+# an end-to-end test's time is waiting on a stack, so three share two cores well; the slowest files start first.
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
 	@bash deploy/local/chromium.sh >/dev/null  # the browser tests' chromium, installed with apt when missing
 	@mkdir -p .local && (bash deploy/local/helm.sh >.local/helm-build.log 2>&1 &)  # chart tests' helm, built meanwhile
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n $${PARS_TEST_WORKERS:-3} --dist loadfile --no-loadscope-reorder
 
 # ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).
 lint: install
@@ -53,7 +54,8 @@ bench: install
 	@$(BIN)/python -m bench $(BENCH)
 
 # The chaos suite at full size: a 20,000-record ingest in six rounds while services, Kafka and PostgreSQL (its own,
-# in .local/chaos) are killed and brought back; prints a table of rounds and outcomes. `make test` runs it smaller.
+# in .local/chaos) are killed and brought back; prints a table of rounds and outcomes. Then the cluster's faults with
+# a 20,000-record ingest through the leader's kill. `make test` runs both smaller.
 chaos: install
 	@PARS_CHAOS_RECORDS=$${PARS_CHAOS_RECORDS:-20000} PARS_CHAOS_ROUNDS=$${PARS_CHAOS_ROUNDS:-6} \
-	  $(BIN)/python -m pytest tests/chaos
+	  PARS_CLUSTER_RECORDS=$${PARS_CLUSTER_RECORDS:-20000} $(BIN)/python -m pytest tests/chaos tests/cluster

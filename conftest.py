@@ -51,6 +51,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "replicas, two in sync) instead of the single broker; also PARS_TEST_BROKERS=3")
 
 
+def _spreads_over_workers(config: pytest.Config) -> bool:
+    """True in pytest-xdist's controller when it runs the tests in worker processes (`-n N`, as `make test` does)."""
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With workers, the controller starts the local servers once and hands them to every worker as `PARS_*`
+    variables (workers inherit its environment), instead of each worker racing to start and stop the same ones."""
+    given = all(os.environ.get(k) for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL"))
+    if not _spreads_over_workers(config) or given or config.getoption("--brokers") == 3 or _docker_engine():
+        return
+    local = _from_local_scripts()
+    os.environ.update(next(local))
+    config.stash[_LOCAL_SERVERS] = local
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    local = config.stash.get(_LOCAL_SERVERS, None)
+    if local is not None:
+        next(local, None)  # stops the servers this run started
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slowest files first: the workers take files in this order (`--dist loadfile`), so the longest ones start
+    at once instead of being left for the end of the run. Stable, so every worker collects the same order."""
+    def weight(item: pytest.Item) -> int:
+        path = item.path.relative_to(config.rootpath).as_posix()
+        return next((i for i, part in enumerate(SLOWEST_FIRST) if path.startswith(part)), len(SLOWEST_FIRST))
+    items.sort(key=weight)
+
+
+# Folders and files by how long they take (a whole run's figures), slowest first; the rest keep their order after them.
+SLOWEST_FIRST = ("tests/cluster/", "tests/chaos/", "tests/e2e/test_submission_reliability.py",
+                 "tests/e2e/test_board_faults.py", "tests/e2e/test_stack_run.py", "tests/e2e/test_notifier_digests.py",
+                 "tests/e2e/", "tests/hostile/", "tests/portal/", "tests/")
+_LOCAL_SERVERS = pytest.StashKey[Iterator[dict[str, str]]]()
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:
     """A three-node Kafka cluster of this session's own (deploy/local/kafka-cluster.sh in .local/test-cluster, on
