@@ -8,12 +8,17 @@ the shared PostgreSQL: the router turns them into board requests, board-sim judg
 once), and the router turns the verdicts into record events. Kafka is a stand-in that keeps the rows each hop
 publishes for the next. Each repetition starts from empty tables; the run that cost least is printed per hop,
 CPU µs per record in this process (the service's share) and in PostgreSQL, with the outcomes, so two versions
-of the code can be checked to decide alike.
+of the code can be checked to decide alike. The records' ids are the same on every run (`--seed`), so the md5 of
+what each hop published (ids drawn afresh and times masked) and of the router's rows tells whether two versions
+wrote the same bytes.
 """
 
 import argparse
 import asyncio
+import hashlib
 import json
+import random
+import re
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -24,6 +29,7 @@ from decimal import Decimal
 import asyncpg
 
 from bench.stack import cpu_seconds
+from board_router.events import decode_record_event, decode_verdict
 from board_router.handlers import Router
 from board_router.storage import RouterStorage
 from board_router.world import load_world as load_router_world
@@ -35,13 +41,7 @@ from pars_cli.generate import generate_world
 from shared.boards import shipped_boards
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
-from shared.events import (
-    BoardVerdict,
-    LearnerRecord,
-    RecordSubmitted,
-    Target,
-    record_event_adapter,
-)
+from shared.events import LearnerRecord, RecordSubmitted, Target
 from shared.logging import configure_logging
 from shared.outbox import Outbox, OutboxRow, OutboxWriter, event_message
 from shared.service_registry import BOARD_ROUTER, BOARD_SIM
@@ -52,24 +52,29 @@ from tests.support import drop_namespaces, unique_namespace
 BATCH = 500  # the consumers' max_records (shared.consumer.subscribe_batches)
 
 
-def submitted_events(settings: Settings, count: int) -> list[bytes]:
+def submitted_events(settings: Settings, count: int, seed: int) -> list[bytes]:
     world = generate_world(providers=2, activities=20, physicians=2000, seed=3)
     boards = {code for code, b in shipped_boards().items() if b.kind == "moc" and b.needs_board}
     learners = [(p, c) for p in world.physicians for c in p.certifications if c.board in boards]
     activities = [a for a in world.activities if a.moc]
-    topic, submission_id = settings.topic(RECORD_EVENTS.name), uuid.uuid4()
+    ids = random.Random(seed)
+
+    def new_id() -> uuid.UUID:
+        return uuid.UUID(int=ids.getrandbits(128), version=4)
+
+    topic, submission_id = settings.topic(RECORD_EVENTS.name), new_id()
     values = []
     for i in range(count):
         physician, cert = learners[i % len(learners)]
         activity = activities[i % len(activities)]
         record = LearnerRecord(
-            record_id=uuid.uuid4(), submission_id=submission_id, provider_id=activity.provider_id, channel="batch",
+            record_id=new_id(), submission_id=submission_id, provider_id=activity.provider_id, channel="batch",
             credit_id=f"ccid:{i}", activity_id=activity.id, first_name=physician.first_name,
             last_name=physician.last_name, dob=physician.dob, completion_date=date(2026, 11, 2),
             target=Target(kind="moc", code=cert.board), learner_id=cert.id, credits=Decimal("1.25"),
             credit_types={"Medical Knowledge": Decimal("1.25")}, activity_max_credits=Decimal(10),
             batch_id=submission_id, row_number=i + 2)
-        event = RecordSubmitted(record=record, correlation_id=f"batch:{submission_id}",
+        event = RecordSubmitted(event_id=new_id(), record=record, correlation_id=f"batch:{submission_id}",
                                 provider_id=record.provider_id, record_id=record.record_id,
                                 submission_id=submission_id)
         values.append(event_message(topic, event, str(record.record_id)).value)
@@ -77,13 +82,35 @@ def submitted_events(settings: Settings, count: int) -> list[bytes]:
 
 
 class Kafka:
-    """Kafka's stand-in: keeps each published row's topic and value, for the next hop."""
+    """Kafka's stand-in: keeps each published row's topic and value, for the next hop, and an md5 of each row."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, bytes]] = []
+        self.digests: list[bytes] = []
 
     async def __call__(self, rows: Sequence[OutboxRow]) -> None:
         self.rows += [(r.topic, r.value) for r in rows]
+        for r in rows:
+            topic = r.topic.split(".", 1)[1]  # without the run's namespace
+            headers = {k: v for k, v in r.headers.items() if k not in _FRESH_HEADERS}
+            row = b"%s|%s|%s|%s" % (topic.encode(), r.key or b"", json.dumps(headers).encode(),
+                                    _FRESH.sub(rb'"\1":"-"', r.value))
+            self.digests.append(hashlib.md5(row, usedforsecurity=False).digest())
+
+    def md5(self) -> str:
+        """Of the rows published, whatever the order the writers' publishing tasks sent them in."""
+        return hashlib.md5(b"".join(sorted(self.digests)), usedforsecurity=False).hexdigest()
+
+
+# What differs from run to run in the same messages: ids drawn afresh (uuid4) and times; other ids derive from these.
+_FRESH = re.compile(rb'"(event_id|occurred_at)":"[^"]*"')
+_FRESH_HEADERS = {"event_id", "traceparent"}
+# The router's rows, as they decide what it does next: the times aside.
+_ROUTER_ROWS = (
+    "SELECT md5(string_agg(record_id::text || board || record::text, ',' ORDER BY record_id)) FROM routed_records",
+    "SELECT md5(string_agg(concat_ws('|', request_id, record_id, board, action, correlation_id, provider_id,"
+    " settled_at IS NULL, verdict_id, attempts), ',' ORDER BY request_id)) FROM requests",
+)
 
 
 async def backends(pool: asyncpg.Pool, size: int) -> list[int]:
@@ -106,7 +133,7 @@ async def timed(handle: Callable[[list[Delivery]], Awaitable[None]], decode: Cal
 async def run(args: argparse.Namespace) -> None:
     namespace = unique_namespace("bb")
     settings = Settings(namespace=namespace, board_latency_scale=0.0)
-    values = submitted_events(settings, args.records)
+    values = submitted_events(settings, args.records, args.seed)
     n = len(values)
     pools = {}
     try:
@@ -120,6 +147,7 @@ async def run(args: argparse.Namespace) -> None:
         pids = {name: await backends(pool, 4) for name, pool in pools.items()}
         lowest: dict[str, tuple[float, float]] = {}
         outcomes: Counter[str] = Counter()
+        digests: set[str] = set()
         for _ in range(args.repeat):
             await pools[BOARD_ROUTER.name].execute("TRUNCATE routed_records, requests, processed_events, outbox")
             await pools[BOARD_SIM.name].execute(
@@ -129,9 +157,10 @@ async def run(args: argparse.Namespace) -> None:
             kafka = Kafka()
             writer = OutboxWriter(pools[BOARD_ROUTER.name], Outbox(settings.schema(BOARD_ROUTER.schema)), kafka)
             router = Router(RouterStorage(pools[BOARD_ROUTER.name], writer), settings)
-            figures["router: records"] = await timed(router.on_record_events, record_event_adapter.validate_json,
+            figures["router: records"] = await timed(router.on_record_events, decode_record_event,
                                                      values, pids[BOARD_ROUTER.name])
             await writer.stop()
+            published = [kafka.md5()]
             # Hop 2: board-sim judges each board's requests.
             by_board: dict[str, list[bytes]] = defaultdict(list)
             for topic, value in kafka.rows:
@@ -147,14 +176,18 @@ async def run(args: argparse.Namespace) -> None:
                 cpu, pg = cpu + c, pg + p
             figures["board-sim: requests"] = (cpu, pg)
             await writer.stop()
+            published.append(kafka.md5())
             verdicts = [v for _, v in kafka.rows]
             # Hop 3: the router turns verdicts into record events.
             kafka = Kafka()
             writer = OutboxWriter(pools[BOARD_ROUTER.name], Outbox(settings.schema(BOARD_ROUTER.schema)), kafka)
             router = Router(RouterStorage(pools[BOARD_ROUTER.name], writer), settings)
-            figures["router: verdicts"] = await timed(router.on_verdicts, BoardVerdict.model_validate_json,
+            figures["router: verdicts"] = await timed(router.on_verdicts, decode_verdict,
                                                       verdicts, pids[BOARD_ROUTER.name])
             await writer.stop()
+            published.append(kafka.md5())
+            rows = [await pools[BOARD_ROUTER.name].fetchval(q) for q in _ROUTER_ROWS]
+            digests.add(" ".join(h[:12] for h in published) + "; router rows " + " ".join(h[:12] for h in rows))
             outcomes = Counter(json.loads(v)["event_type"] + "".join(f" {e['code']}" for e in json.loads(v).get(
                 "errors", [])) for _, v in kafka.rows)
             print("  run: " + "; ".join(f"{k} {c * 1e6 / n:.0f} + PG {p * 1e6 / n:.0f} µs/record"
@@ -163,6 +196,7 @@ async def run(args: argparse.Namespace) -> None:
                 lowest[k] = min(lowest.get(k, f), f, key=lambda x: x[0])
         print(f"records:   {n:,} RecordSubmitted, batches of {BATCH}, {len(by_board)} boards")
         print(f"outcomes:  {dict(sorted(outcomes.items()))}")
+        print(f"md5:       published by each hop {' | '.join(sorted(digests))}")
         print(f"lowest CPU of {args.repeat} runs, µs per record, this process (PostgreSQL):")
         for k, (c, p) in lowest.items():
             print(f"  {k:22} {c * 1e6 / n:6.0f}  ({p * 1e6 / n:.0f})")
@@ -176,5 +210,6 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench boards", description=__doc__)
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=12, help="draws the records' ids (and so the md5s)")
     configure_logging("board-router", level="WARNING")
     asyncio.run(run(parser.parse_args(argv)))

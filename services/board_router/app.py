@@ -6,12 +6,12 @@ import contextlib
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from board_router.events import ROUTED, decode_record_event, decode_verdict
 from board_router.handlers import Router
 from board_router.storage import RouterStorage
 from shared.boards import shipped_boards
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import BoardVerdict, DeleteSubmitted, RecordSubmitted, record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
@@ -34,12 +34,12 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     router = Router(RouterStorage(pool, writer), settings)
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group(ROUTER_RECORDS.name), decode=record_event_adapter.validate_json,
-        handle=router.on_record_events, only=(RecordSubmitted, DeleteSubmitted),
+        group=settings.group(ROUTER_RECORDS.name), decode=decode_record_event,
+        handle=router.on_record_events, only=ROUTED,
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(BOARD_RESPONSES.name)],
-        group=settings.group(ROUTER_VERDICTS.name), decode=BoardVerdict.model_validate_json,
+        group=settings.group(ROUTER_VERDICTS.name), decode=decode_verdict,
         handle=router.on_verdicts,
     )
     retries = asyncio.create_task(router.ask_again_forever(), name="ask-boards-again")

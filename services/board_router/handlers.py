@@ -3,13 +3,14 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from board_router.events import BoardVerdict, DeleteSubmitted, RecordEvent, RecordSubmitted
+from board_router.messages import BoardRequest, board_request, outbox_message, verdict_event
 from board_router.ports import RouterStore
-from board_router.routing import answer_due, board_request, learner_key, verdict_event
+from board_router.routing import answer_due, learner_key
 from shared.consumer import TRANSIENT, Delivery
-from shared.events import BoardVerdict, DeleteSubmitted, Envelope, ProcessBoardRequest, RecordSubmitted
 from shared.logging import get_logger
 from shared.metrics import count_board_verdicts, count_rejection_codes
-from shared.outbox import OutboxMessage, event_message
+from shared.outbox import OutboxMessage
 from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, board_requests
 
@@ -22,12 +23,12 @@ class Router:
         self._settings = settings
         self._grace = timedelta(seconds=settings.board_answer_grace_seconds)
 
-    def _request_message(self, request: ProcessBoardRequest) -> OutboxMessage:
+    def _request_message(self, request: BoardRequest) -> OutboxMessage:
         record = request.record
         topic = self._settings.topic(board_requests(record.target.code).name)
-        return event_message(topic, request, learner_key(record))
+        return outbox_message(topic, request, learner_key(record))
 
-    async def on_record_events(self, batch: list[Delivery[Envelope]]) -> None:
+    async def on_record_events(self, batch: list[Delivery[RecordEvent]]) -> None:
         work = [d.message for d in batch if isinstance(d.message, RecordSubmitted | DeleteSubmitted)]
         if not work:
             return
@@ -83,7 +84,7 @@ class Router:
                 if record is None:
                     raise LookupError(f"verdict for record {verdict.record_id} that was never routed")
                 event = verdict_event(verdict, record, request.correlation_id)
-                messages.append(event_message(topic, event, str(event.record_id)))
+                messages.append(outbox_message(topic, event, str(event.record_id)))
                 events.append(event)
             await tables.settle(settled)
             rows = await tables.enqueue(messages)

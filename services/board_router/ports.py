@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
+from board_router.events import RoutedRecord
+from board_router.messages import BoardRequest
 from shared.boards import Board
-from shared.events import Envelope, LearnerRecord, ProcessBoardRequest
+from shared.inbox import Identified
 from shared.outbox import OutboxMessage, OutboxRow
 
-E = TypeVar("E", bound=Envelope)
+E = TypeVar("E", bound=Identified)
 
 
 class SentRequest(NamedTuple):
@@ -44,11 +46,11 @@ class RouterTables(Protocol):
         """Every board, with this schema's overrides (deadlines and latency it routes by)."""
         ...
 
-    async def remember_records(self, records: list[LearnerRecord]) -> None: ...
+    async def remember_records(self, records: list[RoutedRecord]) -> None: ...
 
-    async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, LearnerRecord]: ...
+    async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, RoutedRecord]: ...
 
-    async def open_requests(self, sent: list[tuple[ProcessBoardRequest, datetime]]) -> None:
+    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> None:
         """Each request sent, with the time its board should have answered by."""
         ...
 

@@ -9,11 +9,11 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from board_router.events import decode_verdict
 from board_router.handlers import Router
 from board_router.storage import RouterStorage
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
-from shared.events import BoardVerdict
 from shared.kafka import kafka_client_args, make_broker, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service_registry import BOARD_ROUTER
@@ -55,7 +55,7 @@ async def replay_board_responses(settings: Settings, since: datetime) -> int:
         router = Router(RouterStorage(pool, writer), settings)
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             fetched = await consumer.getmany(*partitions, timeout_ms=1000, max_records=BATCH)
-            verdicts = [Delivery(BoardVerdict.model_validate_json(r.value), r) for tp, records in fetched.items()
+            verdicts = [Delivery(decode_verdict(r.value), r) for tp, records in fetched.items()
                         for r in records if r.offset < ends[tp]]
             if verdicts:
                 await router.on_verdicts(verdicts, replay=True)

@@ -1,6 +1,12 @@
-"""Routing decisions, free of Kafka and SQL: what to ask a board, and what a verdict means for the record."""
+"""Routing decisions, free of Kafka and SQL: what to ask a board, and what a verdict means for the record.
+
+`board_request` and `verdict_event` build the messages as shared.events' models: the contract of what the router
+writes (tests/test_topic_contracts.py). The handlers write the same bytes through board_router.messages, which
+takes its ids and event types from here.
+"""
 
 from datetime import datetime, timedelta
+from typing import Literal, Protocol
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from shared.boards import Board
@@ -23,7 +29,20 @@ def request_id(record_id: UUID, action: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"pars:request:{record_id}:{action}")
 
 
-def learner_key(record: LearnerRecord) -> str:
+class Learner(Protocol):
+    """A learner record as the request key reads it: shared.events.LearnerRecord, board_router.events.RoutedRecord."""
+
+    @property
+    def learner_id(self) -> str | None: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def dob(self) -> str | None: ...
+
+
+def learner_key(record: Learner) -> str:
     """The request topic's key: the learner's board ID, or (boards that match without one) name and birthday."""
     if record.learner_id:
         return record.learner_id.strip()
@@ -42,17 +61,32 @@ def board_request(record: LearnerRecord, action: str, correlation_id: str) -> Pr
     )
 
 
+def verdict_event_id(verdict_id: UUID) -> UUID:
+    """The id of the record event a verdict becomes: derived from the verdict's, so re-appending is a no-op."""
+    return uuid5(NAMESPACE_URL, f"pars:verdict:{verdict_id}")
+
+
+VerdictEventType = Literal["RecordAccepted", "RecordRejected", "RecordDeleted"]
+
+
+def verdict_event_type(action: str, accepted: bool) -> VerdictEventType:
+    if action == "delete":
+        # A refused delete leaves the record as the board holds it: accepted.
+        return "RecordDeleted" if accepted else "RecordAccepted"
+    return "RecordAccepted" if accepted else "RecordRejected"
+
+
 def verdict_event(verdict: BoardVerdict, target: LearnerRecord, correlation_id: str) -> Envelope:
     """The record event a verdict becomes; its id derives from the verdict's, so re-appending is a no-op."""
     common = {
-        "event_id": uuid5(NAMESPACE_URL, f"pars:verdict:{verdict.event_id}"),
+        "event_id": verdict_event_id(verdict.event_id),
         "record_id": verdict.record_id, "provider_id": verdict.provider_id, "correlation_id": correlation_id,
         "submission_id": target.submission_id, "target": target.target, "response_id": verdict.event_id,
         "occurred_at": verdict.occurred_at,  # when the board answered: the same on every replay
     }
-    if verdict.action == "delete":
-        # A refused delete leaves the record as the board holds it: accepted.
-        return RecordDeleted(**common) if verdict.accepted else RecordAccepted(**common)
-    if verdict.accepted:
-        return RecordAccepted(**common)
-    return RecordRejected(errors=verdict.errors, **common)
+    event_type = verdict_event_type(verdict.action, verdict.accepted)
+    if event_type == "RecordDeleted":
+        return RecordDeleted(**common)
+    if event_type == "RecordRejected":
+        return RecordRejected(errors=verdict.errors, **common)
+    return RecordAccepted(**common)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
+from board_router.events import RoutedRecord
+from board_router.messages import BoardRequest
 from board_router.ports import E, OverdueRequest, SentRequest
 from shared.boards import Board, shipped_boards
-from shared.events import LearnerRecord, ProcessBoardRequest
 from shared.outbox import OutboxMessage, OutboxRow
 
 
@@ -33,7 +34,7 @@ class FakeRouterStore:
 
     boards_by_code: dict[str, Board] = field(default_factory=shipped_boards)
     processed: set[UUID] = field(default_factory=set)
-    routed: dict[UUID, LearnerRecord] = field(default_factory=dict)
+    routed: dict[UUID, RoutedRecord] = field(default_factory=dict)
     sent: dict[UUID, RequestRow] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     published: list[OutboxRow] = field(default_factory=list)
@@ -58,14 +59,14 @@ class FakeRouterStore:
     async def boards(self) -> dict[str, Board]:
         return self.boards_by_code
 
-    async def remember_records(self, records: list[LearnerRecord]) -> None:
+    async def remember_records(self, records: list[RoutedRecord]) -> None:
         for r in records:
             self.routed.setdefault(r.record_id, r)
 
-    async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, LearnerRecord]:
+    async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, RoutedRecord]:
         return {i: self.routed[i] for i in record_ids if i in self.routed}
 
-    async def open_requests(self, sent: list[tuple[ProcessBoardRequest, datetime]]) -> None:
+    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> None:
         for q, due in sent:
             self.sent.setdefault(q.request_id, RequestRow(q.record.record_id, q.record.target.code, q.action,
                                                           q.correlation_id, due))

@@ -2,11 +2,13 @@
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, TypeVar
+from typing import Literal
 from uuid import UUID, uuid4
 
 import pytest
 
+from board_router.events import BoardVerdict as Verdict
+from board_router.events import RecordEvent, decode_record_event, decode_verdict
 from board_router.handlers import Router
 from board_router.routing import request_id
 from board_router.tests.fakes import FakeRouterStore
@@ -29,7 +31,6 @@ from shared.settings import Settings
 SETTINGS = Settings(namespace="unit", board_latency_scale=0, database_url="postgresql://unused")
 GRACE = timedelta(seconds=SETTINGS.board_answer_grace_seconds)
 ABOHNS_REQUESTS = SETTINGS.topic("pars.board.ABOHNS.requests")
-M = TypeVar("M")
 
 
 def learner_record(board: str = "ABOHNS", learner_id: str | None = "19927") -> LearnerRecord:
@@ -56,8 +57,13 @@ def verdict(record: LearnerRecord, action: Literal["add", "delete"], *codes: str
         provider_id=record.provider_id, correlation_id="corr-board")
 
 
-def batch(*messages: M) -> list[Delivery[M]]:
-    return [Delivery(m, None) for m in messages]
+def batch(*events: Envelope) -> list[Delivery[RecordEvent]]:
+    """Record events as the consumer hands them over: sent as the models write them, read by the router."""
+    return [Delivery(decode_record_event(e.to_bytes()), None) for e in events]
+
+
+def answers(*verdicts: BoardVerdict) -> list[Delivery[Verdict]]:
+    return [Delivery(decode_verdict(v.to_bytes()), None) for v in verdicts]
 
 
 def requests_sent(store: FakeRouterStore) -> list[ProcessBoardRequest]:
@@ -127,8 +133,8 @@ async def test_a_rejecting_verdict_settles_its_request_and_appends_the_rejection
     router = await routed(store, record)
     store.outbox.clear()
     answer = verdict(record, "add", "661")
-    await router.on_verdicts(batch(answer, answer))
-    await router.on_verdicts(batch(answer))  # a repeated verdict changes nothing
+    await router.on_verdicts(answers(answer, answer))
+    await router.on_verdicts(answers(answer))  # a repeated verdict changes nothing
     [event] = record_events(store)
     assert isinstance(event, RecordRejected)
     assert (event.record_id, event.response_id, event.correlation_id, [e.code for e in event.errors]) == (
@@ -142,8 +148,8 @@ async def test_a_second_verdict_for_a_settled_request_is_ignored_even_on_replay(
     router = await routed(store, record)
     store.outbox.clear()
     first, second = verdict(record, "add"), verdict(record, "add", "661")
-    await router.on_verdicts(batch(first))
-    await router.on_verdicts(batch(second), replay=True)
+    await router.on_verdicts(answers(first))
+    await router.on_verdicts(answers(second), replay=True)
     [event] = record_events(store)
     assert isinstance(event, RecordAccepted)
     assert store.sent[first.request_id].verdict_id == first.event_id
@@ -154,8 +160,8 @@ async def test_a_replay_appends_the_settled_verdicts_event_again_with_the_same_i
     router = await routed(store, record)
     store.outbox.clear()
     answer = verdict(record, "add")
-    await router.on_verdicts(batch(answer))
-    await router.on_verdicts(batch(answer), replay=True)
+    await router.on_verdicts(answers(answer))
+    await router.on_verdicts(answers(answer), replay=True)
     first, again = record_events(store)
     assert isinstance(first, RecordAccepted)
     assert again == first
@@ -178,6 +184,6 @@ async def test_a_late_board_is_asked_again_with_the_same_request_and_a_new_answe
 async def test_a_settled_request_is_never_asked_again() -> None:
     store, record = FakeRouterStore(), learner_record()
     router = await routed(store, record)
-    await router.on_verdicts(batch(verdict(record, "add")))
+    await router.on_verdicts(answers(verdict(record, "add")))
     store.sent[request_id(record.record_id, "add")].answer_due = datetime.now(UTC) - timedelta(seconds=1)
     assert await router.ask_again() == 0
