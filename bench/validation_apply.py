@@ -6,13 +6,16 @@ intake parses an upload and encoded as intake's `submission()` does) are decoded
 published (by the handler right after each commit, the relay sending whatever it left) to a stand-in for Kafka
 that only counts them: what validation's own CPU and PostgreSQL's pay per record, without Kafka or the other
 services. Each repetition starts from empty live records and processed
-events; the best of R repetitions is printed (other sessions load this machine), with the outcomes, so two
-versions of the code can be checked to decide alike.
+events; the best of R repetitions is printed (other sessions load this machine), with the outcomes and an md5 of
+what was produced (every published message and the live records left, their random ids and timestamps replaced
+by their order of appearance), so two versions of the code can be checked to decide alike, byte for byte.
 """
 
 import argparse
 import asyncio
+import hashlib
 import json
+import re
 import time
 import uuid
 from collections import Counter
@@ -53,16 +56,44 @@ def submissions(settings: Settings, count: int, mistake_every: int) -> list[byte
 
 
 class Published:
-    """Kafka's stand-in: keeps what each event says (its type and PARS codes) to compare runs."""
+    """Kafka's stand-in: keeps the rows as they came; what they say is read after the timed part (`outcomes`,
+    `digest`), so the stand-in costs the measured process next to nothing."""
 
     def __init__(self) -> None:
-        self.outcomes: Counter[str] = Counter()
+        self.rows: list[OutboxRow] = []
 
     async def __call__(self, rows: Sequence[OutboxRow]) -> None:
-        for row in rows:
+        self.rows += rows
+
+    def outcomes(self) -> Counter[str]:
+        """Each event's type and PARS codes, counted."""
+        outcomes: Counter[str] = Counter()
+        for row in self.rows:
             event = json.loads(row.value)
             codes = ",".join(e["code"] for e in event.get("errors", []))
-            self.outcomes[event["event_type"] + (f" {codes}" if codes else "")] += 1
+            outcomes[event["event_type"] + (f" {codes}" if codes else "")] += 1
+        return outcomes
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_OCCURRED_AT = re.compile(r'"occurred_at":"[^"]*"')
+
+
+def digest(rows: Sequence[OutboxRow], live: Sequence[str]) -> str:
+    """md5 of the published messages (key, headers, value: in order, bytes as written) and of the live records
+    (sorted); ids that are random in each run (uuid4) become their order of first appearance, and each event's
+    time is left out, so two runs over the same rows compare."""
+    order: dict[str, str] = {}
+
+    def stable(text: str) -> str:
+        return _UUID.sub(lambda m: order.setdefault(m[0], f"<{len(order)}>"), _OCCURRED_AT.sub('"occurred_at":-', text))
+
+    md5 = hashlib.md5()
+    for row in rows:
+        md5.update(stable(f"{row.key!r} {json.dumps(row.headers, sort_keys=True)} {row.value.decode()}\n").encode())
+    for line in sorted(stable(text) for text in live):
+        md5.update(line.encode() + b"\n")
+    return md5.hexdigest()
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -82,6 +113,7 @@ async def run(args: argparse.Namespace) -> None:
         outbox = Outbox(schema)
         best: tuple[float, float, float] | None = None
         lowest: tuple[float, float] | None = None
+        digests: set[str] = set()
         for _ in range(args.repeat):
             async with pool.acquire() as conn:
                 await conn.execute("TRUNCATE live_records, processed_events, outbox")
@@ -102,6 +134,10 @@ async def run(args: argparse.Namespace) -> None:
             pg = cpu_seconds({"pg": backends})["pg"] - pg_before
             n = len(values)
             left = await pool.fetchval("SELECT count(*) FROM outbox")
+            live = [r[0] for r in await pool.fetch(
+                "SELECT concat_ws(' ', provider_id, credit_id, target_code, record_id, status, record::text)"
+                " FROM live_records")]
+            digests.add(digest(published.rows, live))
             print(f"  run: {n / seconds:,.0f} records/s, {seconds:.2f} s; CPU {cpu * 1e6 / n:.0f} µs/record here,"
                   f" {pg * 1e6 / n:.0f} µs/record PostgreSQL; {left} rows left in the outbox")
             if best is None or seconds < best[0]:
@@ -110,7 +146,8 @@ async def run(args: argparse.Namespace) -> None:
         assert best is not None and lowest is not None
         seconds, cpu, pg = best
         print(f"records:      {len(values):,} SubmitRecord messages, batches of {args.batch:,}")
-        print(f"outcomes:     {dict(sorted(published.outcomes.items()))}")
+        print(f"outcomes:     {dict(sorted(published.outcomes().items()))}")
+        print(f"md5:          {', '.join(sorted(digests))} (messages and live records; one per distinct run)")
         print(f"best of {args.repeat}:    {len(values) / seconds:,.0f} records/s ({seconds:.2f} s)")
         print(f"CPU/record:   this process {cpu * 1e6 / len(values):.0f} µs, PostgreSQL {pg * 1e6 / len(values):.0f} µs"
               f" (CPU-seconds {cpu:.2f} + {pg:.2f})")

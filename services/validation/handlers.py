@@ -37,10 +37,9 @@ class SubmissionHandler:
     async def __call__(self, batch: list[Delivery[SubmitRecord]]) -> None:
         commands = [d.message for d in batch]
         async with self._store.batch() as tx:
-            todo = await tx.fresh_only(commands)
-            if not todo:
+            todo, found = await lookups.fetch_fresh(tx, commands)
+            if found is None:
                 return
-            found = await lookups.fetch(tx, [c.record for c in todo if not isinstance(c, UnreadableSubmission)])
             before = dict(found.live)
             live: dict[LiveKey, LiveRecord] = dict(before)
             events = [e for decision in self._decide_all(todo, found, live) for e in decision.events]

@@ -3,15 +3,16 @@
 from dataclasses import dataclass, field
 
 from shared.boards import Board
-from shared.events import ReportedRecord
+from shared.events import ReportedRecord, SubmitRecord
 from shared.names import name_key
 from shared.npi import is_valid_npi
 from shared.states import state_code
 from shared.world import Activity
 from validation.matching import DirectoryEntry, LearnerQuery, MatchResult, match_learner
-from validation.ports import LiveKey, LiveRecord, LookupReader
+from validation.ports import Known, LiveKey, LiveRecord, LookupReader, SubmissionBatch
 from validation.rules import RosterEntry, credit_key, needs_directory_match
 from validation.rules.credits import offered_credit_types
+from validation.submissions import UnreadableSubmission
 from validation.world import license_key
 
 
@@ -64,10 +65,30 @@ class BatchLookups:
         return match_learner(learner_query(r), candidates)
 
 
+def _readable(commands: list[SubmitRecord]) -> list[ReportedRecord]:
+    return [c.record for c in commands if not isinstance(c, UnreadableSubmission)]
+
+
 async def fetch(reader: LookupReader, records: list[ReportedRecord]) -> BatchLookups:
-    boards = await reader.boards()
-    activities = await reader.activities([(r.activity_id or "").strip() for r in records])
-    live = await reader.live_records([live_key(r) for r in records])
+    known = await reader.known([(r.activity_id or "").strip() for r in records], [live_key(r) for r in records])
+    return await _complete(reader, records, known)
+
+
+async def fetch_fresh(batch: SubmissionBatch,
+                      commands: list[SubmitRecord]) -> tuple[list[SubmitRecord], BatchLookups | None]:
+    """The commands not handled before (claimed in the batch's transaction) and what their records need; the claim
+    and the first reads share a round trip. None: nothing to do."""
+    records = _readable(commands)
+    todo, known = await batch.fresh_and_known(commands, [(r.activity_id or "").strip() for r in records],
+                                              [live_key(r) for r in records])
+    if not todo:
+        return todo, None
+    return todo, await _complete(batch, records if len(todo) == len(commands) else _readable(todo), known)
+
+
+async def _complete(reader: LookupReader, records: list[ReportedRecord], known: Known) -> BatchLookups:
+    """`known` and the reads that depend on the boards: the real-time rosters, the physician directory."""
+    boards, activities, live = known.boards, known.activities, known.live
     realtime = [(r.target.code, (r.learner_id or "").strip()) for r in records
                 if r.target.code in boards and boards[r.target.code].processing == "realtime" and r.learner_id]
     roster = await reader.roster_entries(realtime) if realtime else {}

@@ -26,14 +26,20 @@ class LiveRecord:
     status: RecordStatus
 
 
+@dataclass(frozen=True)
+class Known:
+    """What every batch reads first, in one round trip: the boards, the records' activities, the live records holding
+    their credit IDs."""
+
+    boards: dict[str, Board]
+    activities: dict[str, Activity]
+    live: dict[LiveKey, LiveRecord]
+
+
 class LookupReader(Protocol):
     """What a batch of records reads before it is decided (lookups.fetch)."""
 
-    async def boards(self) -> dict[str, Board]: ...
-
-    async def activities(self, ids: Iterable[str]) -> dict[str, Activity]: ...
-
-    async def live_records(self, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]: ...
+    async def known(self, activity_ids: Iterable[str], live_keys: Iterable[LiveKey]) -> Known: ...
 
     async def roster_entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]: ...
 
@@ -45,8 +51,10 @@ class LookupReader(Protocol):
 class SubmissionBatch(LookupReader, Protocol):
     """One batch of SubmitRecord commands, in one transaction."""
 
-    async def fresh_only(self, commands: list[SubmitRecord]) -> list[SubmitRecord]:
-        """The commands not handled before, claimed in this transaction."""
+    async def fresh_and_known(self, commands: list[SubmitRecord], activity_ids: Iterable[str],
+                              live_keys: Iterable[LiveKey]) -> tuple[list[SubmitRecord], Known]:
+        """The commands not handled before, claimed in this transaction, and `known` (of every command: a command
+        handled before only adds entries nobody looks up), in the same round trip."""
         ...
 
     async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None: ...

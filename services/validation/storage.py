@@ -1,23 +1,24 @@
 """The validation schema: activities, board overrides, the physician directory, rosters, live credit IDs; and the
 handlers' ports (validation.ports) kept in it."""
 
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from uuid import UUID
 
 import asyncpg
 
-from shared.board_overrides import read_boards
-from shared.boards import Board
+from shared.boards import Board, BoardOverride, apply_overrides
 from shared.db import Connection
 from shared.events import LearnerRecord, SubmitRecord
-from shared.inbox import fresh_only
+from shared.inbox import keep_fresh
 from shared.lifecycle import RecordStatus
 from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
 from shared.states import state_code
 from shared.world import Activity, Physician
 from validation.matching import DirectoryEntry
-from validation.ports import LiveKey, LiveRecord
+from validation.ports import Known, LiveKey, LiveRecord
 from validation.rules import RosterEntry
 
 __all__ = ["LiveKey", "LiveRecord"]  # where they were before validation.ports
@@ -43,6 +44,41 @@ async def live_records(conn: Connection, keys: Iterable[LiveKey]) -> dict[LiveKe
     )
     return {(r["provider_id"], r["credit_id"], r["target_code"]):
             LiveRecord(LearnerRecord.model_validate(r["record"]), RecordStatus(r["status"])) for r in rows}
+
+
+# The board overrides, the activities ($1) and the live records ($2, $3, $4: provider, credit ID and target of each key)
+# a batch needs, in one statement: at batches of one (API completions) each round trip costs more than deciding.
+_KNOWN = (
+    "SELECT ARRAY(SELECT data::text FROM board_overrides ORDER BY code) AS boards,"
+    " ARRAY(SELECT data FROM activities WHERE id = ANY($1::text[])) AS activities,"
+    " ARRAY(SELECT jsonb_build_array(l.provider_id, l.credit_id, l.target_code, l.status, l.record) FROM live_records l"
+    "  JOIN unnest($2::text[], $3::text[], $4::text[]) AS k(p, c, t)"
+    "  ON l.provider_id = k.p AND l.credit_id = k.c AND l.target_code = k.t) AS live"
+)
+# The same with the batch's command ids ($5) claimed as shared.inbox.claim_new claims them, in that round trip too.
+_FRESH_AND_KNOWN = (
+    "WITH claimed AS (INSERT INTO processed_events (event_id) SELECT DISTINCT unnest($5::uuid[])"
+    " ON CONFLICT DO NOTHING RETURNING event_id) "
+    + _KNOWN + ", ARRAY(SELECT event_id FROM claimed) AS fresh"
+)
+
+
+async def _read_known(conn: Connection, query: str, activity_ids: Iterable[str], live_keys: Iterable[LiveKey],
+                      *more: object) -> tuple[Known, asyncpg.Record]:
+    keys = list(set(live_keys))
+    row = await conn.fetchrow(query, list(set(activity_ids)), [k[0] for k in keys], [k[1] for k in keys],
+                              [k[2] for k in keys], *more)
+    assert row is not None
+    live = {(p, c, t): LiveRecord(LearnerRecord.model_validate(record), RecordStatus(status))
+            for p, c, t, status, record in row["live"]}
+    activities = {a.id: a for a in (Activity.model_validate(data) for data in row["activities"])}
+    return Known(dict(_boards(tuple(row["boards"]))), activities, live), row
+
+
+@lru_cache(maxsize=8)  # overrides seldom change, and applying them validates every overridden board again
+def _boards(overrides: tuple[str, ...]) -> dict[str, Board]:
+    """The boards with these overrides (each as its JSON) applied; callers copy the answer."""
+    return apply_overrides([BoardOverride.model_validate(json.loads(o)) for o in overrides])
 
 
 def live_changes(before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
@@ -161,14 +197,8 @@ class SqlLookups:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def boards(self) -> dict[str, Board]:
-        return await read_boards(self._conn)
-
-    async def activities(self, ids: Iterable[str]) -> dict[str, Activity]:
-        return await activities(self._conn, ids)
-
-    async def live_records(self, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
-        return await live_records(self._conn, keys)
+    async def known(self, activity_ids: Iterable[str], live_keys: Iterable[LiveKey]) -> Known:
+        return (await _read_known(self._conn, _KNOWN, activity_ids, live_keys))[0]
 
     async def roster_entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]:
         return await roster_entries(self._conn, keys)
@@ -187,8 +217,11 @@ class SqlSubmissionBatch(SqlLookups):
         super().__init__(conn)
         self._writer = writer
 
-    async def fresh_only(self, commands: list[SubmitRecord]) -> list[SubmitRecord]:
-        return await fresh_only(self._conn, commands)
+    async def fresh_and_known(self, commands: list[SubmitRecord], activity_ids: Iterable[str],
+                              live_keys: Iterable[LiveKey]) -> tuple[list[SubmitRecord], Known]:
+        known, row = await _read_known(self._conn, _FRESH_AND_KNOWN, activity_ids, live_keys,
+                                       [c.event_id for c in commands])
+        return keep_fresh(commands, set(row["fresh"])), known
 
     async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None:
         await save_live(self._conn, before, after)

@@ -4,6 +4,7 @@ Each rule answers the codes it raises; `check` runs them all and answers every c
 """
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from shared.codes import ParsError, pars_error
 from shared.events import ReportedRecord
@@ -45,14 +46,21 @@ DELETE_RULES: tuple[Rule, ...] = (record_action, credit_id_present, credit_id_st
                                   delete_allowed_now, delete_deadline)
 
 
+# A code's error, built once: events only read it (678, which names a certificate, comes built by its rule).
+_error = lru_cache(maxsize=None)(pars_error)
+
+
 def check(record: ReportedRecord, ctx: Context) -> list[ParsError]:
     rules = DELETE_RULES if is_delete(record) else ADD_RULES
     found: dict[tuple[str, str], ParsError] = {}
     for rule in rules:
-        for item in rule(record, ctx):
-            error = item if isinstance(item, ParsError) else pars_error(item)
+        items = rule(record, ctx)
+        if not items:  # most records pass most rules
+            continue
+        for item in items:
+            error = item if isinstance(item, ParsError) else _error(item)
             found[(error.code, error.message)] = error
-    return [found[key] for key in sorted(found)]
+    return [found[key] for key in sorted(found)] if found else []
 
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Rules about credits: points present and valid, within the activity's maximum, credit types offered."""
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from shared.boards import Board
 from shared.codes import ParsError, pars_error
@@ -13,6 +14,7 @@ NOT_OFFERED = {"Patient Safety": "680", "Practice Assessment": "681"}
 MAX_POINTS = Decimal(1000)  # no activity offers more; larger numbers are typing errors
 
 
+@lru_cache(maxsize=4096)  # a batch repeats a few values thousands of times, each read by three rules
 def points(text: str | None) -> Decimal | None:
     """Reported points as a number, or None when they are not a valid non-negative number."""
     try:
@@ -22,15 +24,16 @@ def points(text: str | None) -> Decimal | None:
     return value if value.is_finite() and Decimal(0) <= value <= MAX_POINTS else None
 
 
-def _point_codes(text: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def _point_codes(text: str) -> tuple[str, ...]:
     value = points(text)
     if value is None:
-        return ["673"]
-    return [] if (value * 4) % 1 == 0 else ["675"]
+        return ("673",)
+    return () if (value * 4) % 1 == 0 else ("675",)
 
 
 def credits_valid(r: ReportedRecord, _: Context) -> list[str]:
-    codes = []
+    codes: list[str] = []
     if blank(r.credits):
         if r.target.kind != "rems":  # a REMS record reports the completion, not credit
             codes.append("632")

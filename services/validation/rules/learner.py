@@ -34,8 +34,12 @@ def learner_id_type_valid(r: ReportedRecord, ctx: Context) -> list[str]:
     if blank(r.learner_id_type):
         return []
     given = " ".join((r.learner_id_type or "").split()).upper()
-    allowed = {"moc": {r.target.code}, "state": STATE_ID_TYPES | {r.target.code}, "rems": REMS_ID_TYPES}
-    return [] if given in allowed[r.target.kind] else ["712"]
+    kind = r.target.kind
+    if kind == "rems":
+        allowed = given in REMS_ID_TYPES
+    else:  # a MOC record names its board; a state record its state, or one of the state ID types
+        allowed = given == r.target.code or (kind == "state" and given in STATE_ID_TYPES)
+    return [] if allowed else ["712"]
 
 
 def realtime_roster(r: ReportedRecord, ctx: Context) -> list[str]:

@@ -12,7 +12,7 @@ from shared.lifecycle import RecordStatus
 from shared.outbox import OutboxMessage, OutboxRow
 from shared.world import Activity
 from validation.matching import DirectoryEntry
-from validation.ports import LiveKey, LiveRecord
+from validation.ports import Known, LiveKey, LiveRecord
 from validation.rules import RosterEntry
 
 
@@ -66,14 +66,11 @@ class FakeBatch:
             s.live = self._live
         s.outbox = self._messages  # only this batch's rows are published; earlier ones went already
 
-    async def boards(self) -> dict[str, Board]:
-        return dict(self._store.boards_by_code)
-
-    async def activities(self, ids: Iterable[str]) -> dict[str, Activity]:
-        return {i: self._store.activities_by_id[i] for i in set(ids) if i in self._store.activities_by_id}
-
-    async def live_records(self, keys: Iterable[LiveKey]) -> dict[LiveKey, LiveRecord]:
-        return {k: self._store.live[k] for k in set(keys) if k in self._store.live}
+    async def known(self, activity_ids: Iterable[str], live_keys: Iterable[LiveKey]) -> Known:
+        s = self._store
+        return Known(dict(s.boards_by_code),
+                     {i: s.activities_by_id[i] for i in set(activity_ids) if i in s.activities_by_id},
+                     {k: s.live[k] for k in set(live_keys) if k in s.live})
 
     async def roster_entries(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], RosterEntry]:
         return {k: self._store.roster[k] for k in set(keys) if k in self._store.roster}
@@ -83,13 +80,14 @@ class FakeBatch:
                                    certifications: Iterable[tuple[str, str]] = ()) -> list[DirectoryEntry]:
         return list(self._store.directory)  # matching itself picks among them
 
-    async def fresh_only(self, commands: list[SubmitRecord]) -> list[SubmitRecord]:
+    async def fresh_and_known(self, commands: list[SubmitRecord], activity_ids: Iterable[str],
+                              live_keys: Iterable[LiveKey]) -> tuple[list[SubmitRecord], Known]:
         fresh = []
         for c in commands:
             if c.event_id not in self._store.handled and c.event_id not in self._claimed:
                 self._claimed.add(c.event_id)
                 fresh.append(c)
-        return fresh
+        return fresh, await self.known(activity_ids, live_keys)
 
     async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None:
         live = dict(self._store.live)
