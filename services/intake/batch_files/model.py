@@ -13,7 +13,7 @@ from typing import Any, Generic, Protocol
 from typing_extensions import TypeVar  # with a default (PEP 696), as typing's from Python 3.13
 
 from shared.events import ReportedRecord
-from shared.limits import completion_problems, text_problem
+from shared.limits import all_keepable, completion_problems, text_problem
 
 MAX_RECORDS = 5_000  # rows (learner completions) in one file; one more and the whole file is refused
 MAX_FILE_BYTES = 20 * 1024 * 1024  # an upload larger than this is refused before it is read
@@ -148,6 +148,8 @@ def row_problem(file_format: FileFormat, row: SourceRow) -> BatchFileError | Non
 
 
 def _cells_problem(where: str, cells: list[str]) -> BatchFileError | None:
+    if all_keepable(cell for cell in cells if isinstance(cell, str)):
+        return None  # one search for the row; the column is looked for only in a row that has something
     for column, cell in enumerate(cells, start=1):
         if isinstance(cell, str) and (problem := text_problem(cell)):
             return BatchFileError("value_not_kept", f"{where}, column {column}: the cell {problem}; correct it and "

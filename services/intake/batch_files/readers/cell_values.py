@@ -54,7 +54,7 @@ def cell_text(value: Any, role: str = "") -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        text = value[1:] if _FORMULA_QUOTED.match(value) else value
+        text = value[1:] if value[:1] == "'" and _FORMULA_QUOTED.match(value) else value
         return _serial_text(text) if role == "completion" else text
     if isinstance(value, bool):
         return "Yes" if value else "No"

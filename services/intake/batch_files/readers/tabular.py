@@ -240,6 +240,8 @@ def _check_width(number: int, values: Sequence[Any]) -> list[Any]:
 
 
 def _check_cells(fmt: FileFormat, number: int, cells: Sequence[str], header: Sequence[str], limit: int) -> None:
+    if max(map(len, cells), default=0) <= limit:
+        return  # the usual row: no cell to name
     for index, cell in enumerate(cells):
         if len(cell) > limit:
             why = ""

@@ -24,8 +24,10 @@ class Row:
         self.cells, self.columns = cells, columns
 
     def get(self, field: str) -> str | None:
-        index = self.columns.fields.get(field)
-        return self.at(index)
+        index = self.columns.fields.get(field)  # `at`, inlined: a Template B row reads 17 fields
+        if index is None or index >= len(self.cells):
+            return None
+        return self.cells[index].strip() or None
 
     def at(self, index: int | None) -> str | None:
         if index is None or index >= len(self.cells):
@@ -114,6 +116,8 @@ def _cme_moc_records(ctx: Context, number: int, row: Row) -> list[tuple[Reported
 def row_records(ctx: Context, number: int, row: Row) -> list[RowRecord]:
     build = _template_b_records if row.columns.layout is Layout.TEMPLATE_B else _cme_moc_records
     built = build(ctx, number, row)
+    if len(built) == 1:  # no other target to share cells with (every Template B row)
+        return [RowRecord(record=built[0][0], own_cells=frozenset(built[0][1]))]
     records = []
     for i, (record, used) in enumerate(built):
         others = set().union(*(u for j, (_, u) in enumerate(built) if j != i))
