@@ -6,6 +6,7 @@ from uuid import uuid4
 from fastapi import APIRouter, Header, Request, Response
 
 from intake.completions.idempotency import HEADER, KEEP_FOR, idempotency_key
+from intake.completions.route import CompletionRoute
 from intake.completions.schemas import Completion, SubmissionAnswer
 from intake.dependencies import CurrentProvider, Pool
 from intake.errors import AUTHENTICATED, errors
@@ -14,7 +15,8 @@ from intake.submitting.completions import dry_run as dry_run_answers
 from intake.submitting.completions import split_into_records, submit_once
 from intake.validation_client import Validation
 
-router = APIRouter(prefix="/v1", tags=["completions"], responses=AUTHENTICATED)
+# CompletionRoute: plain requests skip FastAPI's per-request dependency solving (completions/route.py).
+router = APIRouter(prefix="/v1", tags=["completions"], responses=AUTHENTICATED, route_class=CompletionRoute)
 WAIT_SECONDS = 5.0
 RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"model": SubmissionAnswer, "description": "dry_run=true: each record's status and codes; nothing was kept."},
