@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from shared.codes import pars_error
 from shared.dates import normalize_month_day, parse_completion_date
@@ -19,7 +20,10 @@ from shared.events import (
 from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus, status_after
 from validation.rules import Context, check, credit_key, is_delete
 from validation.rules.context import blank
-from validation.rules.credits import points
+from validation.rules.credits import credit_type, points
+
+# A batch repeats a few birthdays thousands of times (as dates.parse_month_day, which it calls, is cached for).
+_month_day = lru_cache(maxsize=8192)(normalize_month_day)
 
 
 @dataclass(frozen=True)
@@ -47,15 +51,13 @@ def kept_record(command: SubmitRecord, ctx: Context) -> LearnerRecord:
     completed = parse_completion_date(r.completion_date)
     assert completed is not None
     total = points(r.credits) or Decimal(0)
-    board = ctx.board
     credit_types = {
-        (board.credit_type(c.name) if board else None) or c.name: points(c.points) if not blank(c.points) else total
-        for c in r.credit_types
+        credit_type(ctx, c.name) or c.name: points(c.points) if not blank(c.points) else total for c in r.credit_types
     }
     return LearnerRecord(
         record_id=r.record_id, submission_id=r.submission_id, provider_id=r.provider_id, channel=r.channel,
         credit_id=credit_key(r), activity_id=r.activity_id.strip(),
-        first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=normalize_month_day(r.dob), npi=r.npi,
+        first_name=r.first_name.strip(), last_name=r.last_name.strip(), dob=_month_day(r.dob), npi=r.npi,
         completion_date=completed, target=r.target, learner_id=_learner_id(r, ctx), credits=total,
         learner_id_matched=r.target.kind == "moc" and blank(r.learner_id) and ctx.match is not None,
         credit_types={name: value or Decimal(0) for name, value in credit_types.items()},

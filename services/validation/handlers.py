@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 
 from shared.consumer import Delivery
-from shared.events import DeleteSubmitted, Envelope, RecordAccepted, RecordDeleted, RecordRejected, SubmitRecord
+from shared.events import (
+    DeleteSubmitted,
+    Envelope,
+    RecordAccepted,
+    RecordDeleted,
+    RecordRejected,
+    RecordSubmitted,
+    SubmitRecord,
+)
 from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus
 from shared.logging import get_logger
 from shared.metrics import count_rejection_codes
@@ -44,7 +52,9 @@ class SubmissionHandler:
             live: dict[LiveKey, LiveRecord] = dict(before)
             events = [e for decision in self._decide_all(todo, found, live) for e in decision.events]
             messages: list[OutboxMessage] = [event_message(self._topic, e, str(e.record_id)) for e in events]
-            await tx.save_live(before, live)
+            submitted = {e.record.record_id: m.value for e, m in zip(events, messages, strict=True)
+                         if isinstance(e, RecordSubmitted)}
+            await tx.save_live(before, live, submitted)
             rows = await tx.enqueue(messages)
         await self._store.publish(rows)  # right after the commit; the relay sends what this could not
         count_rejection_codes(events)
@@ -83,7 +93,8 @@ class SubmissionHandler:
             activity, board = found.activity_for(r), found.boards.get(r.target.code)
             ctx = Context(activity=activity, board=board, today=today, live=held.record if held else None,
                           live_status=held.status if held else None, diplomate=found.diplomate_for(r),
-                          match=found.match_for(r), offered=found.offered_for(activity, board))
+                          match=found.match_for(r), offered=found.offered_for(activity, board),
+                          credit_type_names=found.credit_type_names_for(board))
             decision = decide(command, ctx)
         except Exception:  # one record's surprise must not hold up the batch: it gets PARS's 999
             log.exception("record could not be validated", **_log_ids(command))

@@ -11,7 +11,7 @@ from shared.world import Activity
 from validation.matching import DirectoryEntry, LearnerQuery, MatchResult, match_learner
 from validation.ports import Known, LiveKey, LiveRecord, LookupReader, SubmissionBatch
 from validation.rules import RosterEntry, credit_key, needs_directory_match
-from validation.rules.credits import offered_credit_types
+from validation.rules.credits import credit_type_names, offered_credit_types
 from validation.submissions import UnreadableSubmission
 from validation.world import license_key
 
@@ -36,6 +36,16 @@ class BatchLookups:
     roster: dict[tuple[str, str], RosterEntry]
     directory: list[DirectoryEntry]
     _offered: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    _credit_type_names: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def credit_type_names_for(self, board: Board | None) -> dict[str, str] | None:
+        """The board's credit type names as a table (credits.credit_type_names), derived once per board in a batch."""
+        if board is None:
+            return None
+        names = self._credit_type_names.get(board.code)
+        if names is None:
+            names = self._credit_type_names[board.code] = credit_type_names(board)
+        return names
 
     def offered_for(self, activity: Activity | None, board: Board | None) -> frozenset[str] | None:
         """The activity's credit types by the board's names, derived once per (activity, board) in a batch."""

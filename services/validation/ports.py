@@ -1,7 +1,7 @@
 """What validation's handlers need of storage, as protocols: storage.py keeps them in PostgreSQL, the handler tests
 in dicts (tests/fakes.py)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -57,7 +57,10 @@ class SubmissionBatch(LookupReader, Protocol):
         handled before only adds entries nobody looks up), in the same round trip."""
         ...
 
-    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None: ...
+    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                        submitted: Mapping[UUID, bytes]) -> None:
+        """What the batch changed; `submitted`: the JSON of the RecordSubmitted event of each record it kept."""
+        ...
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
         """Keep the events in the outbox; answers the rows to publish once the transaction committed."""

@@ -2,7 +2,7 @@
 handlers' ports (validation.ports) kept in it."""
 
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from uuid import UUID
@@ -102,10 +102,12 @@ def live_changes(before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRec
     return released, kept, moved
 
 
-async def save_live(conn: Connection, before: dict[LiveKey, LiveRecord],
-                    after: dict[LiveKey, LiveRecord]) -> None:
+async def save_live(conn: Connection, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                    submitted: Mapping[UUID, bytes] | None = None) -> None:
     """Write what a batch changed, one statement per kind of change (released first: a batch may release a credit
-    ID and keep it again)."""
+    ID and keep it again). `submitted`: the RecordSubmitted event (its JSON) that kept a record, by record ID: its
+    `record` is kept as it is, and PostgreSQL takes it out of the event (dumping each record again cost ≈ 5% of
+    validation's CPU per record); a record without one is dumped."""
     released, kept, moved = live_changes(before, after)
     if released:
         await conn.execute(
@@ -116,12 +118,15 @@ async def save_live(conn: Connection, before: dict[LiveKey, LiveRecord],
         # A plain INSERT: if another instance kept the same credit ID meanwhile, this batch fails and is
         # retried, and then sees that record (603). Exactly one Add wins.
         records = [k.record for k in kept]
+        events = submitted or {}
         await conn.execute(
             "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
-            " SELECT p, c, t, i, r::jsonb, s FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[],"
-            " $6::text[]) AS k(p, c, t, i, r, s)",
+            " SELECT p, c, t, i, convert_from(e, 'UTF8')::jsonb -> 'record', s FROM unnest($1::text[], $2::text[],"
+            " $3::text[], $4::uuid[], $5::bytea[], $6::text[]) AS k(p, c, t, i, e, s)",
             [r.provider_id for r in records], [r.credit_id for r in records], [r.target.code for r in records],
-            [r.record_id for r in records], [r.model_dump_json() for r in records], [k.status for k in kept])
+            [r.record_id for r in records],
+            [events.get(r.record_id) or b'{"record":%b}' % r.model_dump_json().encode() for r in records],
+            [k.status for k in kept])
     if moved:
         await set_statuses(conn, moved)
 
@@ -223,8 +228,9 @@ class SqlSubmissionBatch(SqlLookups):
                                        [c.event_id for c in commands])
         return keep_fresh(commands, set(row["fresh"])), known
 
-    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None:
-        await save_live(self._conn, before, after)
+    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                        submitted: Mapping[UUID, bytes]) -> None:
+        await save_live(self._conn, before, after, submitted)
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
         return await self._writer.enqueue(self._conn, messages)

@@ -1,5 +1,6 @@
 """What PARS knows about a record while it checks it; the rules read only this and the record."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,6 +33,8 @@ class Context:
     # credits.offered_credit_types(activity, board), derived once per batch by the handler (it was 5% of
     # validation's samples per record); None: the rule derives it
     offered: frozenset[str] | None = None
+    # credits.credit_type_names(board), derived once per board and batch by the handler; None: the rules ask the board
+    credit_type_names: Mapping[str, str] | None = None
 
 
 def blank(value: str | None) -> bool:

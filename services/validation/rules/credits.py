@@ -52,8 +52,32 @@ def credits_within_maximum(r: ReportedRecord, ctx: Context) -> list[str]:
     maximum = activity.moc_credits if r.target.kind == "moc" else activity.cme_credits
     if maximum is None:
         return []
-    reported = [points(r.credits), *(points(c.points) for c in r.credit_types if not blank(c.points))]
-    return ["674"] if any(value is not None and value > maximum for value in reported) else []
+    value = points(r.credits)
+    if value is not None and value > maximum:
+        return ["674"]
+    for claim in r.credit_types:  # each credit type's own points too
+        value = points(claim.points) if not blank(claim.points) else None
+        if value is not None and value > maximum:
+            return ["674"]
+    return []
+
+
+def credit_type_names(board: Board) -> dict[str, str]:
+    """Board.credit_type as a table: each name it knows (case folded) to the board's own name; the board's names win
+    over aliases, and earlier ones over later ones, as there."""
+    names = {alias.casefold(): known for alias, known in reversed(board.credit_type_aliases.items())}
+    names.update((known.casefold(), known) for known in reversed(board.credit_types))
+    return names
+
+
+def credit_type(ctx: Context, name: str) -> str | None:
+    """The board's own name for a reported credit type (case and spacing forgiven), or None; by the table the
+    handler derived once per board and batch when there is one (Board.credit_type scans its lists each time)."""
+    if ctx.board is None:
+        return None
+    if ctx.credit_type_names is None:
+        return ctx.board.credit_type(name)
+    return ctx.credit_type_names.get(" ".join(name.split()).casefold())
 
 
 def offered_credit_types(activity: Activity, board: Board) -> frozenset[str]:
@@ -73,7 +97,7 @@ def credit_types_valid(r: ReportedRecord, ctx: Context) -> list[str | ParsError]
     codes: list[str | ParsError] = []
     seen: set[str] = set()
     for claim in r.credit_types:
-        canonical = board.credit_type(claim.name) if board is not None else None
+        canonical = credit_type(ctx, claim.name)
         key = canonical or " ".join(claim.name.split()).casefold()
         if key in seen:
             codes.append(pars_error("678", certificate=claim.name.strip()))

@@ -1,7 +1,7 @@
 """validation.ports kept in dicts, for handler tests without PostgreSQL: a batch's writes land only when its block
 ends without raising, as a transaction's would."""
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -89,7 +89,8 @@ class FakeBatch:
                 fresh.append(c)
         return fresh, await self.known(activity_ids, live_keys)
 
-    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord]) -> None:
+    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                        submitted: Mapping[UUID, bytes]) -> None:
         live = dict(self._store.live)
         for key in before.keys() - after.keys():
             live.pop(key, None)

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from shared.db import create_pool, migrate
-from shared.events import LearnerRecord, Target
+from shared.events import LearnerRecord, RecordSubmitted, Target
 from shared.lifecycle import RecordStatus
 from shared.service_registry import VALIDATION
 from shared.settings import Settings
@@ -64,6 +64,18 @@ async def test_a_batch_writes_what_it_released_kept_and_moved_and_leaves_the_res
         await storage.save_live(conn, before, after)
     assert await stored(pool) == after
     assert storage.live_changes(after, after) == ([], [], [])
+
+
+async def test_a_kept_record_is_taken_out_of_the_event_that_submitted_it(pool: asyncpg.Pool) -> None:
+    rows = dict(live(f"c{n}") for n in range(3))
+    submitted = {held.record.record_id: RecordSubmitted(record_id=held.record.record_id, record=held.record,
+                                                        correlation_id="c", provider_id="p1").to_bytes()
+                 for held in list(rows.values())[:2]}  # the third has no event: it is dumped
+    async with pool.acquire() as conn:
+        await storage.save_live(conn, {}, rows, submitted)
+        stored_as = await conn.fetch("SELECT record FROM live_records")
+    assert await stored(pool) == rows
+    assert sorted(r["record"]["credit_id"] for r in stored_as) == ["c0", "c1", "c2"]  # the record, not the event
 
 
 async def test_statuses_from_the_record_events_take_the_last_of_a_batch(pool: asyncpg.Pool) -> None:

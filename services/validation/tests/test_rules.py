@@ -38,7 +38,13 @@ from validation.rules.activity import (
     delete_deadline,
     reporting_deadline,
 )
-from validation.rules.credits import credit_types_valid, credits_valid, credits_within_maximum
+from validation.rules.credits import (
+    credit_type,
+    credit_type_names,
+    credit_types_valid,
+    credits_valid,
+    credits_within_maximum,
+)
 from validation.rules.learner import (
     directory_match,
     identity_present,
@@ -930,3 +936,13 @@ def test_an_unreadable_submission_is_answered_with_999() -> None:
     assert isinstance(event, RecordRejectedByPars)
     assert [(e.code, e.message) for e in event.errors] == [("999", MESSAGES["999"])]
     assert event.record_id == command.record.record_id
+
+
+def test_the_credit_type_table_names_what_the_board_names() -> None:
+    for board in shipped_boards().values():
+        names = credit_type_names(board)
+        asked = [*board.credit_types, *board.credit_type_aliases, "unknown", ""]
+        asked += [f"  {n.upper()} " for n in asked] + [n.replace(" ", "  ") for n in asked]
+        for name in asked:
+            with_table = credit_type(Context(activity=None, board=board, today=TODAY, credit_type_names=names), name)
+            assert with_table == board.credit_type(name), (board.code, name)
