@@ -82,24 +82,28 @@ def submitted_events(settings: Settings, count: int, seed: int) -> list[bytes]:
 
 
 class Kafka:
-    """Kafka's stand-in: keeps each published row's topic and value, for the next hop, and an md5 of each row."""
+    """Kafka's stand-in: keeps each published row, for the next hop and for an md5 of what the hop published."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[str, bytes]] = []
-        self.digests: list[bytes] = []
+        self.published: list[OutboxRow] = []
 
     async def __call__(self, rows: Sequence[OutboxRow]) -> None:
-        self.rows += [(r.topic, r.value) for r in rows]
-        for r in rows:
+        self.published += rows
+
+    @property
+    def rows(self) -> list[tuple[str, bytes]]:
+        return [(r.topic, r.value) for r in self.published]
+
+    def md5(self) -> str:
+        """Of the rows published, whatever the order the writers' publishing tasks sent them in (not timed)."""
+        digests = []
+        for r in self.published:
             topic = r.topic.split(".", 1)[1]  # without the run's namespace
             headers = {k: v for k, v in r.headers.items() if k not in _FRESH_HEADERS}
             row = b"%s|%s|%s|%s" % (topic.encode(), r.key or b"", json.dumps(headers).encode(),
                                     _FRESH.sub(rb'"\1":"-"', r.value))
-            self.digests.append(hashlib.md5(row, usedforsecurity=False).digest())
-
-    def md5(self) -> str:
-        """Of the rows published, whatever the order the writers' publishing tasks sent them in."""
-        return hashlib.md5(b"".join(sorted(self.digests)), usedforsecurity=False).hexdigest()
+            digests.append(hashlib.md5(row, usedforsecurity=False).digest())
+        return hashlib.md5(b"".join(sorted(digests)), usedforsecurity=False).hexdigest()
 
 
 # What differs from run to run in the same messages: ids drawn afresh (uuid4) and times; other ids derive from these.

@@ -1,13 +1,13 @@
 """The router's reading of what it consumes (record events it routes, board verdicts) and of the records it keeps,
 decoded by msgspec.
 
-Decoding each RecordSubmitted into shared.events' pydantic models (≈ 19 µs), dumping its record again for the
-routed_records table and for the board request, and parsing stored records back into models for each verdict was
-most of the router's CPU per record. The record is read whole, field for field as LearnerRecord writes it
-(`RoutedRecord`; services/board_router/tests/test_events.py ties the two): the router stores it and sends it on to
-the board, so it checks every field the boards read, and writes it back (board_router.messages) as the bytes the
-model wrote. The events and the verdict are read as far as the router uses them. A message none of these reads
-(a field missing or of the wrong type) fails to decode, and the consumer dead-letters it as before.
+Decoding each RecordSubmitted into shared.events' pydantic models was 28% of the router's CPU per record routed,
+and decoding each verdict and its stored record 38% of it per verdict (cProfile in `python -m bench boards`). The
+record is read whole, field for field as LearnerRecord writes it (`RoutedRecord`; services/board_router/tests/
+test_events.py ties the two): the router stores it and sends it on to the board, so it checks every field the
+boards read, and writes it back (board_router.messages) as the bytes the model wrote. The events and the verdict
+are read as far as the router uses them. A message none of these reads (a field missing or of the wrong type)
+fails to decode, and the consumer dead-letters it as before.
 """
 
 from datetime import date, datetime

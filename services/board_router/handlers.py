@@ -22,10 +22,14 @@ class Router:
         self._store = store
         self._settings = settings
         self._grace = timedelta(seconds=settings.board_answer_grace_seconds)
+        self._request_topics: dict[str, str] = {}  # board code -> its request topic, named once
 
     def _request_message(self, request: BoardRequest) -> OutboxMessage:
         record = request.record
-        topic = self._settings.topic(board_requests(record.target.code).name)
+        topic = self._request_topics.get(record.target.code)
+        if topic is None:
+            topic = self._request_topics[record.target.code] = self._settings.topic(
+                board_requests(record.target.code).name)
         return outbox_message(topic, request, learner_key(record))
 
     async def on_record_events(self, batch: list[Delivery[RecordEvent]]) -> None:
@@ -41,7 +45,7 @@ class Router:
             known |= await tables.routed_records([e.record_id for e in deletes
                                                   if e.record_id is not None and e.record_id not in known])
             boards, now = await tables.boards(), datetime.now(UTC)
-            messages, opened = [], []
+            messages, opened, due = [], [], {}  # due: each board's answer time, the same for the whole batch
             for event in work:
                 if isinstance(event, RecordSubmitted) and not event.needs_board:
                     continue
@@ -55,7 +59,10 @@ class Router:
                 # One request serves both the message and the requests row: each costs a new event id and time.
                 request = board_request(record, action, event.correlation_id)
                 messages.append(self._request_message(request))
-                opened.append((request, answer_due(board, self._settings.board_latency_scale, now, self._grace)))
+                code = record.target.code
+                if code not in due:
+                    due[code] = answer_due(board, self._settings.board_latency_scale, now, self._grace)
+                opened.append((request, due[code]))
             await tables.open_requests(opened)
             rows = await tables.enqueue(messages)
         await self._store.publish(rows)  # right after the commit; the relay sends what this could not
