@@ -20,19 +20,25 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
+# What an upload keeps lives until its transaction: the collector walks every object of it in each full pass,
+# and a full pass comes each time the objects alive grow by a quarter. So rows keep tuples (of text, which it stops
+# walking) and the many records without cells of their own share one.
+_NO_CELLS: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedRecord:
     """What an upload keeps of a record once its message is written: its batch_records row and the message."""
     record_id: UUID
     target: str
-    own_cells: list[int]
+    own_cells: tuple[int, ...]
     message: OutboxMessage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class QueuedRow:
     number: int
-    cells: list[str]
+    cells: tuple[str, ...]
     records: list[QueuedRecord]
 
 
@@ -49,9 +55,10 @@ def parse_to_queue(settings: Settings, file_name: str, data: bytes, provider_id:
     def queued(row: SourceRow) -> QueuedRow:
         if not found and kind is not None and (problem := row_problem(kind, row)):
             found.append(problem)
-        records = [QueuedRecord(r.record.record_id, r.record.target.code, sorted(r.own_cells),
+        records = [QueuedRecord(r.record.record_id, r.record.target.code,
+                                tuple(sorted(r.own_cells)) if r.own_cells else _NO_CELLS,
                                 submission(settings, r.record, str(batch_id), headers)) for r in row.records]
-        return QueuedRow(row.number, row.cells, records)
+        return QueuedRow(row.number, tuple(row.cells), records)
 
     parsed = read_batch_file(file_name, data, provider_id, batch_id, queued)
     if problem := shape_problem(parsed):
