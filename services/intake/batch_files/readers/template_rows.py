@@ -3,7 +3,7 @@ licence, certifying board, REMS program) a CME/MOC row fills, each owning the ce
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -43,6 +43,9 @@ class Context:
     provider_id: str
     batch_id: UUID
     boards: Mapping[str, Board]
+    # Template B's Activity Registration -> its target, once per file: a file names a few targets 5,000 times.
+    # The file's records share these Target models; nothing changes a record's target once made.
+    targets: dict[str | None, Target] = field(default_factory=dict)
 
 
 def _record(ctx: Context, number: int, row: Row, target: Target, **fields: Any) -> ReportedRecord:
@@ -68,8 +71,9 @@ def _registration_target(registration: str | None, boards: Mapping[str, Board]) 
 
 
 def _template_b_records(ctx: Context, number: int, row: Row) -> list[tuple[ReportedRecord, set[int]]]:
-    target = _registration_target(row.get("registration"), ctx.boards)
     registration = row.get("registration")
+    if (target := ctx.targets.get(registration)) is None:
+        target = ctx.targets[registration] = _registration_target(registration, ctx.boards)
     if target.kind == "state" and registration and registration.upper() != target.code:
         registration = target.code  # a full state name registers with that state
     learner_id, id_type = row.get("learner_id"), row.get("learner_id_type")
