@@ -6,6 +6,7 @@ and Ctrl-C into an orderly shutdown of that lifespan (consumers stop, in-flight 
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
@@ -176,6 +177,9 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
         pruners = [asyncio.create_task(keep_pruned(pool, keep, every), name="processed-events-retention")
                    for pool in running.pools]
         pruners += [asyncio.create_task(chore(), name=getattr(chore, "__name__", "chore")) for chore in running.chores]
+        # What start-up made (modules, models, pools) lives as long as the process: in the permanent generation the
+        # collector's full passes no longer walk it (they did on every batch file intake parsed: docs/PERFORMANCE.md).
+        gc.freeze()
         log.info("service started", kafka=settings.kafka_bootstrap_servers, namespace=settings.namespace)
         try:
             yield
