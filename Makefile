@@ -26,14 +26,16 @@ run: install
 
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set). helm, for the
 # chart's tests, is built from its Go module once (minutes cold) in the background while the suite runs; the chart's
-# tests wait for it on deploy/local/helm.sh's lock. Test files are spread over PARS_TEST_WORKERS processes (3): most of
-# an end-to-end test's time is waiting on a stack, so three share two cores well; the slowest files start first.
+# tests wait for it on deploy/local/helm.sh's lock. PARS_TEST_WORKERS=N (default 1: one process) spreads the test files
+# over N worker processes, the slowest files first; on two cores three workers overloaded the machine (load 44 while
+# the cluster's, the chaos suite's and an end-to-end stack ran at once), so the default stays one process.
+WORKERS := $(or $(PARS_TEST_WORKERS),1)
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
 	@bash deploy/local/chromium.sh >/dev/null  # the browser tests' chromium, installed with apt when missing
 	@mkdir -p .local && (bash deploy/local/helm.sh >.local/helm-build.log 2>&1 &)  # chart tests' helm, built meanwhile
-	@$(BIN)/python -m pytest -n $${PARS_TEST_WORKERS:-3} --dist loadfile --no-loadscope-reorder
+	@$(BIN)/python -m pytest $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).
 lint: install

@@ -74,8 +74,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slowest files first: the workers take files in this order (`--dist loadfile`), so the longest ones start
-    at once instead of being left for the end of the run. Stable, so every worker collects the same order."""
+    """With workers, the slowest files first: they take files in this order (`--dist loadfile`), so the longest ones
+    start at once instead of being left for the end of the run. Stable, so every worker collects the same order. One
+    process keeps pytest's own order."""
+    if not hasattr(config, "workerinput"):
+        return
+
     def weight(item: pytest.Item) -> int:
         path = item.path.relative_to(config.rootpath).as_posix()
         return next((i for i, part in enumerate(SLOWEST_FIRST) if path.startswith(part)), len(SLOWEST_FIRST))
