@@ -2,8 +2,17 @@
 shared.events' pydantic models, which write them: several times cheaper per event. A view must stay a subset of
 its model; `unwritten_fields` is what each service's tests check that with."""
 
+from typing import Literal
+
 import msgspec
 from pydantic import BaseModel
+
+
+class Target(msgspec.Struct):
+    """shared.events.Target whole, for the views that judge by its kind or write it back (board-sim, the router)."""
+
+    kind: Literal["moc", "state", "rems"]
+    code: str
 
 
 def unwritten_fields(model: type[BaseModel], view: type[msgspec.Struct],

@@ -18,11 +18,7 @@ from uuid import UUID
 import msgspec
 
 from shared import events
-
-
-class Target(msgspec.Struct):
-    kind: Literal["moc", "state", "rems"]
-    code: str
+from shared.event_views import Target
 
 
 class RoutedRecord(msgspec.Struct, kw_only=True):

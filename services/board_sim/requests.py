@@ -14,10 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-
-class Target(msgspec.Struct):
-    kind: Literal["moc", "state", "rems"]
-    code: str
+from shared.event_views import Target
 
 
 class Record(msgspec.Struct, kw_only=True):
