@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _spreads_over_workers(config: pytest.Config) -> bool:
-    """True in pytest-xdist's controller when it runs the tests in worker processes (`-n N`, as `make test` does)."""
+    """True in pytest-xdist's controller when it runs the tests in worker processes (`-n N`: PARS_TEST_WORKERS)."""
     return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
 
 
