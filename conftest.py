@@ -73,23 +73,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         next(local, None)  # stops the servers this run started
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the tests' ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With workers, the slowest files first: they take files in this order (`--dist loadfile`), so the longest ones
-    start at once instead of being left for the end of the run. Stable, so every worker collects the same order. One
-    process keeps pytest's own order."""
+    """With workers, each file is one unit of work, except the files that kill and restart things (ONE_AT_A_TIME):
+    they form one unit, so one worker runs them one after another while the other workers take the rest. Units
+    start slowest first (SLOWEST_FIRST), so the longest ones are not left for the end of the run. Stable, so every
+    worker collects the same order. One process keeps pytest's own order."""
     if not hasattr(config, "workerinput"):
         return
 
+    def path_of(item: pytest.Item) -> str:
+        return item.path.relative_to(config.rootpath).as_posix()
+
     def weight(item: pytest.Item) -> int:
-        path = item.path.relative_to(config.rootpath).as_posix()
+        path = path_of(item)
         return next((i for i, part in enumerate(SLOWEST_FIRST) if path.startswith(part)), len(SLOWEST_FIRST))
     items.sort(key=weight)
+    for item in items:
+        path = path_of(item)
+        item.add_marker(pytest.mark.xdist_group("one-at-a-time" if path.startswith(ONE_AT_A_TIME) else path))
 
 
+# The files that kill, stop or restart servers and services, or start a three-node cluster or two of every service,
+# and time how fast the rest recovers: run side by side (load 20-44 on two cores), they missed their deadlines.
+ONE_AT_A_TIME = ("tests/cluster/", "tests/chaos/", "tests/e2e/test_submission_reliability.py",
+                 "tests/e2e/test_board_faults.py", "tests/e2e/test_stack_run.py",
+                 "tests/e2e/test_notifier_digests.py", "tests/e2e/test_validation_restart.py",
+                 "tests/e2e/test_replicas.py")
 # Folders and files by how long they take (a whole run's figures), slowest first; the rest keep their order after them.
-SLOWEST_FIRST = ("tests/cluster/", "tests/chaos/", "tests/e2e/test_submission_reliability.py",
-                 "tests/e2e/test_board_faults.py", "tests/e2e/test_stack_run.py", "tests/e2e/test_notifier_digests.py",
-                 "tests/e2e/", "tests/hostile/", "tests/portal/", "tests/")
+SLOWEST_FIRST = (*ONE_AT_A_TIME, "services/projector/tests/test_query_plans_integration.py",
+                 "tests/e2e/test_schemathesis.py", "tests/e2e/", "tests/hostile/", "tests/portal/", "tests/")
 _LOCAL_SERVERS = pytest.StashKey[Iterator[dict[str, str]]]()
 
 

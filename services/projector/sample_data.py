@@ -22,7 +22,18 @@ async def fill_records(pool: asyncpg.Pool, rows: int) -> bool:
     if await pool.fetchval("SELECT count(*) FROM records") >= rows:
         return False
     table = f"records_g{await pool.fetchval('SELECT active FROM projection_state')}"
-    await pool.execute(f"TRUNCATE {table}")
-    await pool.execute(_GENERATE.replace("INSERT INTO records", f"INSERT INTO {table}"), rows)
+    async with pool.acquire() as conn, conn.transaction():
+        # Building each index once over the filled table is several times faster than keeping ten of them up to date
+        # row by row (a million rows: 112 s before). Constraints' indexes stay: the insert relies on none of them.
+        indexes = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1"
+            " AND indexname NOT IN (SELECT conname FROM pg_constraint)", table)
+        for index in indexes:
+            await conn.execute(f'DROP INDEX "{index["indexname"]}"')
+        await conn.execute(f"TRUNCATE {table}")
+        await conn.execute(_GENERATE.replace("INSERT INTO records", f"INSERT INTO {table}"), rows)
+        await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for index in indexes:
+            await conn.execute(index["indexdef"])
     await pool.execute(f"ANALYZE {table}")
     return True
