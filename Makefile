@@ -35,7 +35,7 @@ test: install
 	@$(BIN)/mypy
 	@bash deploy/local/chromium.sh >/dev/null  # the browser tests' chromium, installed with apt when missing
 	@mkdir -p .local && (bash deploy/local/helm.sh >.local/helm-build.log 2>&1 &)  # chart tests' helm, built meanwhile
-	@$(BIN)/python -m pytest $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadgroup --no-loadscope-reorder)
+	@$(BIN)/python -m pytest $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).
 lint: install

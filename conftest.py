@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -73,25 +74,31 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         next(local, None)  # stops the servers this run started
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups into the tests' ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """With workers, each file is one unit of work, except the files that kill and restart things (ONE_AT_A_TIME):
-    they form one unit, so one worker runs them one after another while the other workers take the rest. Units
-    start slowest first (SLOWEST_FIRST), so the longest ones are not left for the end of the run. Stable, so every
-    worker collects the same order. One process keeps pytest's own order."""
+    they form one unit, so one worker runs them one after another while the other workers take the rest. (Not xdist's
+    own `--dist loadgroup`: with pytest 9 its groups never reach the scheduler, as it rewrites an attribute pytest 9
+    no longer reads the test's id from.)"""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class OneAtATimeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "one-at-a-time" if path.startswith(ONE_AT_A_TIME) else path
+
+    return OneAtATimeScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With workers, the slowest units first (SLOWEST_FIRST), so the longest ones are not left for the end of the run.
+    Stable, so every worker collects the same order. One process keeps pytest's own order."""
     if not hasattr(config, "workerinput"):
         return
 
-    def path_of(item: pytest.Item) -> str:
-        return item.path.relative_to(config.rootpath).as_posix()
-
     def weight(item: pytest.Item) -> int:
-        path = path_of(item)
+        path = item.path.relative_to(config.rootpath).as_posix()
         return next((i for i, part in enumerate(SLOWEST_FIRST) if path.startswith(part)), len(SLOWEST_FIRST))
     items.sort(key=weight)
-    for item in items:
-        path = path_of(item)
-        item.add_marker(pytest.mark.xdist_group("one-at-a-time" if path.startswith(ONE_AT_A_TIME) else path))
 
 
 # The files that kill, stop or restart servers and services, or start a three-node cluster or two of every service,
@@ -106,10 +113,16 @@ SLOWEST_FIRST = (*ONE_AT_A_TIME, "services/projector/tests/test_query_plans_inte
 _LOCAL_SERVERS = pytest.StashKey[Iterator[dict[str, str]]]()
 
 
-@pytest.fixture(scope="session")
+def _cluster_scope(fixture_name: str, config: pytest.Config) -> Literal["session", "module"]:
+    """The session's with `--brokers 3` (every test runs on it); otherwise tests/cluster's module's alone, so its three
+    brokers (a third of a core each, idle) are gone before the rest of the run."""
+    return "session" if config.getoption("--brokers") == 3 else "module"
+
+
+@pytest.fixture(scope=_cluster_scope)
 def cluster() -> Iterator[LocalCluster]:
     """A three-node Kafka cluster of this session's own (deploy/local/kafka-cluster.sh in .local/test-cluster, on
-    free ports), stopped at the end: tests/cluster kill its nodes, and `--brokers 3` runs every test on it."""
+    free ports), stopped when its scope ends: tests/cluster kill its nodes, and `--brokers 3` runs every test on it."""
     running = LocalCluster(local_dir() / "test-cluster", free_port_block(6))
     running.stop()  # nodes an interrupted session left behind (on whatever ports it had)
     # A fresh cluster each session: no topics of earlier sessions for a killed node to recover at its restart.

@@ -52,10 +52,11 @@ class _JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
     """The root logger's handler configure_logging installs (and replaces when called again)."""
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stream: TextIO = sys.stdout) -> None:
+def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Every line one JSON object with `service`, `level`, `timestamp` and the bound context (correlation id):
     structlog's own, and through the standard library's root logger those of uvicorn, aiokafka, asyncpg and
     FastStream, which print plain text of their own otherwise. Libraries log at WARNING and above."""
+    stream = stream or sys.stdout  # the stdout of the call, not of the import (a test's runner swaps it)
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     add_service = _service_named(service)
     structlog.configure(
