@@ -26,10 +26,11 @@ run: install
 
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set). helm, for the
 # chart's tests, is built from its Go module once (minutes cold) in the background while the suite runs; the chart's
-# tests wait for it on deploy/local/helm.sh's lock. PARS_TEST_WORKERS=N (default 1: one process) spreads the test files
-# over N worker processes, the slowest files first; on two cores three workers overloaded the machine (load 44 while
-# the cluster's, the chaos suite's and an end-to-end stack ran at once), so the default stays one process.
-WORKERS := $(or $(PARS_TEST_WORKERS),1)
+# tests wait for it on deploy/local/helm.sh's lock. Two worker processes (PARS_TEST_WORKERS=N for another number, 1
+# for one process): the files that kill and restart servers and services run one after another on one of them
+# (conftest.py, ONE_AT_A_TIME), every other file is a unit either takes, the slowest first. Three workers on two cores
+# overloaded the machine (load 44) and timed tests out; two took 25.5 min where one process took 40.
+WORKERS := $(or $(PARS_TEST_WORKERS),2)
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy

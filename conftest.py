@@ -16,6 +16,7 @@ from typing import Literal
 
 import pytest
 
+import shared.logging as shared_logging
 from pars_cli.cluster import REPLICATION, LocalCluster
 from pars_cli.stack import local_dir
 from shared.settings import Settings
@@ -58,8 +59,12 @@ def _spreads_over_workers(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """With workers, the controller starts the local servers once and hands them to every worker as `PARS_*`
+    """Loggers bind the configuration of the moment (shared.logging.CACHE_LOGGERS): tests configure logging as many
+    services and as the CLI, one after another in one process.
+
+    With workers, the controller starts the local servers once and hands them to every worker as `PARS_*`
     variables (workers inherit its environment), instead of each worker racing to start and stop the same ones."""
+    shared_logging.CACHE_LOGGERS = False
     given = all(os.environ.get(k) for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL"))
     if not _spreads_over_workers(config) or given or config.getoption("--brokers") == 3 or _docker_engine():
         return

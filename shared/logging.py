@@ -52,6 +52,12 @@ class _JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
     """The root logger's handler configure_logging installs (and replaces when called again)."""
 
 
+# A service configures logging once, so each logger binds its configuration at first use and keeps it. The test
+# session runs many services' configurations and the CLI's in one process: it turns this off (conftest.py), so a
+# logger first used under one test's configuration does not keep writing with it under the next.
+CACHE_LOGGERS = True
+
+
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Every line one JSON object with `service`, `level`, `timestamp` and the bound context (correlation id):
     structlog's own, and through the standard library's root logger those of uvicorn, aiokafka, asyncpg and
@@ -72,7 +78,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json", stre
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=CACHE_LOGGERS,
     )
     structlog.contextvars.bind_contextvars(service=service)
     handler = _JsonLines(stream)
