@@ -26,16 +26,17 @@ run: install
 
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set). helm, for the
 # chart's tests, is built from its Go module once (minutes cold) in the background while the suite runs; the chart's
-# tests wait for it on deploy/local/helm.sh's lock. Two worker processes (PARS_TEST_WORKERS=N for another number, 1
-# for one process): the files that kill and restart servers and services run one after another on one of them
-# (conftest.py, ONE_AT_A_TIME), every other file is a unit either takes, the slowest first. Three workers on two cores
-# overloaded the machine (load 44) and timed tests out; two took 25.5 min where one process took 40.
-WORKERS := $(or $(PARS_TEST_WORKERS),2)
+# tests wait for it on deploy/local/helm.sh's lock, at the lowest CPU priority so that the tests come first. One process
+# unless PARS_TEST_WORKERS=N: with 2, the files that kill and restart servers and services run one after another on one
+# worker (conftest.py, ONE_AT_A_TIME) and every other file is a unit either takes, the slowest first: 25.5-27.7 min
+# where one process takes 40, but a fresh clone's first run (helm's build, a cold cluster) timed two uploads' answers
+# out at load 21, so one process stays the default until two workers have passed on a fresh clone.
+WORKERS := $(or $(PARS_TEST_WORKERS),1)
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
 	@bash deploy/local/chromium.sh >/dev/null  # the browser tests' chromium, installed with apt when missing
-	@mkdir -p .local && (bash deploy/local/helm.sh >.local/helm-build.log 2>&1 &)  # chart tests' helm, built meanwhile
+	@mkdir -p .local && (nice -n 19 bash deploy/local/helm.sh >.local/helm-build.log 2>&1 &)  # chart tests' helm, built meanwhile
 	@$(BIN)/python -m pytest $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist loadfile --no-loadscope-reorder)
 
 # ruff, then mypy (its files and strictness per module: [tool.mypy] in pyproject.toml).
