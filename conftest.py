@@ -153,8 +153,10 @@ def _from_local_scripts(*only: str) -> Iterator[dict[str, str]]:
         # The local servers' data outlives the session: leave none of its topics and schemas behind.
         drop_namespaces_now(os.environ.get("PARS_KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers),
                             os.environ.get("PARS_DATABASE_URL", defaults.database_url))
-        if started:
-            subprocess.run(["bash", str(INFRA), "stop", *started], check=False, capture_output=True)
+        if started:  # without the PARS_* the workers' controller exported: infra.sh leaves a server so named alone
+            named = ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL")
+            own = {k: v for k, v in os.environ.items() if k not in named}
+            subprocess.run(["bash", str(INFRA), "stop", *started], check=False, capture_output=True, env=own)
 
 
 class Servers(dict[str, str]):
