@@ -24,6 +24,7 @@ from tests.support import drop_namespaces_now, free_port_block, kafka_release, u
 
 REPO = Path(__file__).resolve().parent
 INFRA = REPO / "deploy" / "local" / "infra.sh"
+SERVER_VARIABLES = ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL")  # servers given from outside
 
 pytest_plugins = ["tests.browser_support"]  # Playwright + chromium fixtures for the browser tests
 
@@ -65,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     With workers, the controller starts the local servers once and hands them to every worker as `PARS_*`
     variables (workers inherit its environment), instead of each worker racing to start and stop the same ones."""
     shared_logging.CACHE_LOGGERS = False
-    given = all(os.environ.get(k) for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL"))
+    given = all(os.environ.get(k) for k in SERVER_VARIABLES)
     if not _spreads_over_workers(config) or given or config.getoption("--brokers") == 3 or _docker_engine():
         return
     local = _from_local_scripts()
@@ -154,8 +155,7 @@ def _from_local_scripts(*only: str) -> Iterator[dict[str, str]]:
         drop_namespaces_now(os.environ.get("PARS_KAFKA_BOOTSTRAP_SERVERS", defaults.kafka_bootstrap_servers),
                             os.environ.get("PARS_DATABASE_URL", defaults.database_url))
         if started:  # without the PARS_* the workers' controller exported: infra.sh leaves a server so named alone
-            named = ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL")
-            own = {k: v for k, v in os.environ.items() if k not in named}
+            own = {k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES}
             subprocess.run(["bash", str(INFRA), "stop", *started], check=False, capture_output=True, env=own)
 
 
@@ -186,7 +186,7 @@ def _on_cluster(cluster: LocalCluster) -> Iterator[Servers]:
 @pytest.fixture(scope="session")
 def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
     """`PARS_*` variables naming a running Kafka and PostgreSQL for this test session."""
-    given = {k: os.environ[k] for k in ("PARS_KAFKA_BOOTSTRAP_SERVERS", "PARS_DATABASE_URL") if os.environ.get(k)}
+    given = {k: os.environ[k] for k in SERVER_VARIABLES if os.environ.get(k)}
     if request.config.getoption("--brokers") == 3:
         if "PARS_KAFKA_BOOTSTRAP_SERVERS" in given:
             raise pytest.UsageError("--brokers 3 starts a cluster of its own; unset PARS_KAFKA_BOOTSTRAP_SERVERS")
