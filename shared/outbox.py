@@ -60,6 +60,10 @@ HAND_OVER_SECONDS = 10.0  # rows their writer has not published by then are the 
 # this only bounds how late it finds the held rows of a writer in another process that died. Looking every second,
 # as it does while the outbox holds anything, cost each idle service a transaction (five round trips) a second.
 IDLE_LOOK_SECONDS = 5.0
+# How soon a relay that found every bucket held looks again. Another instance's relay is then in a round (locks last
+# one transaction), which leaves half the buckets at its next round if it has a backlog: after a second instead, one
+# relay could drain a backlog alone while the other slept, whenever it woke between two of the first one's rounds.
+HELD_LOOK_SECONDS = 0.05
 PUBLISH_SECONDS = 5.0  # how long a writer waits for Kafka's acks before handing its rows to the relay
 
 # One statement: the messages are inserted; each is its writer's (held, for $6 seconds) unless an earlier row of its
@@ -379,7 +383,7 @@ class OutboxRelay:
             taken = await conn.fetchval(_TAKE_BUCKETS, random.sample(range(KEY_BUCKETS), KEY_BUCKETS),
                                         self._lock_label, want)
             if not taken:
-                return 0, 1.0  # other instances' relays hold every bucket
+                return 0, HELD_LOOK_SECONDS  # other instances' relays hold every bucket, in a round
             if len(taken) == KEY_BUCKETS:  # alone: no bucket filter, the statement of a relay with one lock
                 rows = await conn.fetch(_DUE_ANY, self._batch_size)
             else:

@@ -10,7 +10,7 @@ import pytest
 
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics, make_broker, row_publisher
-from shared.outbox import Outbox, OutboxMessage, OutboxRelay, OutboxRow
+from shared.outbox import HELD_LOOK_SECONDS, KEY_BUCKETS, Outbox, OutboxMessage, OutboxRelay, OutboxRow
 from shared.settings import Settings
 from shared.tests.test_delivery_integration import read_topic
 from shared.topics import TopicSpec
@@ -39,7 +39,7 @@ async def test_two_relays_share_one_outbox_and_keep_each_keys_order(settings: Se
             in_flight[0] += 1
             in_flight[1] = max(in_flight)
             try:
-                await asyncio.sleep(0.05)  # a slower Kafka, so that rounds can overlap
+                await asyncio.sleep(0.2)  # a slower Kafka, so that rounds overlap
                 await publish(rows)
             finally:
                 in_flight[0] -= 1
@@ -68,4 +68,41 @@ async def test_two_relays_share_one_outbox_and_keep_each_keys_order(settings: Se
         for relay in relays:
             await relay.stop()
         await broker.stop()
+        await pool.close()
+
+
+async def test_a_relay_that_finds_every_bucket_held_looks_again_at_once(settings: Settings) -> None:
+    """Another instance's relay in a round alone holds every bucket; its next round leaves half of them if it has a
+    backlog, so this one looks again in HELD_LOOK_SECONDS, not a second later."""
+    schema = settings.schema("relayheld")
+    pool = await create_pool(settings.database_url, schema, max_size=3)
+    await migrate(pool, schema, "projector")
+    outbox = Outbox(schema)
+    sent: list[OutboxRow] = []
+
+    async def publish(rows: Sequence[OutboxRow]) -> None:
+        sent.extend(rows)
+
+    relay = OutboxRelay(pool, outbox, publish)  # type: ignore[arg-type]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, [OutboxMessage("t", b"v", f"k{i}".encode()) for i in range(50)])
+        lock = "SELECT pg_advisory_lock(hashtext($1), b) FROM unnest($2::int[]) b"
+        half = list(range(0, KEY_BUCKETS, 2))
+        async with pool.acquire() as other:  # session locks, as the other relay's round holds them: let go at will
+            await other.execute(lock, f"outbox:{schema}", list(range(KEY_BUCKETS)))
+            assert await relay.drain_once() == (0, HELD_LOOK_SECONDS)
+            assert sent == []
+            # The other relay's next round holds half the buckets: this one publishes the rest's rows meanwhile.
+            await other.execute("SELECT pg_advisory_unlock_all()")
+            await other.execute(lock, f"outbox:{schema}", half)
+            published, _ = await relay.drain_once()
+        bucket = f"hashtext(encode(key, 'hex')) & {KEY_BUCKETS - 1}"
+        sent_buckets = {r[0] for r in await pool.fetch(f"SELECT DISTINCT {bucket} FROM unnest($1::bytea[]) key",
+                                                        [row.key for row in sent])}
+        left_buckets = {r[0] for r in await pool.fetch(f"SELECT DISTINCT {bucket} FROM outbox")}
+        assert published == len(sent) > 0
+        assert sent_buckets and not sent_buckets & set(half)
+        assert left_buckets and left_buckets <= set(half)  # the held half's rows wait for their relay
+    finally:
         await pool.close()
