@@ -83,7 +83,7 @@ async def test_a_relay_that_finds_every_bucket_held_looks_again_at_once(settings
     async def publish(rows: Sequence[OutboxRow]) -> None:
         sent.extend(rows)
 
-    relay = OutboxRelay(pool, outbox, publish)  # type: ignore[arg-type]
+    relay = OutboxRelay(pool, outbox, publish)
     try:
         async with pool.acquire() as conn, conn.transaction():
             await outbox.enqueue(conn, [OutboxMessage("t", b"v", f"k{i}".encode()) for i in range(50)])
