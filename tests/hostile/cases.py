@@ -587,7 +587,10 @@ def headers_and_methods() -> list[Case]:
             status=401),
         get("auth-bearer-invalid-utf8", "/v1/records", key="none",
             headers={"Authorization": b"Bearer pars_\xff\xfe_x"}, status=401),
-        get("auth-bearer-64kb", "/v1/records", key="none", headers={"Authorization": "Bearer " + "k" * 60_000}),
+        # Refused either way: by the app (401) when its 60 KB head arrives in one read, by the HTTP server when it
+        # arrives in pieces (an incomplete head over 16 KiB, shared/http_protocol.py, as h11): a loaded CI split it.
+        get("auth-bearer-64kb", "/v1/records", key="none", headers={"Authorization": "Bearer " + "k" * 60_000},
+            protocol_level=True),
         get("auth-scheme-only", "/v1/records", key="none", headers={"Authorization": "Bearer"}, status=401),
         get("ws-key-on-records", "/v1/records", key="ws", status=403),
         get("provider-key-on-ops", "/v1/ops/streams", status=403),
