@@ -53,6 +53,7 @@ class OutboxRow:
 
 
 PublishRows = Callable[[Sequence[OutboxRow]], Awaitable[None]]
+_TopicKey = tuple[str, bytes | None]
 
 HAND_OVER_SECONDS = 10.0  # rows their writer has not published by then are the relay's
 # How long a relay with an empty outbox waits for a NOTIFY before looking anyway. Every row that is the relay's comes
@@ -225,13 +226,20 @@ class OutboxWriter:
         self.outbox = outbox
         self._pool, self._publish = pool, publish
         self._hand_over_after, self._publish_within = hand_over_after, publish_within
-        # Rows this writer is publishing, or published and has not deleted yet: their topic and key.
-        self._mine: dict[int, tuple[str, bytes | None]] = {}
+        # Rows this writer is publishing, or published and has not deleted yet: their topic and key, and the ids of
+        # each topic and key (what `enqueue` asks; scanning every row it holds cost intake ≈ 14% of its CPU a request).
+        self._mine: dict[int, _TopicKey] = {}
+        self._mine_by_key: dict[_TopicKey, set[int]] = {}
         self._settler = OutboxSettler(pool, on_settled=self._forget)
 
     def _forget(self, ids: Sequence[int]) -> None:
         for i in ids:
-            self._mine.pop(i, None)
+            key = self._mine.pop(i, None)
+            if key is not None:
+                same = self._mine_by_key[key]
+                same.discard(i)
+                if not same:
+                    del self._mine_by_key[key]
 
     async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
         """Inside the transaction: keep the messages; answers the rows to `publish` once it committed (the others
@@ -251,7 +259,7 @@ class OutboxWriter:
         # spent ≈ 0.5 µs encoding each id (a hundred or more under load, on every request).
         keys = {(m.topic, m.key) for m in held}
         kept = await self.outbox.enqueue_held(conn, held, hand_over_after=self._hand_over_after,
-                                              publishing=[i for i, key in self._mine.items() if key in keys])
+                                              publishing=[i for key in keys for i in self._mine_by_key.get(key, ())])
         rows = [OutboxRow(i, m.topic, m.key, m.value, m.headers)
                 for (i, free), m, d in zip(kept, messages, due, strict=True) if free and d]
         if len(rows) < len(messages):
@@ -265,7 +273,9 @@ class OutboxWriter:
         if not rows:
             return True
         ids = [r.id for r in rows]
-        self._mine.update((r.id, (r.topic, r.key)) for r in rows)
+        for r in rows:
+            self._mine[r.id] = key = (r.topic, r.key)
+            self._mine_by_key.setdefault(key, set()).add(r.id)
         try:
             async with asyncio.timeout(self._publish_within):  # in this task: wait_for made a task per publish
                 await self._publish(rows)
