@@ -125,6 +125,18 @@ async def test_a_writers_own_published_rows_do_not_hold_back_its_next_batch(
     assert await outbox_rows(pool) == []
 
 
+async def test_a_writer_forgets_its_rows_once_deleted_or_handed_over(pool: asyncpg.Pool, outbox: Outbox) -> None:
+    """What a writer remembers of the rows it publishes (by id, and by topic and key) lasts until they are deleted or
+    left to the relay: a long-running service's writer holds nothing between bursts."""
+    kafka = Kafka()
+    writer = OutboxWriter(pool, outbox, kafka)
+    assert await writer.publish(await keep(writer, pool, messages("k1", "a1", "a2") + messages("k2", "b1")))
+    kafka.down = True
+    assert not await writer.publish(await keep(writer, pool, messages("k3", "c1")))
+    await writer.stop()  # the published rows' DELETE has ended
+    assert (writer._mine, writer._mine_by_key) == ({}, {})
+
+
 async def test_messages_for_later_are_the_relays_and_those_due_already_the_writers(
         pool: asyncpg.Pool, outbox: Outbox) -> None:
     kafka = Kafka()
