@@ -297,7 +297,19 @@ class OutboxWriter:
 # order, and share the empty key's bucket). Relays lock buckets with pg_try_advisory_xact_lock(hashtext(schema
 # label), bucket) for the length of a round.
 KEY_BUCKETS = 16
-_BUCKET = f"(hashtext(encode(coalesce(o.key, ''::bytea), 'hex')) & {KEY_BUCKETS - 1})"
+
+
+def key_bucket(key_column: str) -> str:
+    """The SQL expression of a key's bucket: the relays' statements and their tests say it the same way."""
+    return f"(hashtext(encode(coalesce({key_column}, ''::bytea), 'hex')) & {KEY_BUCKETS - 1})"
+
+
+def relay_lock_label(schema: str) -> str:
+    """The advisory lock label of a schema's relays: with a bucket, the key of one bucket's lock."""
+    return f"outbox:{schema}"
+
+
+_BUCKET = key_bucket("o.key")
 # The first $3 buckets of $1 (a shuffled list) that no other relay holds, locked till the round's end. The Limit node
 # pulls one bucket at a time through the filter, so no more than $3 are locked.
 _TAKE_BUCKETS = ("SELECT coalesce(array_agg(b), '{}') FROM (SELECT b FROM unnest($1::int[]) b"
@@ -320,7 +332,7 @@ class OutboxRelay:
         self._outbox = outbox
         self._publish = publish
         self._batch_size = batch_size
-        self._lock_label = f"outbox:{outbox.schema}"
+        self._lock_label = relay_lock_label(outbox.schema)
         self._backlog = False  # the last round filled a batch: take half the buckets, for another instance's relay
         self._wake = asyncio.Event()
         self._stopping = False

@@ -10,7 +10,16 @@ import pytest
 
 from shared.db import create_pool, migrate
 from shared.kafka import ensure_topics, make_broker, row_publisher
-from shared.outbox import HELD_LOOK_SECONDS, KEY_BUCKETS, Outbox, OutboxMessage, OutboxRelay, OutboxRow
+from shared.outbox import (
+    HELD_LOOK_SECONDS,
+    KEY_BUCKETS,
+    Outbox,
+    OutboxMessage,
+    OutboxRelay,
+    OutboxRow,
+    key_bucket,
+    relay_lock_label,
+)
 from shared.settings import Settings
 from shared.tests.test_delivery_integration import read_topic
 from shared.topics import TopicSpec
@@ -90,14 +99,14 @@ async def test_a_relay_that_finds_every_bucket_held_looks_again_at_once(settings
         lock = "SELECT pg_advisory_lock(hashtext($1), b) FROM unnest($2::int[]) b"
         half = list(range(0, KEY_BUCKETS, 2))
         async with pool.acquire() as other:  # session locks, as the other relay's round holds them: let go at will
-            await other.execute(lock, f"outbox:{schema}", list(range(KEY_BUCKETS)))
+            await other.execute(lock, relay_lock_label(schema), list(range(KEY_BUCKETS)))
             assert await relay.drain_once() == (0, HELD_LOOK_SECONDS)
             assert sent == []
             # The other relay's next round holds half the buckets: this one publishes the rest's rows meanwhile.
             await other.execute("SELECT pg_advisory_unlock_all()")
-            await other.execute(lock, f"outbox:{schema}", half)
+            await other.execute(lock, relay_lock_label(schema), half)
             published, _ = await relay.drain_once()
-        bucket = f"hashtext(encode(key, 'hex')) & {KEY_BUCKETS - 1}"
+        bucket = key_bucket("key")
         sent_buckets = {r[0] for r in await pool.fetch(f"SELECT DISTINCT {bucket} FROM unnest($1::bytea[]) key",
                                                         [row.key for row in sent])}
         left_buckets = {r[0] for r in await pool.fetch(f"SELECT DISTINCT {bucket} FROM outbox")}
