@@ -6,6 +6,7 @@ stopped again at the end if this session started them. Tests isolate themselves 
 groups and schemas), never by restarting servers.
 """
 
+import logging
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+import structlog
 
 import shared.logging as shared_logging
 from pars_cli.cluster import REPLICATION, LocalCluster
@@ -123,6 +125,20 @@ def _cluster_scope(fixture_name: str, config: pytest.Config) -> Literal["session
     """The session's with `--brokers 3` (every test runs on it); otherwise tests/cluster's module's alone, so its three
     brokers (a third of a core each, idle) are gone before the rest of the run."""
     return "session" if config.getoption("--brokers") == 3 else "module"
+
+
+@pytest.fixture(autouse=True)
+def logging_as_found() -> Iterator[None]:
+    """Each test leaves logging as it found it. The CLI run in process (typer's CliRunner) configures structlog to
+    print to the runner's stdout, which is closed once the command ends: every later log line in the same process
+    then raised ValueError inside whatever was logging (a consumer's retry, a relay), and tests that ran after the
+    CLI's failed by the order they ran in."""
+    root = logging.getLogger()
+    config, handlers, level = structlog.get_config(), list(root.handlers), root.level
+    yield
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope=_cluster_scope)
