@@ -43,8 +43,9 @@ def _completions_run(stack: BenchStack, world: World, name: str, connections: in
         result, note = api._post_with_wrk(stack, world, name=name, connections=connections, seconds=seconds,
                                           delay_ms=delay_ms)
     answered = max(1, result.requests - result.failed)
+    each = ", ".join(f"{name} {cpu * 1e3 / answered:.2f}" for name, cpu in sorted(used.items(), key=lambda u: -u[1]))
     return used["intake"] * 1e3 / answered, sum(used.values()) * 1e3 / answered, (
-        f"{result.requests_per_second:,.0f}/s, {note}, p99 {result.p99_ms:.1f} ms")
+        f"{result.requests_per_second:,.0f}/s, {note}, p99 {result.p99_ms:.1f} ms; ms of CPU each: {each}")
 
 
 def _web_services_run(stack: BenchStack, world: World, key: str, reports: int, per_report: int,

@@ -2,7 +2,8 @@
 
 The handler gets a whole batch and must apply it in one transaction (all or nothing). A batch that keeps
 failing is split into single messages; one that still fails goes to `pars.dlq.<service>` with the error
-and its source in headers. Only then is the offset committed: nothing is lost, nothing spins forever.
+and its source in headers. Only then is the offset committed (within a second, shared/commits.py): nothing is lost,
+nothing spins forever.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
+from shared.commits import Commits
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import Envelope
 from shared.logging import get_logger, scrub_error_text
@@ -184,10 +186,11 @@ def subscribe_batches(
                 traced.failed(error)
                 await dead_letter(batch[0].record, error)
 
+    commits = Commits()  # offsets committed after the work, at most once a second (shared/commits.py)
     subscriber = broker.subscriber(
         *topics, group_id=group, batch=True, max_records=max_records, auto_offset_reset="earliest",
-        decoder=the_message,
-        ack_policy=AckPolicy.ACK, max_poll_interval_ms=300_000, fetch_max_wait_ms=FETCH_WAIT_MS,
+        decoder=the_message, listener=commits,
+        ack_policy=AckPolicy.MANUAL, max_poll_interval_ms=300_000, fetch_max_wait_ms=FETCH_WAIT_MS,
         consumer_timeout_ms=FETCH_LOOP_WAIT_MS,
         # A killed member's partitions move on after 6 s (the broker's minimum), not the default 10 s.
         session_timeout_ms=6_000, heartbeat_interval_ms=2_000,
@@ -199,8 +202,9 @@ def subscribe_batches(
 
     @subscriber
     async def on_batch(msg: Any) -> None:  # the KafkaMessage, by `the_message`
+        records = records_of(msg)
         deliveries: list[Delivery[T]] = []
-        for record in records_of(msg):
+        for record in records:
             if wanted is not None and (kind := event_type_of(record)) is not None and kind not in wanted:
                 continue
             try:
@@ -208,6 +212,7 @@ def subscribe_batches(
             except Exception as exc:  # not one of our messages: no retry can fix it
                 await dead_letter(record, exc)
         if not deliveries:
+            commits.handled(msg.consumer, records)
             return
         started = time.perf_counter()
         try:
@@ -227,6 +232,10 @@ def subscribe_batches(
             await asyncio.sleep(TRANSIENT_PAUSE)
             await msg.nack()
             return
+        except Exception:  # e.g. a dead letter that could not be sent: committed all the same, as it always was
+            commits.handled(msg.consumer, records)
+            raise
+        commits.handled(msg.consumer, records)
         seconds = time.perf_counter() - started
         if only_topic is not None:
             only_topic.handled(len(deliveries), seconds)
