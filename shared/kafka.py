@@ -6,6 +6,7 @@ import contextlib
 import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import uuid4
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -13,6 +14,7 @@ from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
+from faststream.kafka.publisher.state import RealProducer
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
@@ -90,14 +92,32 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
 def row_publisher(broker: KafkaBroker) -> PublishRows:
     async def publish(rows: Sequence[OutboxRow]) -> None:
         # Queue every send first, then wait for all acks: one round of batches, order kept per partition.
-        pending = [
-            await broker.publish(row.value, row.topic, key=row.key, headers=row.headers, no_confirm=True)
-            for row in rows
-        ]
+        producer = _producer_of(broker)
+        if producer is None:  # FastStream's test broker: its own publish
+            pending = [await broker.publish(row.value, row.topic, key=row.key, headers=row.headers, no_confirm=True)
+                       for row in rows]
+        else:
+            pending = [await producer.send(row.topic, row.value, key=row.key, headers=_as_faststream_sends(row.headers))
+                       for row in rows]
         await asyncio.gather(*pending)
         count_produced(rows)
 
     return publish
+
+
+def _producer_of(broker: KafkaBroker) -> Any:
+    """The broker's aiokafka producer, None if it has none (FastStream's test broker, or not connected). Rows are
+    already bytes with their headers: FastStream's publish only added a command object, its middleware chain and a
+    correlation ID per message (half of what a router spent publishing a record, in py-spy under wrk)."""
+    state = getattr(broker.config.producer, "_producer", None)
+    return state.producer if isinstance(state, RealProducer) else None
+
+
+def _as_faststream_sends(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    """The headers FastStream's publish of bytes sends: an empty content-type, a correlation ID (the row's, else a
+    new one), then the row's, in that order; so a message is the same whichever way it left."""
+    merged = {"content-type": "", "correlation_id": headers.get("correlation_id") or str(uuid4()), **headers}
+    return [(name, (value or "").encode()) for name, value in merged.items()]
 
 
 async def kafka_answers(broker: KafkaBroker, within: float) -> bool:

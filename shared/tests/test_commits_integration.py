@@ -123,11 +123,13 @@ async def test_a_batch_consumer_commits_about_once_a_second_and_all_it_handled_a
     monkeypatch.setattr(AIOKafkaConsumer, "commit", counted)
     handled: list[int] = []
     batches = 0
+    arrived = asyncio.Event()
 
     async def handle(batch: list[Delivery[dict[str, int]]]) -> None:
         nonlocal batches
         batches += 1
         handled.extend(d.message["n"] for d in batch)
+        arrived.set()
 
     broker = make_broker(settings, "tester")
     subscribe_batches(broker, settings, service="tester", topics=[topic], group=group, decode=json.loads,
@@ -140,7 +142,8 @@ async def test_a_batch_consumer_commits_about_once_a_second_and_all_it_handled_a
             await broker.publish(json.dumps({"n": n}).encode(), topic, key=b"k")
             async with asyncio.timeout(20):
                 while n not in handled:
-                    await asyncio.sleep(0.005)
+                    arrived.clear()
+                    await arrived.wait()
         seconds = loop.time() - started
     finally:
         await broker.stop()  # commits what is pending

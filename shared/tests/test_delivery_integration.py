@@ -343,3 +343,28 @@ async def test_an_idle_relay_looks_seldom_yet_sends_at_once_even_after_losing_it
     finally:
         await relay.stop()
         await pool.close()
+
+
+async def test_rows_leave_with_the_headers_faststreams_publish_gives_them(settings: Settings) -> None:
+    """row_publisher sends through aiokafka's producer itself; a message is the same as FastStream's publish made it:
+    its value, key and headers in order (an empty content-type, the correlation ID, the row's own)."""
+    await ensure_topics(settings, [TopicSpec("same-headers", "k", (), (), partitions=1)])
+    topic = settings.topic("same-headers")
+    broker = make_broker(settings, "test")
+    await broker.start()
+    rows = [OutboxRow(1, topic, b"k1", b'{"n": 1}', {"event_type": "RecordSubmitted", "correlation_id": "c-1"}),
+            OutboxRow(2, topic, None, b'{"n": 2}', {"event_type": "RecordSubmitted"})]
+    try:
+        await row_publisher(broker)(rows)
+        for row in rows:  # FastStream's own publish of the same rows
+            await broker.publish(row.value, row.topic, key=row.key, headers=row.headers)
+    finally:
+        await broker.stop()
+    ours, theirs = (records := await read_topic(settings, topic, 4))[:2], records[2:]
+    for mine, faststreams in zip(ours, theirs, strict=True):
+        assert (mine.key, mine.value) == (faststreams.key, faststreams.value)
+        assert [name for name, _ in mine.headers] == [name for name, _ in faststreams.headers] == [
+            "content-type", "correlation_id", "event_type"]
+        assert dict(mine.headers)["content-type"] == b"" and dict(mine.headers)["event_type"] == b"RecordSubmitted"
+    assert dict(ours[0].headers)["correlation_id"] == dict(theirs[0].headers)["correlation_id"] == b"c-1"
+    assert len(dict(ours[1].headers)["correlation_id"]) == 36  # a new one, as FastStream makes when none is given
