@@ -70,7 +70,8 @@ def kafka_client_args(settings: Settings) -> dict[str, Any]:
 
 
 def make_broker(settings: Settings, service: str) -> KafkaBroker:
-    # ACK: offsets are committed after the handler returns, never before (FastStream's default is ACK_FIRST).
+    # ACK: a subscriber that names no policy commits after its handler returns, never before (FastStream's default
+    # is ACK_FIRST); subscribe_batches commits after the work too, at most once a second (shared/commits.py).
     # Idempotent producer: retries never duplicate or reorder a partition's messages. acks=all (idempotence needs
     # it; said here so nobody lowers it): a write is answered once every in-sync replica has it, at least
     # min.insync.replicas of them, so a leader dying after its answer loses nothing.
