@@ -3,8 +3,9 @@
 One stack of the six services (bench/stack.py); wrk posts `POST /v1/completions?wait=true` from 64 connections
 for S seconds (bench/api.py's script: every request its own credit ID), R times, and the CPU time intake's
 process used meanwhile (/proc) is divided by the completions answered: milliseconds of intake's CPU per
-completion. A ratio of CPU time to work done holds on a machine other sessions load, where a rate does not; the
-best of R is printed. Then one caller (wrk, 1 connection) for the latency with idle cores, and web services
+completion (and every other process's, and the requests Kafka answered per completion: bench/kafka_requests.py).
+A ratio of CPU time to work done holds on a machine other sessions load, where a rate does not; the best of R is
+printed. Then one caller (wrk, 1 connection) for the latency with idle cores, and web services
 (100-record Activity Reports from 8 httpx callers) for intake's CPU per record on that path. `--profile DIR`:
 py-spy records intake during one more 64-connection run (not counted).
 
@@ -25,7 +26,7 @@ from collections.abc import AsyncIterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import api, idle
+from bench import api, idle, kafka_requests
 from bench.pipeline import completions
 from bench.profile import profiled
 from bench.stack import BenchStack, bench_stack
@@ -39,13 +40,14 @@ from shared.world import World
 def _completions_run(stack: BenchStack, world: World, name: str, connections: int, seconds: int,
                      delay_ms: int = 0) -> tuple[float, float, str]:
     """intake's CPU ms per completion, the whole stack's, and wrk's note."""
-    with idle.cpu_used(stack) as used:
+    with kafka_requests.answered(idle.stack_pids(stack)["kafka"][0]) as requests, idle.cpu_used(stack) as used:
         result, note = api._post_with_wrk(stack, world, name=name, connections=connections, seconds=seconds,
                                           delay_ms=delay_ms)
     answered = max(1, result.requests - result.failed)
     each = ", ".join(f"{name} {cpu * 1e3 / answered:.2f}" for name, cpu in sorted(used.items(), key=lambda u: -u[1]))
     return used["intake"] * 1e3 / answered, sum(used.values()) * 1e3 / answered, (
-        f"{result.requests_per_second:,.0f}/s, {note}, p99 {result.p99_ms:.1f} ms; ms of CPU each: {each}")
+        f"{result.requests_per_second:,.0f}/s, {note}, p99 {result.p99_ms:.1f} ms; ms of CPU each: {each}; "
+        f"{kafka_requests.per_each(requests, answered)}")
 
 
 def _web_services_run(stack: BenchStack, world: World, key: str, reports: int, per_report: int,
