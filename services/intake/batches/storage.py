@@ -92,14 +92,22 @@ async def history(pool: asyncpg.Pool, provider_id: str | None, limit: int, offse
     return total, rows
 
 
+# The batch's records read once, in row order, each row's kept if any of its records has the outcome. Said as
+# "row_number IN (rows with that outcome)" the planner, with statistics from before the batch's 5,000 records were
+# there (autovacuum had not analyzed the table yet: right after an upload), expected one row each side and joined
+# them in a nested loop: 25 million comparisons, 14-38 s for a rejection file instead of 15-40 ms.
+_ROW_OUTCOMES = """
+SELECT row_number, own_cells, outcome, errors FROM (
+    SELECT *, bool_or(outcome = $2) OVER (PARTITION BY row_number) AS wanted FROM batch_records WHERE batch_id = $1
+) r WHERE wanted ORDER BY row_number, record_id
+"""
+
+
 async def row_outcomes(pool: asyncpg.Pool, batch_id: UUID, outcome: str) -> list[RowOutcome]:
     """Each row with a record of this `outcome` (added | rejected) as it came, with what became of every record it
-    reported: what that outcome's file holds. A batch of 5,000 rows with few rejected reads only those rows."""
+    reported: what that outcome's file holds. A batch of 5,000 rows with few rejected reads only those rows' cells."""
     async with pool.acquire() as conn:
-        records = await conn.fetch(
-            "SELECT row_number, own_cells, outcome, errors FROM batch_records WHERE batch_id = $1 AND row_number IN"
-            " (SELECT row_number FROM batch_records WHERE batch_id = $1 AND outcome = $2)"
-            " ORDER BY row_number, record_id", batch_id, outcome)
+        records = await conn.fetch(_ROW_OUTCOMES, batch_id, outcome)
         numbers = sorted({r["row_number"] for r in records})
         rows = await conn.fetch("SELECT row_number, cells FROM batch_rows WHERE batch_id = $1"
                                 " AND row_number = ANY($2::integer[]) ORDER BY row_number", batch_id, numbers)
