@@ -6,6 +6,7 @@ import io
 import json
 from uuid import UUID, uuid4
 
+import asyncpg
 import openpyxl
 import pytest
 
@@ -16,13 +17,12 @@ from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import storage
 from intake.batches.service import QueuedRow, accept_batch, parse_to_queue
 from intake.batches.storage import Outcome, apply_outcomes
+from intake.batches.tests.conftest import P
 from intake.submitting.messages import submission
-from shared.db import create_pool, migrate
 from shared.outbox import Outbox
 from shared.service_registry import INTAKE
 from shared.settings import Settings
 
-P = "0008001"
 BATCH = UUID("7f1c2a9e-3b4d-4e5f-8a6b-7c8d9e0f1a2b")
 REMS = ["REMS Program", "Learner Local ID"]
 CME_WITH_REMS = [*CME_ROW, "SOMEREMS", "L-1"]  # a row of three targets: state licence, board, REMS
@@ -87,36 +87,30 @@ def _sheets(xlsx: bytes) -> list[list[tuple[object, ...]]]:
     return [list(sheet.iter_rows(values_only=True)) for sheet in workbook.worksheets]
 
 
-async def test_each_outcome_file_reads_only_its_rows_and_writes_what_all_rows_would(settings: Settings) -> None:
+async def test_each_outcome_file_reads_only_its_rows_and_writes_what_all_rows_would(
+        settings: Settings, intake_pool: asyncpg.Pool) -> None:
     """Rows: a licence added and a board rejected; all added; all rejected; not decided yet."""
-    schema = settings.schema(INTAKE.schema)
-    pool = await create_pool(settings.database_url, schema)
-    try:
-        await migrate(pool, schema, INTAKE.package)
-        await pool.execute("INSERT INTO providers (id, name, email) VALUES ($1, 'p', 'p@example.org')"
-                           " ON CONFLICT DO NOTHING", P)
-        batch_id = uuid4()
-        data = xlsx_bytes([CME_MOC, CME_ROW, CME_ROW, CME_ROW, CME_ROW])
-        parsed = parse_to_queue(settings, "c.xlsx", data, P, batch_id)
-        await accept_batch(pool, Outbox(schema), batch_id, P, "c.xlsx", parsed)
-        rejected = [{"code": "661", "message": "not on the roster"}]
-        decided = {0: ("added", "rejected"), 1: ("added", "added"), 2: ("rejected", "rejected")}
-        async with pool.acquire() as conn:
-            await apply_outcomes(conn, [Outcome(r.record_id, outcome, rejected if outcome == "rejected" else [])
-                                        for i, outcomes in decided.items()
-                                        for r, outcome in zip(parsed.rows[i].records, outcomes, strict=True)])
-        batch = await storage.get_batch(pool, batch_id, P)
-        numbers = [row.number for row in parsed.rows]
-        rejections = await storage.row_outcomes(pool, batch_id, "rejected")
-        additions = await storage.row_outcomes(pool, batch_id, "added")
-        assert [o.number for o in rejections] == [numbers[0], numbers[2]]
-        assert [o.number for o in additions] == [numbers[0], numbers[1]]
-        every = sorted({o.number: o for o in rejections + additions}.values(), key=lambda o: o.number)
-        for rejected_file, chosen in ((True, rejections), (False, additions)):
-            only, whole = (outcome_file(batch, rows, rejected=rejected_file) for rows in (chosen, every))
-            # The same file but for the workbook's creation time, which two writes a second apart differ in.
-            assert (only.file_name, only.media_type, _sheets(only.content)) == (whole.file_name, whole.media_type,
-                                                                            _sheets(whole.content))
-        assert rejections[0].errors == rejected and rejections[0].added_cells and rejections[0].rejected_cells
-    finally:
-        await pool.close()
+    pool, schema = intake_pool, settings.schema(INTAKE.schema)
+    batch_id = uuid4()
+    data = xlsx_bytes([CME_MOC, CME_ROW, CME_ROW, CME_ROW, CME_ROW])
+    parsed = parse_to_queue(settings, "c.xlsx", data, P, batch_id)
+    await accept_batch(pool, Outbox(schema), batch_id, P, "c.xlsx", parsed)
+    rejected = [{"code": "661", "message": "not on the roster"}]
+    decided = {0: ("added", "rejected"), 1: ("added", "added"), 2: ("rejected", "rejected")}
+    async with pool.acquire() as conn:
+        await apply_outcomes(conn, [Outcome(r.record_id, outcome, rejected if outcome == "rejected" else [])
+                                    for i, outcomes in decided.items()
+                                    for r, outcome in zip(parsed.rows[i].records, outcomes, strict=True)])
+    batch = await storage.get_batch(pool, batch_id, P)
+    numbers = [row.number for row in parsed.rows]
+    rejections = await storage.row_outcomes(pool, batch_id, "rejected")
+    additions = await storage.row_outcomes(pool, batch_id, "added")
+    assert [o.number for o in rejections] == [numbers[0], numbers[2]]
+    assert [o.number for o in additions] == [numbers[0], numbers[1]]
+    every = sorted({o.number: o for o in rejections + additions}.values(), key=lambda o: o.number)
+    for rejected_file, chosen in ((True, rejections), (False, additions)):
+        only, whole = (outcome_file(batch, rows, rejected=rejected_file) for rows in (chosen, every))
+        # The same file but for the workbook's creation time, which two writes a second apart differ in.
+        assert (only.file_name, only.media_type, _sheets(only.content)) == (whole.file_name, whole.media_type,
+                                                                        _sheets(whole.content))
+    assert rejections[0].errors == rejected and rejections[0].added_cells and rejections[0].rejected_cells

@@ -8,13 +8,13 @@ import asyncpg
 import pytest
 
 from intake.batches import storage
+from intake.batches.tests.conftest import P
 from shared.db import create_pool, migrate
 from shared.service_registry import INTAKE
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-P = "0008001"
 
 
 async def _batch(pool: asyncpg.Pool, rows: int, outcomes: dict[int, list[str | None]]) -> UUID:
@@ -33,24 +33,17 @@ async def _batch(pool: asyncpg.Pool, rows: int, outcomes: dict[int, list[str | N
 
 
 async def test_each_file_has_the_rows_with_a_record_of_its_outcome_and_what_became_of_the_others(
-        settings: Settings) -> None:
-    schema = settings.schema(INTAKE.schema)
-    pool = await create_pool(settings.database_url, schema)
-    try:
-        await migrate(pool, schema, INTAKE.package)
-        await pool.execute("INSERT INTO providers (id, name, email) VALUES ($1, 'p', 'p@example.org')"
-                           " ON CONFLICT DO NOTHING", P)
-        batch_id = await _batch(pool, 5, {0: ["added"], 1: ["added", "rejected"], 2: ["rejected"], 3: ["added"],
-                                          4: ["rejected", "rejected"]})
-        rejected = await storage.row_outcomes(pool, batch_id, "rejected")
-        added = await storage.row_outcomes(pool, batch_id, "added")
-        assert [r.number for r in rejected] == [1, 2, 4]
-        assert [r.number for r in added] == [0, 1, 3]
-        mixed = next(r for r in rejected if r.number == 1)
-        assert (mixed.added, mixed.added_cells, mixed.rejected_cells, mixed.cells) == (True, {0}, {1}, ["cell1", "x"])
-        assert [len(r.errors) for r in rejected] == [1, 1, 2]
-    finally:
-        await pool.close()
+        intake_pool: asyncpg.Pool) -> None:
+    pool = intake_pool
+    batch_id = await _batch(pool, 5, {0: ["added"], 1: ["added", "rejected"], 2: ["rejected"], 3: ["added"],
+                                      4: ["rejected", "rejected"]})
+    rejected = await storage.row_outcomes(pool, batch_id, "rejected")
+    added = await storage.row_outcomes(pool, batch_id, "added")
+    assert [r.number for r in rejected] == [1, 2, 4]
+    assert [r.number for r in added] == [0, 1, 3]
+    mixed = next(r for r in rejected if r.number == 1)
+    assert (mixed.added, mixed.added_cells, mixed.rejected_cells, mixed.cells) == (True, {0}, {1}, ["cell1", "x"])
+    assert [len(r.errors) for r in rejected] == [1, 1, 2]
 
 
 async def test_the_files_rows_are_read_without_a_nested_loop_when_statistics_predate_the_batch(
