@@ -18,6 +18,7 @@ later row never overtakes an earlier one of its key.
 import asyncio
 import contextlib
 import random
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -219,6 +220,10 @@ class OutboxWriter:
     most the hand-over delay) and due rows in the order they were written.
     A message may leave twice (writer and relay, after a crash or a slow ack): consumers claim each event_id once.
     Messages with a `not_before` still ahead are the relay's, as with `Outbox.enqueue`.
+
+    A writer whose messages are all its transaction would hold (intake's submissions without an Idempotency-Key)
+    calls `keep_and_publish` instead: the messages of every caller waiting meanwhile are kept by one statement and
+    published by one send (a group commit, see `keep_and_publish`).
     """
 
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, *,
@@ -231,6 +236,13 @@ class OutboxWriter:
         self._mine: dict[int, _TopicKey] = {}
         self._mine_by_key: dict[_TopicKey, set[int]] = {}
         self._settler = OutboxSettler(pool, on_settled=self._forget)
+        # keep_and_publish: callers waiting for a statement, groups kept and waiting to be sent, in order.
+        self._to_keep: deque[_Caller] = deque()
+        self._to_send: list[_KeptGroup] = []
+        self._keeper: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._groups_begun = 0  # statements begun, counted: a kept group's place
+        self._hand_over_through = 0  # groups up to this place hand their rows over (an earlier send failed)
 
     def _forget(self, ids: Sequence[int]) -> None:
         for i in ids:
@@ -272,10 +284,17 @@ class OutboxWriter:
         Answers whether Kafka took them."""
         if not rows:
             return True
-        ids = [r.id for r in rows]
+        self._remember(rows)
+        return await self._send(rows)
+
+    def _remember(self, rows: Sequence[OutboxRow]) -> None:
+        """From now on the writer's next statements count these rows as its own (being published)."""
         for r in rows:
             self._mine[r.id] = key = (r.topic, r.key)
             self._mine_by_key.setdefault(key, set()).add(r.id)
+
+    async def _send(self, rows: Sequence[OutboxRow]) -> bool:
+        ids = [r.id for r in rows]
         try:
             async with asyncio.timeout(self._publish_within):  # in this task: wait_for made a task per publish
                 await self._publish(rows)
@@ -288,9 +307,105 @@ class OutboxWriter:
         self._settler.settle(ids)
         return True
 
+    async def keep_and_publish(self, messages: Sequence[OutboxMessage]) -> bool:
+        """Keep the messages in the outbox, with nothing else in their transaction, and publish them: together with
+        those of every caller that came while the previous statement ran (a group commit). Each group is one INSERT
+        on one connection, all or nothing for every caller in it, and one send: alone, each caller cost PostgreSQL
+        a statement of its own (≈ 0.6 ms of its CPU a message, ten times a group's share) and its process ≈ 0.3 ms.
+        Groups are kept one at a time, and sent in the order they were kept while the next is being kept; a key's
+        messages keep their order because they are kept in it. Raises what the statement raised (nothing of the
+        caller's was kept); answers whether Kafka took them (else they are the relay's, as with `publish`)."""
+        if not messages:
+            return True
+        caller = _Caller(messages, asyncio.get_running_loop().create_future())
+        self._to_keep.append(caller)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_groups(), name=f"outbox-keeper-{self.outbox.schema}")
+        return await caller.published
+
+    async def _keep_groups(self) -> None:
+        while self._to_keep:
+            group = _take_group(self._to_keep)
+            if not group:
+                continue
+            self._groups_begun += 1
+            place = self._groups_begun
+            try:
+                async with self._pool.acquire() as conn:
+                    rows = await self.enqueue(conn, [m for c in group for m in c.messages])
+            except Exception as exc:  # nothing of the group was kept: each caller raises it
+                for c in group:
+                    if not c.published.done():
+                        c.published.set_exception(exc)
+                continue
+            self._remember(rows)  # before the next statement, which must count them as this writer's
+            self._to_send.append(_KeptGroup(place, rows, group))
+            if self._sender is None or self._sender.done():
+                self._sender = asyncio.create_task(self._send_groups(), name=f"outbox-sender-{self.outbox.schema}")
+
+    async def _send_groups(self) -> None:
+        """Every group kept so far in one send, in the order kept; again while more were kept meanwhile."""
+        while self._to_send:
+            groups, self._to_send = self._to_send, []
+            behind_a_failure = [g for g in groups if g.place <= self._hand_over_through]
+            if behind_a_failure:
+                # Kept while an earlier group's send was pending, which failed and left its rows to the relay:
+                # sent now they could overtake those rows of their keys, so they are the relay's too.
+                rows = [r for g in behind_a_failure for r in g.rows]
+                self._forget([r.id for r in rows])
+                with contextlib.suppress(Exception):  # else the relay takes them after the hand-over delay
+                    await self.outbox.hand_over(self._pool, [r.id for r in rows])
+                _answer(behind_a_failure, False)
+                groups = [g for g in groups if g.place > self._hand_over_through]
+            rows = [r for g in groups for r in g.rows]
+            published = not rows or await self._send(rows)
+            if not published:
+                self._hand_over_through = self._groups_begun
+            _answer(groups, published)
+
     async def stop(self) -> None:
-        """Delete the published rows still in the outbox, then stop."""
+        """Keep and send what callers are waiting for, delete the published rows still in the outbox, then stop."""
+        if self._keeper is not None:
+            await self._keeper
+        if self._sender is not None:  # only the keeper starts one: this is the last
+            await self._sender
         await self._settler.stop()
+
+
+@dataclass
+class _Caller:
+    messages: Sequence[OutboxMessage]
+    published: asyncio.Future[bool]
+
+
+@dataclass
+class _KeptGroup:
+    place: int  # the order its statement began in
+    rows: list[OutboxRow]  # the rows its writer publishes (the others are the relay's)
+    callers: list[_Caller]
+
+
+GROUP_MESSAGES = 1_000  # a group's statement takes callers until it holds this many messages (at least one caller)
+
+
+def _take_group(waiting: deque[_Caller]) -> list[_Caller]:
+    """The next group off the front of `waiting` (callers that gave up meanwhile are dropped: nothing of theirs was
+    kept)."""
+    group: list[_Caller] = []
+    count = 0
+    while waiting and (not group or count + len(waiting[0].messages) <= GROUP_MESSAGES):
+        caller = waiting.popleft()
+        if not caller.published.done():
+            group.append(caller)
+            count += len(caller.messages)
+    return group
+
+
+def _answer(groups: Sequence[_KeptGroup], published: bool) -> None:
+    for group in groups:
+        for caller in group.callers:
+            if not caller.published.done():
+                caller.published.set_result(published)
 
 
 # A row's key bucket: every row of one key falls in the same one, whatever its topic (rows without a key keep no

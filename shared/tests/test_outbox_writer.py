@@ -1,6 +1,7 @@
 """OutboxWriter on the real PostgreSQL: a writer publishes its rows right after the commit, the relay sends what it
 could not, and no row overtakes an earlier row of its key that is still waiting for the relay."""
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -169,3 +170,83 @@ async def test_a_row_behind_another_writers_row_leaves_through_the_relay_once_th
     await relay_all(pool, outbox, kafka)
     assert kafka.sent == [b"first", b"second"]
     assert await outbox_rows(pool) == []
+
+
+
+@dataclass
+class CountingKafka(Kafka):
+    """Kafka that counts its sends; it can hold the first until a gate opens, and fail the next `failures` sends."""
+
+    sends: int = 0
+    gate: asyncio.Event | None = None
+    failures: int = 0
+    pool: asyncpg.Pool | None = None  # given: the transactions that kept each send's rows are counted
+    transactions: list[int] = field(default_factory=list)
+    sending: asyncio.Event = field(default_factory=asyncio.Event)  # set once a send began
+
+    async def __call__(self, rows: Sequence[OutboxRow]) -> None:
+        self.sends += 1
+        self.sending.set()
+        if self.pool is not None:  # the rows are deleted only after the send
+            self.transactions.append(await self.pool.fetchval(
+                "SELECT count(DISTINCT xmin::text) FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in rows]))
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError("no broker answers")
+        await super().__call__(rows)
+
+
+async def test_concurrent_callers_are_kept_by_one_statement_and_sent_by_one_send_in_their_order(
+        pool: asyncpg.Pool, outbox: Outbox) -> None:
+    kafka = CountingKafka(pool=pool)
+    writer = OutboxWriter(pool, outbox, kafka)
+    callers = [writer.keep_and_publish(messages(f"k{n % 3}", f"v{n}a", f"v{n}b")) for n in range(40)]
+    assert await asyncio.gather(*callers) == [True] * 40
+    await writer.stop()
+    assert (kafka.sends, kafka.transactions) == (1, [1])
+    assert kafka.sent == [f"v{n}{x}".encode() for n in range(40) for x in "ab"]  # each key's in its callers' order
+    assert await outbox_rows(pool) == []
+    assert (writer._mine, writer._mine_by_key) == ({}, {})
+
+
+async def test_a_group_whose_statement_fails_keeps_nothing_and_each_of_its_callers_hears_why(
+        pool: asyncpg.Pool, outbox: Outbox) -> None:
+    kafka = CountingKafka()
+    writer = OutboxWriter(pool, outbox, kafka)
+    first = asyncio.ensure_future(writer.keep_and_publish(messages("k1", "alone")))
+    await asyncio.sleep(0.01)  # its statement is under way: the next two are the next group
+    no_topic = [OutboxMessage(None, b"bad", b"k2")]  # type: ignore[arg-type]  # outbox.topic is NOT NULL
+    together = await asyncio.gather(writer.keep_and_publish(messages("k2", "good")),
+                                    writer.keep_and_publish(no_topic), return_exceptions=True)
+    assert await first
+    assert [type(r) for r in together] == [asyncpg.NotNullViolationError] * 2  # all or nothing for the group
+    assert await writer.keep_and_publish(messages("k2", "after"))  # the next group is kept as ever
+    await writer.stop()
+    assert kafka.sent == [b"alone", b"after"]
+    assert await outbox_rows(pool) == []
+
+
+async def test_a_group_kept_while_a_failing_send_was_pending_is_the_relays_and_leaves_after_it(
+        pool: asyncpg.Pool, outbox: Outbox) -> None:
+    gate = asyncio.Event()
+    kafka = CountingKafka(gate=gate, failures=1)
+    writer = OutboxWriter(pool, outbox, kafka)
+    first = asyncio.ensure_future(writer.keep_and_publish(messages("k1", "first")))
+    await kafka.sending.wait()  # its send waits at the gate
+    second = asyncio.ensure_future(writer.keep_and_publish(messages("k1", "second")))
+    for _ in range(500):
+        if await pool.fetchval("SELECT count(*) FROM outbox") == 2:
+            break
+        await asyncio.sleep(0.01)
+    # Kept as the writer's own (held): the first row of its key was being sent by this writer.
+    assert await outbox_rows(pool) == [(b"first", False), (b"second", False)]
+    kafka.gate = None
+    gate.set()  # the first send fails; sent now, the second row would overtake it on its way through the relay
+    assert (await first, await second) == (False, False)
+    assert kafka.sends == 1
+    assert await outbox_rows(pool) == [(b"first", True), (b"second", True)]  # both the relay's, due at once
+    await relay_all(pool, outbox, kafka)
+    await writer.stop()
+    assert kafka.sent == [b"first", b"second"]

@@ -2,9 +2,11 @@
 intake's outbox first, in the transaction that keeps what they announce, so none is lost or sent without it.
 
 Interactive channels (API completions, web-service reports, deletes) call `submit`: a submission's messages, with
-its Idempotency-Key when it has one, are written in one transaction: all of them are kept or none. Right after the
-commit the request publishes them itself and deletes them once Kafka acknowledged (shared.outbox.OutboxWriter), so
-a 202 costs no relay round; the outbox relay sends only what the request could not (Kafka failed meanwhile, or the
+its Idempotency-Key when it has one, are written in one transaction: all of them are kept or none. Without a key,
+the submissions that arrive while one statement runs are kept together by the next and published together right
+after it (a group commit: `OutboxWriter.keep_and_publish`); with one, the request publishes them itself right after
+its commit. Either way they are deleted once Kafka acknowledged (shared.outbox.OutboxWriter), so a 202 costs no
+relay round; the outbox relay sends only what the request could not (Kafka failed meanwhile, or the
 process died): at once when the request gave up, else after HAND_OVER_SECONDS, and a record whose credit ID still
 has a message waiting for the relay (a batch file's, or one left there) waits behind it. Before writing anything a
 submission is refused with 503 while Kafka is known to be unreachable, and with 413 when a message would not fit.
@@ -78,19 +80,18 @@ class Submissions:
             raise kafka_unavailable()
         messages = [submission(self._settings, r, correlation_id) for r in records]
         refuse_oversized(records, messages)
-        async with self._pool.acquire() as conn:
-            if claim is None:  # one INSERT is all or nothing by itself: no BEGIN and COMMIT round trips
-                rows = await self._writer.enqueue(conn, messages)
-            else:
-                async with conn.transaction():
-                    if not await claim(conn):
-                        return None
-                    rows = await self._writer.enqueue(conn, messages)
         record_ids = [r.record_id for r in records]
         futures = self._waiters.expect(record_ids) if wait_seconds > 0 else []
         deadline = asyncio.get_running_loop().time() + wait_seconds
         try:
-            published = await self._writer.publish(rows)
+            if claim is None:  # all or nothing by itself: kept and sent with the concurrent submissions' messages
+                published = await self._writer.keep_and_publish(messages)
+            else:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    if not await claim(conn):
+                        return None
+                    rows = await self._writer.enqueue(conn, messages)
+                published = await self._writer.publish(rows)
             if not published:  # the rows are the relay's; the next submissions are refused while Kafka is down
                 self._health.suspect()
             if published and futures:
