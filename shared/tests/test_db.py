@@ -6,7 +6,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.db import PooledConnection, create_pool
+from shared.db import PooledConnection, create_pool, migrate
+from shared.outbox import Outbox
 from shared.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,3 +77,30 @@ def test_the_scan_sees_session_statements() -> None:
                 "ALTER TABLE t ALTER c SET DEFAULT 1", "ON CONFLICT DO UPDATE SET a = 1"):
         assert not SESSION_STATE.search(sql), sql
 
+
+
+@pytest.mark.integration
+async def test_a_statement_is_planned_for_the_table_as_it_is_not_as_it_was_when_first_prepared(
+        settings: Settings) -> None:
+    """A plan made while the outbox was empty is not used once it holds a backlog: the settler's DELETE of a few ids
+    reads them by the primary key, not the whole table."""
+    pool = await create_pool(settings.database_url, settings.schema("plantest"), min_size=1, max_size=1)
+    try:
+        await migrate(pool, settings.schema("plantest"), "projector")
+        async with pool.acquire() as conn:
+            await conn.execute("ANALYZE outbox")  # empty: what autovacuum sees between bursts
+            for _ in range(10):  # PostgreSQL keeps a generic plan after five executions of a prepared statement
+                await Outbox.settle(conn, [1, 2])
+            await conn.execute("INSERT INTO outbox (topic, value) SELECT 't', 'v' FROM generate_series(1, 20000)")
+            scans = ("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables"
+                     " WHERE relname = 'outbox' AND schemaname = current_schema()")
+            async with conn.transaction():  # inside one, the backend's counts are not flushed meanwhile
+                before = await conn.fetchrow(scans)
+                await Outbox.settle(conn, [5, 6])
+                after = await conn.fetchrow(scans)
+            assert before is not None and after is not None
+            assert after["seq_scan"] == before["seq_scan"]  # with the first plan kept: one, over 20,000 rows
+            assert after["idx_scan"] > before["idx_scan"]
+            assert await conn.fetchval("SELECT count(*) FROM outbox") == 19998
+    finally:
+        await pool.close()
