@@ -300,12 +300,16 @@ class OutboxWriter:
                 await self._publish(rows)
         except Exception as exc:  # a time-out included: the rows are kept, the relay delivers them
             log.warning("messages left to the outbox relay", error=type(exc).__name__, messages=len(rows))
-            self._forget(ids)  # from now on later rows of their keys queue behind them
-            with contextlib.suppress(Exception):  # else the relay takes them after the hand-over delay
-                await self.outbox.hand_over(self._pool, ids)
+            await self._leave_to_relay(ids)
             return False
         self._settler.settle(ids)
         return True
+
+    async def _leave_to_relay(self, ids: Sequence[int]) -> None:
+        """These rows are the relay's now, due at once; from now on later rows of their keys queue behind them."""
+        self._forget(ids)
+        with contextlib.suppress(Exception):  # else the relay takes them after the hand-over delay
+            await self.outbox.hand_over(self._pool, ids)
 
     async def keep_and_publish(self, messages: Sequence[OutboxMessage]) -> bool:
         """Keep the messages in the outbox, with nothing else in their transaction, and publish them: together with
@@ -351,10 +355,7 @@ class OutboxWriter:
             if behind_a_failure:
                 # Kept while an earlier group's send was pending, which failed and left its rows to the relay:
                 # sent now they could overtake those rows of their keys, so they are the relay's too.
-                rows = [r for g in behind_a_failure for r in g.rows]
-                self._forget([r.id for r in rows])
-                with contextlib.suppress(Exception):  # else the relay takes them after the hand-over delay
-                    await self.outbox.hand_over(self._pool, [r.id for r in rows])
+                await self._leave_to_relay([r.id for g in behind_a_failure for r in g.rows])
                 _answer(behind_a_failure, False)
                 groups = [g for g in groups if g.place > self._hand_over_through]
             rows = [r for g in groups for r in g.rows]

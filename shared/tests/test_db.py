@@ -78,7 +78,6 @@ def test_the_scan_sees_session_statements() -> None:
         assert not SESSION_STATE.search(sql), sql
 
 
-
 @pytest.mark.integration
 async def test_a_statement_is_planned_for_the_table_as_it_is_not_as_it_was_when_first_prepared(
         settings: Settings) -> None:

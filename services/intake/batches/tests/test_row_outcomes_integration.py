@@ -16,7 +16,6 @@ from shared.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-
 async def _batch(pool: asyncpg.Pool, rows: int, outcomes: dict[int, list[str | None]]) -> UUID:
     """A batch of `rows` rows; row n reported a record per entry of outcomes.get(n, [None]) with that outcome."""
     batch_id = uuid4()
