@@ -2,7 +2,7 @@
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -58,6 +58,12 @@ class PooledConnection(asyncpg.Connection):
             return ""
         self._listened = False
         return str(super().get_reset_query())
+
+
+def array_columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as one list per column: the arguments of `INSERT ... SELECT * FROM unnest($1::t1[], ...)`, a batch's rows
+    in one statement (executemany runs, and plans, its statement once per row)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

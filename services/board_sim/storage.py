@@ -11,7 +11,7 @@ from board_sim.judging import Diplomate, Grant, Ledger
 from board_sim.requests import BoardRequest
 from shared.board_overrides import read_boards
 from shared.boards import Board
-from shared.db import Connection
+from shared.db import Connection, array_columns
 from shared.events import BoardVerdict
 from shared.names import name_key
 from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
@@ -56,24 +56,31 @@ class DeskTablesSql:
             book.of(r["board_id"], r["activity_id"]).append(Grant(r["completion_date"], r["points"], r["record_id"]))
         return book
 
+    # One statement per batch, an array per column: executemany ran (and planned) its statement once per row.
     async def record_answers(self, verdicts: list[BoardVerdict]) -> None:
-        await self._conn.executemany(
-            # JSON text straight from pydantic's serializer, not a dict for json.dumps to encode again.
-            "INSERT INTO answers (request_id, board, verdict) VALUES ($1, $2, $3::text::jsonb) ON CONFLICT DO NOTHING",
-            [(v.request_id, v.board, v.model_dump_json()) for v in verdicts],
-        )
+        if verdicts:
+            await self._conn.execute(
+                # JSON text straight from pydantic's serializer, not a dict for json.dumps to encode again.
+                "INSERT INTO answers (request_id, board, verdict) SELECT r, b, v::jsonb"
+                " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS a(r, b, v) ON CONFLICT DO NOTHING",
+                *array_columns([(v.request_id, v.board, v.model_dump_json()) for v in verdicts], 3),
+            )
 
     async def grant(self, granted: list[BoardRequest]) -> None:
-        await self._conn.executemany(
-            "INSERT INTO credits (credit_key, board, board_id, activity_id, completion_date, points, record_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (credit_key) DO NOTHING",
-            [(f"record:{q.record.record_id}", q.record.target.code, q.record.learner_id or "", q.record.activity_id,
-              q.record.completion_date, q.record.credits, q.record.record_id) for q in granted],
-        )
+        if granted:
+            await self._conn.execute(
+                "INSERT INTO credits (credit_key, board, board_id, activity_id, completion_date, points, record_id)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::numeric[],"
+                " $7::uuid[]) ON CONFLICT (credit_key) DO NOTHING",
+                *array_columns([(f"record:{q.record.record_id}", q.record.target.code, q.record.learner_id or "",
+                                 q.record.activity_id, q.record.completion_date, q.record.credits, q.record.record_id)
+                                for q in granted], 7),
+            )
 
     async def withdraw(self, deleted: list[BoardRequest]) -> None:
-        await self._conn.executemany("DELETE FROM credits WHERE credit_key = $1",
-                                     [(f"record:{q.record.record_id}",) for q in deleted])
+        if deleted:
+            await self._conn.execute("DELETE FROM credits WHERE credit_key = ANY($1::text[])",
+                                     [f"record:{q.record.record_id}" for q in deleted])
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
         return await self._writer.enqueue(self._conn, messages)

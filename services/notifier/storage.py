@@ -1,6 +1,7 @@
 """The notifier schema: records and activities a digest line names, rejections kept, digests closed per window,
 what was sent."""
 
+import json
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from notifier.digests import Digest, Rejection, digest_id
 from notifier.events import SubmittedRecord
 from notifier.ports import E
 from notifier.rejections import KeptRejection, SubmittedDetails
-from shared.db import Connection
+from shared.db import Connection, array_columns
 from shared.inbox import fresh_only
 
 UPSERT_TITLE = ("INSERT INTO activities (id, title) VALUES ($1, $2)"
@@ -29,12 +30,14 @@ class RejectionTablesSql:
         return await fresh_only(self._conn, events)
 
     async def remember_records(self, submitted: list[SubmittedRecord]) -> None:
+        # One statement per batch, an array per column: executemany ran (and planned) the INSERT once per row.
         if submitted:
-            await self._conn.executemany(
+            await self._conn.execute(
                 "INSERT INTO records (record_id, provider_id, activity_id, first_name, last_name, learner_id,"
-                " completion_date) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (record_id) DO NOTHING",
-                [(r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id,
-                  r.completion_date) for r in submitted])
+                " completion_date) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+                " $6::text[], $7::text[]) ON CONFLICT (record_id) DO NOTHING",
+                *array_columns([(r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id,
+                            r.completion_date) for r in submitted], 7))
 
     async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
         if not record_ids:
@@ -53,12 +56,16 @@ class RejectionTablesSql:
 
     async def keep(self, rejections: list[KeptRejection]) -> None:
         if rejections:
-            await self._conn.executemany(
+            # The errors as JSON text: a list inside the jsonb[] argument would be read as one more dimension.
+            await self._conn.execute(
                 "INSERT INTO rejections (event_id, provider_id, record_id, board, errors, occurred_at, activity_id,"
-                " first_name, last_name, learner_id, completion_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-                " $10, $11) ON CONFLICT (event_id) DO NOTHING",
-                [(k.event_id, k.provider_id, k.record_id, k.board, k.errors, k.occurred_at, k.activity_id,
-                  k.first_name, k.last_name, k.learner_id, k.completion_date) for k in rejections])
+                " first_name, last_name, learner_id, completion_date) SELECT e, p, r, b, x::jsonb, o, a, f, l, i, d"
+                " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],"
+                " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS k(e, p, r, b, x, o, a, f, l, i, d)"
+                " ON CONFLICT (event_id) DO NOTHING",
+                *array_columns([(k.event_id, k.provider_id, k.record_id, k.board, json.dumps(k.errors), k.occurred_at,
+                                 k.activity_id, k.first_name, k.last_name, k.learner_id, k.completion_date)
+                                for k in rejections], 11))
 
 
 class NotifierStorage:

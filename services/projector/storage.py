@@ -9,7 +9,7 @@ import asyncpg
 
 from projector.events import RecordEvent
 from projector.folding import RecordChange, RejectionRow, new_row
-from shared.db import Connection
+from shared.db import Connection, array_columns
 from shared.projection import RECORD_COLUMNS, REJECTION_COLUMNS
 from shared.world import Activity
 
@@ -90,8 +90,7 @@ async def save_changes(conn: Connection, t: Tables, changes: dict[UUID, RecordCh
     if not rows and not patched:
         return
     await conn.execute(
-        _save_changes_sql(t), *(list(column) for column in zip(*rows, strict=True)) if rows else
-        [[]] * len(RECORD_COLUMNS),
+        _save_changes_sql(t), *array_columns(rows, len(RECORD_COLUMNS)),
         [i for i, _ in patched], [p.status for _, p in patched], [p.errors for _, p in patched],
         [p.deleted for _, p in patched], [p.updated_at for _, p in patched],
     )
@@ -103,7 +102,7 @@ async def save_rejections(conn: Connection, t: Tables, rows: Sequence[RejectionR
         await conn.execute(
             f"INSERT INTO {t.rejections} ({', '.join(REJECTION_COLUMNS)}) {_unnest(REJECTION_COLUMNS, 1)}"
             " ON CONFLICT (record_id) DO NOTHING",
-            *(list(column) for column in zip(*rows, strict=True)),
+            *array_columns(rows, len(REJECTION_COLUMNS)),
         )
 
 

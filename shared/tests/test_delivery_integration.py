@@ -5,6 +5,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
+from typing import cast
 
 import asyncpg
 import pytest
@@ -92,6 +93,47 @@ async def test_the_settler_deletes_what_writers_published_and_only_that(settings
         await settler.stop()  # deletes what is still pending
         assert await pool.fetchval("SELECT array_agg(id ORDER BY id) FROM outbox") == ids[20:]
     finally:
+        await pool.close()
+
+
+class _CountingPool:
+    """A pool's `execute`, counting the statements run through it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool, self.statements = pool, 0
+
+    async def execute(self, query: str, *args: object) -> str:
+        self.statements += 1
+        return await self.pool.execute(query, *args)
+
+
+async def test_the_settler_deletes_what_was_published_within_its_gathering_in_one_statement(
+        settings: Settings) -> None:
+    schema = settings.schema("settlergather")
+    pool = await create_pool(settings.database_url, schema)
+    await migrate(pool, schema, "projector")
+    counting = _CountingPool(pool)
+    gathering, waiting_long = (OutboxSettler(cast(asyncpg.Pool, counting), gather_seconds=g) for g in (0.5, 60))
+    try:
+        async with pool.acquire() as conn:
+            ids = await Outbox(schema).enqueue(conn, [OutboxMessage("t", b"{}") for _ in range(8)], hand_over_after=10)
+        for start in range(0, 6, 2):  # three batches published a little apart, as at a few batches a second
+            gathering.settle(ids[start:start + 2])
+            await asyncio.sleep(0.05)
+        for _ in range(100):
+            if await pool.fetchval("SELECT count(*) FROM outbox") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await pool.fetchval("SELECT array_agg(id ORDER BY id) FROM outbox") == ids[6:]
+        assert counting.statements == 1
+
+        waiting_long.settle(ids[6:])
+        async with asyncio.timeout(10):  # a stop ends the gathering at once, and deletes what it gathered
+            await waiting_long.stop()
+        assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+        assert counting.statements == 2
+    finally:
+        await gathering.stop()
         await pool.close()
 
 

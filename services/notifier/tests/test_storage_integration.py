@@ -1,0 +1,43 @@
+"""The notifier's tables on a real PostgreSQL: a batch's rows in one statement each, as they came."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from notifier.events import SubmittedRecord
+from notifier.rejections import KeptRejection, SubmittedDetails
+from notifier.storage import RejectionTablesSql
+from shared.db import create_pool, migrate
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_batch_of_records_and_rejections_is_kept_whole_and_a_repeat_changes_nothing(
+        settings: Settings) -> None:
+    schema = settings.schema("notifierstore")
+    pool = await create_pool(settings.database_url, schema)
+    await migrate(pool, schema, "notifier")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    records = [SubmittedRecord(first, "P1", "A1", "Ann", "Lee", "2026-11-02", "L1"),
+               SubmittedRecord(second, "P1", "A2", "Bo", "Ng", "2026-11-03"),
+               SubmittedRecord(first, "P1", "A9", "Someone", "Else", "2026-01-01")]  # a repeat: the first stays
+    errors = [{"code": "B01", "message": "Learner not found"}, {"code": "B02", "message": "Second reason"}]
+    event = uuid.uuid4()
+    kept = [KeptRejection(event, "P1", first, "ABIM", errors, datetime.now(UTC), "A1", "Ann", "Lee", "L1",
+                          "2026-11-02"),
+            KeptRejection(event, "P1", first, "ABIM", [], datetime.now(UTC))]  # the same event again
+    try:
+        async with pool.acquire() as conn:
+            tables = RejectionTablesSql(conn)
+            await tables.remember_records(records)
+            await tables.keep(kept)
+            assert await tables.submitted_details([first, second]) == {
+                first: SubmittedDetails("A1", "Ann", "Lee", "L1", "2026-11-02"),
+                second: SubmittedDetails("A2", "Bo", "Ng", None, "2026-11-03")}
+            rows = await conn.fetch("SELECT event_id, errors, activity_id, completion_date FROM rejections")
+        assert [tuple(r) for r in rows] == [(event, errors, "A1", "2026-11-02")]  # errors a list, as they came
+    finally:
+        await pool.execute(f"DROP SCHEMA {schema} CASCADE")
+        await pool.close()
