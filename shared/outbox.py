@@ -171,9 +171,8 @@ class OutboxSettler:
         self._gather_seconds = gather_seconds
         self._ids: list[int] = []
         self._wake = asyncio.Event()
-        self._stop = asyncio.Event()  # ends a gathering at once
+        self._stop = asyncio.Event()  # set by stop(): ends a gathering at once
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
     def settle(self, ids: Sequence[int]) -> None:
         self._ids.extend(ids)
@@ -183,7 +182,6 @@ class OutboxSettler:
 
     async def stop(self) -> None:
         """Delete what is pending, then stop."""
-        self._stopping = True
         self._stop.set()
         self._wake.set()
         if self._task is not None:
@@ -192,7 +190,7 @@ class OutboxSettler:
         await self._delete_pending()
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while not self._stop.is_set():
             await self._wake.wait()
             with contextlib.suppress(TimeoutError):  # the rows published meanwhile go with these
                 async with asyncio.timeout(self._gather_seconds):

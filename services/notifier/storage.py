@@ -37,7 +37,7 @@ class RejectionTablesSql:
                 " completion_date) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
                 " $6::text[], $7::text[]) ON CONFLICT (record_id) DO NOTHING",
                 *array_columns([(r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id,
-                            r.completion_date) for r in submitted], 7))
+                                 r.completion_date) for r in submitted], 7))
 
     async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
         if not record_ids:
