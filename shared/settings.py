@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     namespace: str = ""
     # How long the broker holds a fetch of a consumer that is off the callers' path (router, board-sim, projector,
     # notifier, batch tallies) while messages flow, so its batches grow with the load (shared.consumer.long_polls).
-    # 250, not 50: at 100 completions/s the board path's batches of one or two took the stack past its two cores
+    # 250, not 50: at 100 completions/s the board path's batches of one to five took the stack past its two cores
     # (docs/PERFORMANCE.md, "Consumers that linger 250 ms").
     consumer_linger_ms: int = Field(default=250, ge=0, le=1000)
     # Topics the services create: copies of each partition, how many copies must have a write before producers
