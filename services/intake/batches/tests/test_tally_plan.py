@@ -9,6 +9,7 @@ import pytest
 
 from intake.batches.storage import NOTE_OUTCOMES, Outcome, apply_outcomes, outcome_arguments
 from intake.batches.tests.conftest import P
+from shared.db import Connection
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +18,7 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
 
 
-async def _new_batch(conn: asyncpg.Connection, records: int, outcome: str | None) -> list[Any]:
+async def _new_batch(conn: Connection, records: int, outcome: str | None) -> list[Any]:
     batch_id = uuid4()
     await conn.execute("INSERT INTO batches (batch_id, provider_id, file_name, format, status, records)"
                        " VALUES ($1, $2, 'b.xlsx', 'xlsx', 'processing', $3)", batch_id, P, records)
