@@ -59,7 +59,8 @@ class RouterTables(Protocol):
         ...
 
     async def settle(self, settled: list[tuple[UUID, UUID]]) -> None:
-        """(request id, verdict id): each open request settled by its verdict."""
+        """(request id, verdict id): each settled by its verdict; only requests that `requests` answered open in this
+        transaction (and so locked until the commit)."""
         ...
 
     async def overdue(self, limit: int) -> list[OverdueRequest]:

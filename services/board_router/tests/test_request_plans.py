@@ -1,0 +1,56 @@
+"""A batch of verdicts finds its requests by their key, however few requests were open when the table was last
+analyzed: with the open-ness in the statement, PostgreSQL read every open request for each batch."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from board_router.storage import RouterTablesSql
+from shared.db import create_pool, migrate
+from shared.outbox import Outbox, OutboxRow, OutboxWriter
+from shared.service_registry import BOARD_ROUTER
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+_OPEN = ("INSERT INTO requests (request_id, record_id, board, action, correlation_id, provider_id, answer_due,"
+         " settled_at, verdict_id) SELECT gen_random_uuid(), gen_random_uuid(), 'ABIM', 'add', 'c', 'p', now(),"
+         " {settled}, {verdict} FROM generate_series(1, $1) RETURNING request_id")
+_READ = ("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+         " WHERE relname = 'requests' AND schemaname = current_schema()")
+
+
+async def _nowhere(rows: Sequence[OutboxRow]) -> None:  # nothing here publishes
+    raise AssertionError(rows)
+
+
+async def test_a_batch_of_verdicts_reads_its_own_requests_not_every_open_one(settings: Settings) -> None:
+    schema = settings.schema(BOARD_ROUTER.schema)
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=2)
+    try:
+        await migrate(pool, schema, BOARD_ROUTER.package)
+        await pool.fetch(_OPEN.format(settled="now()", verdict="gen_random_uuid()"), 200_000)
+        await pool.execute("ANALYZE requests")  # every request settled: what autovacuum saw in a quiet hour
+        opened: list[UUID] = [r[0] for r in await pool.fetch(_OPEN.format(settled="NULL", verdict="NULL"), 5_000)]
+        asked, verdicts = opened[:300], {i: UUID(int=n + 1) for n, i in enumerate(opened[:300])}
+        writer = OutboxWriter(pool, Outbox(schema), _nowhere)
+        async with pool.acquire() as conn, conn.transaction():  # the transaction's own counts
+            tables = RouterTablesSql(conn, writer)
+            before = await conn.fetchval(_READ)
+            found = await tables.requests(asked)
+            read = await conn.fetchval(_READ) - before
+            await tables.settle([(i, verdicts[i]) for i in found])
+        assert set(found) == set(asked)
+        assert read <= 2 * len(asked)  # before: the 5,000 open requests, by the partial index
+        settled = await pool.fetch("SELECT request_id, verdict_id FROM requests WHERE settled_at > $1",
+                                   datetime(2000, 1, 1, tzinfo=UTC))
+        assert {r[0]: r[1] for r in settled if r[0] in verdicts} == verdicts
+        assert await pool.fetchval("SELECT count(*) FROM requests WHERE settled_at IS NULL") == 4_700
+        async with pool.acquire() as conn, conn.transaction():  # settled now: only a replay finds them
+            tables = RouterTablesSql(conn, writer)
+            assert await tables.requests(asked) == {}
+            assert set(await tables.requests(asked, settled_too=True)) == set(asked)
+    finally:
+        await pool.close()
