@@ -52,11 +52,11 @@ async def save_batch(conn: Connection, batch_id: UUID, provider_id: str, file_na
 
 
 # `coalesce(outcome, '') = ''`, not `outcome IS NULL`: the column's statistics are always out of date. Autovacuum
-# analyzes the table when the earlier uploads' records all have their outcome, so PostgreSQL reckons that no row
-# lacks one; with `IS NULL` it then read the whole table for each outcome of the statement (a nested loop over a
-# sequential scan: 4.4 s a call of 400 outcomes, 38 s of the four files' 55 in `make bench` once one upload had been
-# tallied and analyzed). An expression has no statistics, so the planner assumes a small share, and joins by hash or
-# by the primary key as the table's size says.
+# analyzes the table between uploads, when every record has its outcome, so PostgreSQL reckoned that no row lacked
+# one. With `IS NULL` it then planned a nested loop that read the statement's outcomes again for each record without
+# one: 661 ms for 400 outcomes against 25,000 records, and 38 s of intake's tallies while four files were ingested
+# after one upload (docs/PERFORMANCE.md). An expression has no statistics, so the planner assumes a small share and
+# joins by hash or by the primary key, as the table's size says.
 NOTE_OUTCOMES = (
     "WITH noted AS (UPDATE batch_records b SET outcome = o.outcome, errors = o.errors::jsonb"
     " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS o(record_id, outcome, errors)"
