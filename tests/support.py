@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,6 +24,11 @@ def kafka_release() -> str:
     found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", KAFKA_POM.read_text(encoding="utf-8"))
     assert found, f"no kafka.version in {KAFKA_POM}"
     return found[1]
+
+
+def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of an `EXPLAIN (FORMAT JSON)` plan, the top one first."""
+    return [plan, *(n for child in plan.get("Plans", []) for n in plan_nodes(child))]
 
 
 NAMESPACES: set[str] = set()  # every namespace this process made up, to drop when its test session ends

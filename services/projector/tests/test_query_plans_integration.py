@@ -11,15 +11,10 @@ from projector.sample_data import fill_records
 from shared.db import create_pool, migrate
 from shared.service_registry import PROJECTOR
 from shared.settings import Settings
+from tests.support import plan_nodes
 
 pytestmark = pytest.mark.integration
 ROWS = 1_000_000
-
-
-
-
-def plan_nodes(plan: dict) -> list[dict]:
-    return [plan, *(n for child in plan.get("Plans", []) for n in plan_nodes(child))]
 
 
 QUERIES = [

@@ -10,12 +10,9 @@ import pytest
 from intake.batches.storage import NOTE_OUTCOMES, Outcome, apply_outcomes, outcome_arguments
 from intake.batches.tests.conftest import P
 from shared.db import Connection
+from tests.support import plan_nodes
 
 pytestmark = pytest.mark.integration
-
-
-def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
 
 
 async def _new_batch(conn: Connection, records: int, outcome: str | None) -> list[Any]:
@@ -43,7 +40,7 @@ async def test_outcomes_of_a_new_upload_are_noted_without_reading_the_table_once
                                         *outcome_arguments(outcomes)))[0]["Plan"]
         finally:
             await explained.rollback()
-        rescanned = [(n["Node Type"], n["Actual Loops"]) for n in _nodes(plan)
+        rescanned = [(n["Node Type"], n["Actual Loops"]) for n in plan_nodes(plan)
                      if n["Node Type"] in ("Seq Scan", "Function Scan") and n["Actual Loops"] > 1]
         assert rescanned == []  # before: the 400 outcomes read again for each of 5,000 open records
         assert await apply_outcomes(conn, outcomes) == 400
