@@ -61,13 +61,15 @@ class BoardDesk:
                 new_verdicts.append(verdict)
                 if verdict.accepted:
                     (granted if request.action == "add" else withdrawn).append(request)
-            await tables.record_answers(new_verdicts)
+            # Each verdict's JSON once, for the answers table and the message alike.
+            encoded = {v.request_id: v.to_bytes() for _, v in verdicts}
+            await tables.record_answers([(v, encoded[v.request_id]) for v in new_verdicts])
             await tables.grant(granted)
             await tables.withdraw(withdrawn)
             answer_at = board.answer_time(datetime.now(UTC), self._settings.board_latency_scale)
             topic = self._settings.topic(BOARD_RESPONSES.name)
             rows = await tables.enqueue([
-                event_message(topic, v, str(v.record_id), at)
+                event_message(topic, v, str(v.record_id), at, value=encoded[v.request_id])
                 for q, v in verdicts for at in deliveries(board.faults, q.event_id, answer_at)])
             self._crashes.roll()  # a crash here loses the whole batch's work: it is redelivered
         await self._store.publish(rows)  # answers due now leave at once; later ones are the relay's

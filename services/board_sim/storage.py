@@ -57,13 +57,13 @@ class DeskTablesSql:
         return book
 
     # One statement per batch, an array per column: executemany ran (and planned) its statement once per row.
-    async def record_answers(self, verdicts: list[BoardVerdict]) -> None:
-        if verdicts:
+    async def record_answers(self, answers: list[tuple[BoardVerdict, bytes]]) -> None:
+        if answers:
             await self._conn.execute(
-                # JSON text straight from pydantic's serializer, not a dict for json.dumps to encode again.
-                "INSERT INTO answers (request_id, board, verdict) SELECT r, b, v::jsonb"
-                " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS a(r, b, v) ON CONFLICT DO NOTHING",
-                *array_columns([(v.request_id, v.board, v.model_dump_json()) for v in verdicts], 3),
+                # The JSON the message carries, as bytes, not a dict for a codec to encode again.
+                "INSERT INTO answers (request_id, board, verdict) SELECT r, b, convert_from(v, 'UTF8')::jsonb"
+                " FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS a(r, b, v) ON CONFLICT DO NOTHING",
+                *array_columns([(v.request_id, v.board, value) for v, value in answers], 3),
             )
 
     async def grant(self, granted: list[BoardRequest]) -> None:

@@ -5,7 +5,6 @@ from faststream.kafka import KafkaBroker
 
 from shared.consumer import subscribe_batches
 from shared.db import create_pool, migrate
-from shared.events import record_event_adapter
 from shared.kafka import ensure_topics, row_publisher
 from shared.outbox import Outbox, OutboxRelay, OutboxWriter
 from shared.service import Running, worker_app
@@ -21,6 +20,7 @@ from shared.topics import (
 )
 from validation import api
 from validation.handlers import StatusTracker, SubmissionHandler, utc_today
+from validation.status_events import decode_status_event
 from validation.storage import SqlStatuses, SqlSubmissions
 from validation.submissions import decode_submission
 
@@ -45,7 +45,7 @@ async def setup(settings: Settings, broker: KafkaBroker) -> Running:
     )
     subscribe_batches(
         broker, settings, service=SERVICE, topics=[settings.topic(RECORD_EVENTS.name)],
-        group=settings.group(VALIDATION_STATUSES.name), decode=record_event_adapter.validate_json,
+        group=settings.group(VALIDATION_STATUSES.name), decode=decode_status_event,
         handle=StatusTracker(SqlStatuses(pool)), max_records=1000, only=StatusTracker.EVENTS,
     )
     return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, publish)], on_stop=[writer.stop],

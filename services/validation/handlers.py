@@ -2,7 +2,7 @@
 Storage comes through validation.ports."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import UUID
@@ -10,7 +10,6 @@ from uuid import UUID
 from shared.consumer import Delivery
 from shared.events import (
     DeleteSubmitted,
-    Envelope,
     RecordAccepted,
     RecordDeleted,
     RecordRejected,
@@ -26,6 +25,7 @@ from validation.decide import Decision, decide, unexpected_failure
 from validation.lookups import live_key
 from validation.ports import LiveKey, LiveRecord, StatusStore, SubmissionStore
 from validation.rules import Context
+from validation.status_events import MovesStatus
 from validation.submissions import UnreadableSubmission
 
 log = get_logger(__name__)
@@ -120,7 +120,7 @@ class StatusTracker:
     def __init__(self, store: StatusStore) -> None:
         self._store = store
 
-    async def __call__(self, batch: list[Delivery[Envelope]]) -> None:
+    async def __call__(self, batch: Sequence[Delivery[MovesStatus]]) -> None:
         statuses: list[tuple[UUID, RecordStatus]] = []
         gone: list[UUID] = []
         for d in batch:

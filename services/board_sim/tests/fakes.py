@@ -58,9 +58,10 @@ class FakeDeskStore:
                 book.of(board_id, activity).append(grant)
         return book
 
-    async def record_answers(self, verdicts: list[BoardVerdict]) -> None:
-        for v in verdicts:
-            self.answers_given.setdefault(v.request_id, v)
+    async def record_answers(self, answers: list[tuple[BoardVerdict, bytes]]) -> None:
+        for v, value in answers:
+            # Kept as the table keeps it: the JSON given, which a request asked again is answered from.
+            self.answers_given.setdefault(v.request_id, BoardVerdict.model_validate_json(value))
 
     async def grant(self, granted: list[BoardRequest]) -> None:
         for q in granted:

@@ -3,8 +3,10 @@
 from datetime import date
 from uuid import uuid4
 
+import msgspec
 import pytest
 
+from shared.codes import pars_error
 from shared.consumer import Delivery
 from shared.events import (
     DeleteSubmitted,
@@ -23,6 +25,7 @@ from shared.lifecycle import KEPT_STATUS_AFTER, RecordStatus
 from validation.handlers import StatusTracker, SubmissionHandler
 from validation.lookups import live_key
 from validation.ports import LiveRecord
+from validation.status_events import MovesStatus, decode_status_event
 from validation.submissions import UnreadableSubmission
 from validation.tests.fakes import FakeValidationStore
 from validation.tests.test_rules import ACTIVITY_ID, IN_YEAR, TODAY, activity, live_record, record, submit
@@ -150,12 +153,17 @@ async def test_the_dry_run_decides_in_order_and_keeps_nothing() -> None:
     assert s.live == {} and s.published == [] and s.handled == set()
 
 
-def verdict(kind: type[Envelope], record_id: object) -> Delivery[Envelope]:
+def verdict_event(kind: type[Envelope], record_id: object) -> Envelope:
     fields: dict[str, object] = {"record_id": record_id, "correlation_id": "c", "provider_id": "0008001",
                                  "target": Target(kind="moc", code="ABOHNS")}
     if kind is RecordRejected:
-        fields |= {"response_id": uuid4(), "errors": []}
-    return Delivery(kind.model_validate(fields), None)
+        fields |= {"response_id": uuid4(), "errors": [pars_error("664")]}
+    return kind.model_validate(fields)
+
+
+def verdict(kind: type[Envelope], record_id: object) -> Delivery[MovesStatus]:
+    """The event as it comes off pars.record-events: shared.events' JSON, decoded as the tracker's consumer does."""
+    return Delivery(decode_status_event(verdict_event(kind, record_id).to_bytes()), None)
 
 
 async def test_the_status_tracker_moves_live_records_as_the_record_events_say() -> None:
@@ -172,3 +180,16 @@ async def test_the_status_tracker_moves_live_records_as_the_record_events_say() 
 
 def test_the_status_tracker_reads_the_events_that_move_a_kept_record() -> None:
     assert {e.model_fields["event_type"].default for e in StatusTracker.EVENTS} == set(KEPT_STATUS_AFTER)
+    record_id = uuid4()
+    assert [(d.message.event_type, d.message.record_id) for d in (verdict(kind, record_id) for kind in (
+        RecordAccepted, RecordRejected, DeleteSubmitted, RecordDeleted))] == [
+        (kind, record_id) for kind in KEPT_STATUS_AFTER]
+
+
+def test_an_event_the_status_tracker_does_not_read_fails_to_decode_and_is_dead_lettered() -> None:
+    submitted = RecordSubmitted(correlation_id="c", provider_id="0008001", record=live_record())
+    with pytest.raises(msgspec.ValidationError):
+        decode_status_event(submitted.to_bytes())
+    accepted = verdict_event(RecordAccepted, uuid4())
+    with pytest.raises(msgspec.ValidationError):  # a record ID that is no UUID
+        decode_status_event(accepted.to_bytes().replace(str(accepted.record_id).encode(), b"x"))
