@@ -143,11 +143,24 @@ class RecordAccepted(Envelope):
     response_id: UUID | None = None  # the board verdict this applies; None when PARS accepts alone
 
 
+class RejectedRecord(BaseModel):
+    """What a board's rejection says of the record it rejects: what a provider's digest line shows of it."""
+
+    activity_id: str
+    first_name: str
+    last_name: str
+    completion_date: date
+    learner_id: str | None = None
+
+
 class RecordRejected(Envelope):
     event_type: Literal["RecordRejected"] = "RecordRejected"
     target: Target
     response_id: UUID
     errors: list[ParsError]
+    # The record as the digest shows it, so the notifier need not keep every record it might hear rejected. None
+    # in the events of routers before 2026-12-03 (the notifier looks such a record up in what it kept then).
+    record: RejectedRecord | None = None
 
 
 class DeleteSubmitted(Envelope):

@@ -7,7 +7,7 @@ models. Building a ProcessBoardRequest and dumping it with its record was a thir
 routed (cProfile in `python -m bench boards`).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -47,12 +47,23 @@ class RecordAccepted(Message, kw_only=True):
     response_id: UUID
 
 
+class RejectedRecord(msgspec.Struct):
+    """shared.events.RejectedRecord."""
+
+    activity_id: str
+    first_name: str
+    last_name: str
+    completion_date: date
+    learner_id: str | None
+
+
 class RecordRejected(Message, kw_only=True):
     """shared.events.RecordRejected."""
 
     target: Target
     response_id: UUID
     errors: list[ParsError]
+    record: RejectedRecord
 
 
 class RecordDeleted(RecordAccepted, kw_only=True):
@@ -85,7 +96,9 @@ def verdict_event(verdict: BoardVerdict, target: RoutedRecord, correlation_id: s
         "occurred_at": verdict.occurred_at,
     }
     if event_type == "RecordRejected":
-        return RecordRejected(errors=verdict.errors, **common)
+        return RecordRejected(errors=verdict.errors, record=RejectedRecord(
+            target.activity_id, target.first_name, target.last_name, target.completion_date, target.learner_id),
+            **common)
     if event_type == "RecordDeleted":
         return RecordDeleted(**common)
     return RecordAccepted(**common)

@@ -18,6 +18,7 @@ from shared.events import (
     RecordAccepted,
     RecordDeleted,
     RecordRejected,
+    RejectedRecord,
 )
 
 # A board that has not answered within its latency and this grace is asked again.
@@ -76,6 +77,11 @@ def verdict_event_type(action: str, accepted: bool) -> VerdictEventType:
     return "RecordAccepted" if accepted else "RecordRejected"
 
 
+def rejected_record(record: LearnerRecord) -> RejectedRecord:
+    return RejectedRecord(activity_id=record.activity_id, first_name=record.first_name, last_name=record.last_name,
+                          completion_date=record.completion_date, learner_id=record.learner_id)
+
+
 def verdict_event(verdict: BoardVerdict, target: LearnerRecord, correlation_id: str) -> Envelope:
     """The record event a verdict becomes; its id derives from the verdict's, so re-appending is a no-op."""
     common = {
@@ -88,5 +94,5 @@ def verdict_event(verdict: BoardVerdict, target: LearnerRecord, correlation_id: 
     if event_type == "RecordDeleted":
         return RecordDeleted(**common)
     if event_type == "RecordRejected":
-        return RecordRejected(errors=verdict.errors, **common)
+        return RecordRejected(errors=verdict.errors, record=rejected_record(target), **common)
     return RecordAccepted(**common)

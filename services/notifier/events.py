@@ -1,11 +1,11 @@
-"""The notifier's reading of pars.record-events: the three events it keeps, only the fields a digest line shows,
+"""The notifier's reading of pars.record-events: the two rejections it keeps, only the fields a digest line shows,
 decoded by msgspec.
 
-The consumer passes over every other event by its `event_type` header, undecoded (shared.consumer's `only`). Of
-the three it reads, RecordSubmitted comes once per record: decoding it into shared.events' pydantic models (a
-LearnerRecord with its Decimals and credit types) was most of the notifier's CPU per event. These structs mirror
-those models' JSON (the tag is `event_type`); a message none of them reads fails to decode, and the consumer
-dead-letters it as before.
+The consumer passes over every other event by its `event_type` header, undecoded (shared.consumer's `only`). A
+board's rejection carries what the digest shows of its record (shared.events.RejectedRecord); until 2026-12-03 it did
+not, and the notifier kept every RecordSubmitted's details in case the record was rejected later (a row and an inbox
+claim a record, and most of the notifier's CPU). These structs mirror shared.events' models' JSON (the tag is
+`event_type`); a message neither of them reads fails to decode, and the consumer dead-letters it as before.
 """
 
 from datetime import datetime
@@ -32,15 +32,13 @@ class Event(msgspec.Struct, tag_field="event_type", kw_only=True):
     record_id: UUID | None = None
 
 
-class SubmittedRecord(msgspec.Struct):
-    """shared.events.LearnerRecord, as far as a digest line shows it."""
+class RejectedRecord(msgspec.Struct):
+    """shared.events.RejectedRecord."""
 
-    record_id: UUID
-    provider_id: str
     activity_id: str
     first_name: str
     last_name: str
-    completion_date: str  # a date as JSON: ISO text, as the records table keeps it
+    completion_date: str  # a date as JSON: ISO text, as the rejections table keeps it
     learner_id: str | None = None
 
 
@@ -57,15 +55,11 @@ class ReportedRecord(msgspec.Struct):
     completion_date: str | None = None
 
 
-class RecordSubmitted(Event, tag="RecordSubmitted"):
-    event_type: ClassVar[str] = "RecordSubmitted"
-    record: SubmittedRecord
-
-
 class RecordRejected(Event, tag="RecordRejected"):
     event_type: ClassVar[str] = "RecordRejected"
     target: Target
     errors: Errors
+    record: RejectedRecord | None = None  # None from routers before 2026-12-03
 
 
 class RecordRejectedByPars(Event, tag="RecordRejectedByPars"):
@@ -75,9 +69,9 @@ class RecordRejectedByPars(Event, tag="RecordRejectedByPars"):
 
 
 # What the consumer lets through to the decoder, told apart by header (the pydantic models name the types).
-READ = (events.RecordSubmitted, events.RecordRejected, events.RecordRejectedByPars)
-_decoder: msgspec.json.Decoder[RecordSubmitted | RecordRejected | RecordRejectedByPars] = msgspec.json.Decoder(
-    RecordSubmitted | RecordRejected | RecordRejectedByPars)
+READ = (events.RecordRejected, events.RecordRejectedByPars)
+_decoder: msgspec.json.Decoder[RecordRejected | RecordRejectedByPars] = msgspec.json.Decoder(
+    RecordRejected | RecordRejectedByPars)
 
 
 def decode_record_event(value: bytes) -> Event:

@@ -1,7 +1,7 @@
 """Keeps every rejection a provider should hear about, with what its digest line shows, and the titles of the
 activities a digest names."""
 
-from notifier.events import Event, RecordRejected, RecordRejectedByPars, RecordSubmitted
+from notifier.events import Event, RecordRejected, RecordRejectedByPars
 from notifier.ports import ActivityTitles, RejectionStore
 from notifier.rejections import digested_by_pars, kept_rejections
 from shared.consumer import Delivery
@@ -12,7 +12,7 @@ log = get_logger(__name__)
 
 
 class RejectionCollector:
-    EVENTS = (RecordSubmitted, RecordRejected, RecordRejectedByPars)  # what it reads of pars.record-events
+    EVENTS = (RecordRejected, RecordRejectedByPars)  # what it reads of pars.record-events
 
     def __init__(self, store: RejectionStore) -> None:
         self._store = store
@@ -23,9 +23,11 @@ class RejectionCollector:
             return
         async with self._store.transaction() as tables:
             todo = await tables.fresh_only(events)
-            await tables.remember_records([e.record for e in todo if isinstance(e, RecordSubmitted)])
+            # A board's rejection from a router before 2026-12-03 names its record only: its details are in what the
+            # notifier kept of every RecordSubmitted until then.
             submitted = await tables.submitted_details(
-                {e.record_id for e in todo if isinstance(e, RecordRejected) and e.record_id is not None})
+                {e.record_id for e in todo if isinstance(e, RecordRejected) and e.record is None
+                 and e.record_id is not None})
             opted_in = await tables.opted_in({e.provider_id for e in digested_by_pars(todo)})
             kept = kept_rejections(todo, submitted, opted_in)
             await tables.keep(kept)

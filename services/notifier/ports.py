@@ -5,7 +5,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol, TypeVar
 from uuid import UUID
 
-from notifier.events import Event, SubmittedRecord
+from notifier.events import Event
 from notifier.rejections import KeptRejection, SubmittedDetails
 
 E = TypeVar("E", bound=Event)
@@ -18,9 +18,9 @@ class RejectionTables(Protocol):
         """The events not applied before, claimed in this transaction."""
         ...
 
-    async def remember_records(self, submitted: list[SubmittedRecord]) -> None: ...
-
-    async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]: ...
+    async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
+        """The details kept of these records while rejections did not carry them (before 2026-12-03)."""
+        ...
 
     async def opted_in(self, provider_ids: Collection[str]) -> set[str]:
         """Of these providers, those who asked for PARS's own rejections in their digest."""

@@ -13,7 +13,8 @@ DIGESTED_CHANNELS = ("batch", "ws")
 
 @dataclass(frozen=True, slots=True)
 class SubmittedDetails:
-    """A submitted record as a digest line shows it, kept until a board rejects the record."""
+    """A submitted record as a digest line shows it, as the notifier kept it until 2026-12-03 (a board's rejection
+    carries it since)."""
 
     activity_id: str
     first_name: str
@@ -46,14 +47,15 @@ def digested_by_pars(events: Sequence[Event]) -> list[RecordRejectedByPars]:
 
 def kept_rejections(events: Sequence[Event], submitted: Mapping[UUID, SubmittedDetails],
                     opted_in: Collection[str]) -> list[KeptRejection]:
-    """The rejections to keep, in log order: every board rejection (with the record's details as submitted, when
-    known) and PARS's own rejections of batch and web-service records for providers who opted in."""
+    """The rejections to keep, in log order: every board rejection (with the record's details as the rejection
+    carries them, or as kept before it did, when known) and PARS's own rejections of batch and web-service records
+    for providers who opted in."""
     kept = []
     for e in events:
         if isinstance(e, RecordRejected):
             record_id = e.record_id
             assert record_id is not None  # a board answers about a record
-            r = submitted.get(record_id)
+            r = e.record or submitted.get(record_id)
             kept.append(KeptRejection(
                 e.event_id, e.provider_id, record_id, e.target.code, e.errors, e.occurred_at,
                 *((r.activity_id, r.first_name, r.last_name, r.learner_id, r.completion_date) if r else ())))

@@ -10,7 +10,6 @@ from uuid import UUID
 import asyncpg
 
 from notifier.digests import Digest, Rejection, digest_id
-from notifier.events import SubmittedRecord
 from notifier.ports import E
 from notifier.rejections import KeptRejection, SubmittedDetails
 from shared.db import Connection, array_columns
@@ -28,16 +27,6 @@ class RejectionTablesSql:
 
     async def fresh_only(self, events: list[E]) -> list[E]:
         return await fresh_only(self._conn, events)
-
-    async def remember_records(self, submitted: list[SubmittedRecord]) -> None:
-        # One statement per batch, an array per column: executemany ran (and planned) the INSERT once per row.
-        if submitted:
-            await self._conn.execute(
-                "INSERT INTO records (record_id, provider_id, activity_id, first_name, last_name, learner_id,"
-                " completion_date) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
-                " $6::text[], $7::text[]) ON CONFLICT (record_id) DO NOTHING",
-                *array_columns([(r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id,
-                                 r.completion_date) for r in submitted], 7))
 
     async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
         if not record_ids:

@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from notifier.events import SubmittedRecord
 from notifier.ports import E
 from notifier.rejections import KeptRejection, SubmittedDetails
 
@@ -36,11 +35,6 @@ class FakeNotifierStore:
                 self.processed.add(e.event_id)
                 todo.append(e)
         return todo
-
-    async def remember_records(self, submitted: list[SubmittedRecord]) -> None:
-        for r in submitted:
-            self.records.setdefault(r.record_id, SubmittedDetails(r.activity_id, r.first_name, r.last_name,
-                                                                  r.learner_id, r.completion_date))
 
     async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
         return {i: self.records[i] for i in record_ids if i in self.records}

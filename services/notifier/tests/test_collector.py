@@ -3,11 +3,11 @@ what its lines show, and the activity titles it names."""
 
 import uuid
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from notifier.events import Event, decode_record_event
 from notifier.handlers import ActivityListener, RejectionCollector
+from notifier.rejections import SubmittedDetails
 from notifier.tests.fakes import FakeNotifierStore
 from shared import events
 from shared.codes import pars_error
@@ -23,17 +23,17 @@ def envelope(record_id: uuid.UUID, provider: str = PROVIDER) -> dict[str, Any]:
             "occurred_at": datetime(2026, 11, 2, 9, 30, tzinfo=UTC)}
 
 
-def submitted(record_id: uuid.UUID) -> events.RecordSubmitted:
-    record = events.LearnerRecord(
-        record_id=record_id, submission_id=uuid.uuid4(), provider_id=PROVIDER, channel="batch", credit_id="c1",
-        activity_id="210000001", first_name="Harper", last_name="Benton", dob="11/11",
-        completion_date=date(2026, 11, 2), target=ABIM, learner_id="100001", credits=Decimal(1))
-    return events.RecordSubmitted(record=record, **envelope(record_id))
-
-
 def rejected_by_board(record_id: uuid.UUID) -> events.RecordRejected:
-    return events.RecordRejected(target=ABIM, response_id=uuid.uuid4(), errors=[pars_error("661")],
+    """As the router writes it, with the record as a digest line shows it."""
+    shown = events.RejectedRecord(activity_id="210000001", first_name="Harper", last_name="Benton",
+                                  completion_date=date(2026, 11, 2), learner_id="100001")
+    return events.RecordRejected(target=ABIM, response_id=uuid.uuid4(), errors=[pars_error("661")], record=shown,
                                  **envelope(record_id))
+
+
+def rejected_by_an_older_router(record_id: uuid.UUID) -> events.RecordRejected:
+    """A board's rejection as routers wrote it before 2026-12-03: the record named, not described."""
+    return rejected_by_board(record_id).model_copy(update={"record": None})
 
 
 def rejected_by_pars(channel: Literal["api", "batch", "ws"], provider: str = PROVIDER) -> events.RecordRejectedByPars:
@@ -49,20 +49,31 @@ def deliveries(*sent: events.Envelope) -> list[Delivery[Event]]:
     return [Delivery(decode_record_event(e.to_bytes()), None) for e in sent]
 
 
-async def test_a_board_rejection_is_kept_with_the_record_as_submitted() -> None:
+async def test_a_board_rejection_is_kept_with_the_record_it_describes_and_no_submission_is_kept() -> None:
     store, record_id = FakeNotifierStore(), uuid.uuid4()
     rejection = rejected_by_board(record_id)
-    await RejectionCollector(store).on_record_events(deliveries(submitted(record_id), rejection))
+    await RejectionCollector(store).on_record_events(deliveries(rejection))
     kept = store.rejections[rejection.event_id]
     assert (kept.provider_id, kept.record_id, kept.board, [e["code"] for e in kept.errors]) == (
         PROVIDER, record_id, "ABIM", ["661"])
     assert (kept.activity_id, kept.first_name, kept.last_name, kept.learner_id, kept.completion_date) == (
         "210000001", "Harper", "Benton", "100001", "2026-11-02")
+    assert store.records == {} and store.processed == {rejection.event_id}
 
 
-async def test_a_board_rejection_of_a_record_never_seen_is_kept_without_its_details() -> None:
+async def test_an_older_routers_rejection_is_kept_with_the_details_kept_of_its_submission() -> None:
     store, record_id = FakeNotifierStore(), uuid.uuid4()
-    await RejectionCollector(store).on_record_events(deliveries(rejected_by_board(record_id)))
+    store.records[record_id] = SubmittedDetails("210000009", "Ann", "Lee", "L1", "2026-11-03")  # kept back then
+    rejection = rejected_by_an_older_router(record_id)
+    await RejectionCollector(store).on_record_events(deliveries(rejection))
+    kept = store.rejections[rejection.event_id]
+    assert (kept.activity_id, kept.first_name, kept.last_name, kept.learner_id, kept.completion_date) == (
+        "210000009", "Ann", "Lee", "L1", "2026-11-03")
+
+
+async def test_an_older_routers_rejection_of_a_record_never_seen_is_kept_without_its_details() -> None:
+    store, record_id = FakeNotifierStore(), uuid.uuid4()
+    await RejectionCollector(store).on_record_events(deliveries(rejected_by_an_older_router(record_id)))
     [kept] = store.rejections.values()
     assert (kept.record_id, kept.activity_id, kept.first_name) == (record_id, None, None)
 
@@ -85,13 +96,6 @@ async def test_pars_rejections_reach_only_providers_who_asked_and_only_for_batch
     kept = store.rejections[wanted[0].event_id]
     assert (kept.activity_id, kept.first_name, kept.learner_id, [e["code"] for e in kept.errors]) == (
         "210000002", "Ada", "7", ["690"])
-
-
-async def test_a_submission_alone_keeps_no_rejection_but_remembers_the_record() -> None:
-    store, record_id = FakeNotifierStore(), uuid.uuid4()
-    await RejectionCollector(store).on_record_events(deliveries(submitted(record_id)))
-    assert store.rejections == {}
-    assert store.records[record_id].last_name == "Benton"
 
 
 async def test_an_activity_registered_through_the_api_gives_its_title_and_the_latest_one_wins() -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from notifier.events import READ, RecordRejected, RecordRejectedByPars, RecordSubmitted, decode_record_event
+from notifier.events import READ, RecordRejected, RecordRejectedByPars, decode_record_event
 from shared import events
 from shared.codes import pars_error
 from shared.consumer import event_types
@@ -18,20 +18,18 @@ ENVELOPE = {"provider_id": "0008001", "correlation_id": "req-1", "record_id": uu
             "occurred_at": datetime(2026, 11, 2, 9, 30, tzinfo=UTC)}
 
 
-def test_a_submission_keeps_what_a_digest_line_shows() -> None:
-    record = events.LearnerRecord(
-        record_id=ENVELOPE["record_id"], submission_id=uuid.uuid4(), provider_id="0008001", channel="batch",
-        credit_id="ccid:1", activity_id="210000001", first_name="Harper", last_name="Benton", dob="11/11",
-        completion_date=date(2026, 11, 2), target=TARGET, learner_id="100001", credits=Decimal("1.25"),
-        credit_types={"Medical Knowledge": Decimal("1.25")})
-    sent = events.RecordSubmitted(record=record, **ENVELOPE)
+def test_a_board_rejection_keeps_what_a_digest_line_shows_of_its_record() -> None:
+    shown = events.RejectedRecord(activity_id="210000001", first_name="Harper", last_name="Benton",
+                                  completion_date=date(2026, 11, 2), learner_id="100001")
+    sent = events.RecordRejected(target=TARGET, response_id=uuid.uuid4(), errors=[pars_error("661")], record=shown,
+                                 **ENVELOPE)
     got = decode_record_event(sent.to_bytes())
-    assert isinstance(got, RecordSubmitted)
+    assert isinstance(got, RecordRejected) and got.record is not None
     assert (got.event_id, got.correlation_id, got.provider_id, got.occurred_at) == (
         sent.event_id, "req-1", "0008001", sent.occurred_at)
     r = got.record
-    assert (r.record_id, r.provider_id, r.activity_id, r.first_name, r.last_name, r.learner_id, r.completion_date) == (
-        record.record_id, "0008001", "210000001", "Harper", "Benton", "100001", record.completion_date.isoformat())
+    assert (r.activity_id, r.first_name, r.last_name, r.learner_id, r.completion_date) == (
+        "210000001", "Harper", "Benton", "100001", "2026-11-02")
 
 
 def test_rejections_keep_their_errors_as_the_models_dumped_them() -> None:
@@ -39,8 +37,8 @@ def test_rejections_keep_their_errors_as_the_models_dumped_them() -> None:
     board = events.RecordRejected(target=TARGET, response_id=uuid.uuid4(), errors=errors, **ENVELOPE)
     got = decode_record_event(board.to_bytes())
     assert isinstance(got, RecordRejected)
-    assert (got.target.code, got.errors, got.record_id) == ("ABIM", [e.model_dump() for e in errors],
-                                                            board.record_id)
+    assert (got.target.code, got.errors, got.record_id, got.record) == (
+        "ABIM", [e.model_dump() for e in errors], board.record_id, None)  # a router's before 2026-12-03
 
     reported = events.ReportedRecord(record_id=ENVELOPE["record_id"], submission_id=uuid.uuid4(),
                                      provider_id="0008001", channel="ws", first_name="Harper", target=TARGET,
@@ -54,14 +52,19 @@ def test_rejections_keep_their_errors_as_the_models_dumped_them() -> None:
 
 
 def test_the_header_lets_through_only_what_it_decodes() -> None:
-    assert event_types(*READ) == {b"RecordSubmitted", b"RecordRejected", b"RecordRejectedByPars"}
+    assert event_types(*READ) == {b"RecordRejected", b"RecordRejectedByPars"}
     accepted = events.RecordAccepted(target=TARGET, **ENVELOPE)
     with pytest.raises(msgspec.ValidationError):  # without a header it is decoded, fails, and is dead-lettered
         decode_record_event(accepted.to_bytes())
+    record = events.LearnerRecord(
+        record_id=ENVELOPE["record_id"], submission_id=uuid.uuid4(), provider_id="0008001", credit_id="ccid:1",
+        activity_id="210000001", first_name="Harper", last_name="Benton", completion_date=date(2026, 11, 2),
+        target=TARGET, credits=Decimal("1.25"))
+    with pytest.raises(msgspec.ValidationError):  # the notifier no longer reads submissions
+        decode_record_event(events.RecordSubmitted(record=record, **ENVELOPE).to_bytes())
 
 
-@pytest.mark.parametrize(("model", "view"), [(events.RecordSubmitted, RecordSubmitted),
-                                             (events.RecordRejected, RecordRejected),
+@pytest.mark.parametrize(("model", "view"), [(events.RecordRejected, RecordRejected),
                                              (events.RecordRejectedByPars, RecordRejectedByPars)])
 def test_every_field_read_is_one_the_model_writes(model: type[events.Envelope], view: type[msgspec.Struct]) -> None:
     assert unwritten_fields(model, view) == []
