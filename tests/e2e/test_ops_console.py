@@ -110,14 +110,15 @@ def test_tail_shows_the_newest_record_events_without_personal_fields(stack: Stac
 
 
 async def publish_malformed_event(stack: Stack) -> None:
-    """An event no consumer can read, carrying a birthday and a licence number, on pars.record-events."""
+    """An event no consumer can read, carrying a birthday and a licence number, on pars.record-events: a board's
+    rejection, which the projector, validation's status tracking and the notifier read (and dead-letter)."""
     producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        value = {"event_type": "RecordSubmitted", "record": {"first_name": "Poison", "dob": "11/11",
-                                                             "license_id": "MD.205357"}}
+        value = {"event_type": "RecordRejected", "record": {"first_name": "Poison", "dob": "11/11",
+                                                            "license_id": "MD.205357"}}
         await producer.send_and_wait(stack.settings.topic("pars.record-events"), json.dumps(value).encode(),
-                                     key=str(uuid.uuid4()).encode(), headers=[("event_type", b"RecordSubmitted")])
+                                     key=str(uuid.uuid4()).encode(), headers=[("event_type", b"RecordRejected")])
     finally:
         await producer.stop()
 
