@@ -26,12 +26,11 @@ run: install
 
 # The whole suite against real Kafka and PostgreSQL (started by the tests' fixtures unless PARS_* are set). helm, for the
 # chart's tests, is built from its Go module once (minutes cold) in the background while the suite runs; the chart's
-# tests wait for it on deploy/local/helm.sh's lock, at the lowest CPU priority so that the tests come first. One process
-# unless PARS_TEST_WORKERS=N: with 2, the files that kill and restart servers and services run one after another on one
-# worker (conftest.py, ONE_AT_A_TIME) and every other file is a unit either takes, the slowest first: 25.5-27.7 min
-# where one process takes 40, but a fresh clone's first run (helm's build, a cold cluster) timed two uploads' answers
-# out at load 21, so one process stays the default until two workers have passed on a fresh clone.
-WORKERS := $(or $(PARS_TEST_WORKERS),1)
+# tests wait for it on deploy/local/helm.sh's lock, at the lowest CPU priority so that the tests come first. Two
+# workers unless PARS_TEST_WORKERS=N (1: one process): the files that kill and restart servers and services run one
+# after another on one worker (conftest.py, ONE_AT_A_TIME) and every other file is a unit either takes, the slowest
+# first. A fresh clone: 23.8 min with two, 34.4 in one process (2026-12-03; docs/DESIGN-NOTES.md, "The test suite").
+WORKERS := $(or $(PARS_TEST_WORKERS),2)
 test: install
 	@$(BIN)/ruff check .
 	@$(BIN)/mypy
