@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
+from bench.idle import stolen
 from bench.pipeline import completions
 from bench.stack import BenchStack
 from bench.table import AT_MOST, Figure
@@ -128,13 +129,15 @@ async def _fixed_rate(stack: BenchStack, bodies: list[dict], rate: float) -> tup
 def fixed_rate_caller(stack: BenchStack, world: World, seconds: int, rate: float = 100) -> Figure:
     _, bodies = completions(world, int(seconds * rate))
     before = resource.getrusage(resource.RUSAGE_SELF)
-    latencies, failed = asyncio.run(_fixed_rate(stack, bodies, rate))
+    with stolen() as steal:
+        latencies, failed = asyncio.run(_fixed_rate(stack, bodies, rate))
     after = resource.getrusage(resource.RUSAGE_SELF)
     client_ms = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / len(bodies) * 1000
     p99 = statistics.quantiles(latencies, n=100)[98]
     return Figure(f"API: completions p99 at {rate:.0f}/s", p99, "ms", 50, AT_MOST,
                   note=f"asyncio+aiohttp open loop, {len(latencies)} requests, "
-                  f"p50 {statistics.median(latencies):.0f} ms, the caller's CPU {client_ms:.2f} ms a request"
+                  f"p50 {statistics.median(latencies):.0f} ms, the caller's CPU {client_ms:.2f} ms a request, "
+                  f"stolen by the hypervisor {steal():.0%}"
                   + (f", {failed} not 2xx or no answer" if failed else ""))
 
 

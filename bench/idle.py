@@ -14,7 +14,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,6 +84,23 @@ def cpu_used(stack: BenchStack, pg_background: bool = True) -> Iterator[dict[str
         used[process.split("/")[0]] += max(0.0, total - before[process])
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far, in ticks: (stolen, all). /proc/stat's `cpu` line: user nice system idle iowait
+    irq softirq steal ..."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[7], sum(fields)
+
+
+@contextmanager
+def stolen() -> Iterator[Callable[[], float]]:
+    """Yields a function answering the share of the machine's CPU time its hypervisor took from it (steal) while the
+    block ran, once it is over. On a shared host it swung from 2% to 36% within minutes, and every figure with it."""
+    steal, total = _machine_ticks()
+    after: list[tuple[int, int]] = []
+    yield lambda: (after[0][0] - steal) / max(1, after[0][1] - total)
+    after.append(_machine_ticks())
+
+
 def _cpu_shares(stack: BenchStack, seconds: float, pg_background: bool = True) -> dict[str, float]:
     """% of a core each service, Kafka and PostgreSQL used over `seconds`."""
     with cpu_used(stack, pg_background) as used:
@@ -91,10 +108,12 @@ def _cpu_shares(stack: BenchStack, seconds: float, pg_background: bool = True) -
     return {name: cpu / seconds * 100 for name, cpu in used.items()}
 
 
-def cpu_text(used: dict[str, float], seconds: float) -> str:
-    """`intake 12.3 s (82%), ...`, the busiest first: CPU-seconds and share of one core over `seconds`."""
+def cpu_text(used: dict[str, float], seconds: float, steal: float | None = None) -> str:
+    """`intake 12.3 s (82%), ...`, the busiest first: CPU-seconds and share of one core over `seconds`; and the
+    share of the machine's time the hypervisor took meanwhile, if given."""
     return ", ".join(f"{name} {cpu:.1f} s ({cpu / seconds:.0%})"
-                     for name, cpu in sorted(used.items(), key=lambda item: -item[1]))
+                     for name, cpu in sorted(used.items(), key=lambda item: -item[1])) + (
+        "" if steal is None else f"; stolen by the hypervisor {steal:.0%}")
 
 
 def idle_cost(stack: BenchStack, seconds: float) -> Figure:

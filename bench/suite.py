@@ -49,14 +49,15 @@ def main(argv: list[str]) -> None:
     rate = ceiling.measure(Settings(), args.messages)
     figures = [Figure("ceiling: plain aiokafka chain", rate, "records/s", per_ceiling=True,
                       note=f"{len(ceiling.HOPS)} hop processes, {args.messages:,} records")]
-    with bench_stack(world, world.providers[0].id) as stack:
+    with idle.stolen() as stolen, bench_stack(world, world.providers[0].id) as stack:
         pids = idle.stack_pids(stack)
         profile_pids = {name: pids[name][0] for name in args.profile_services.split(",")}
         idle.wait_quiet(stack)  # the services' start-up done
         figures.append(idle.idle_cost(stack, args.seconds))
-        with profiled(args.profile, "files", profile_pids), idle.cpu_used(stack) as used, _timed() as took:
+        with (profiled(args.profile, "files", profile_pids), idle.cpu_used(stack) as used, _timed() as took,
+              idle.stolen() as stolen_then):
             figures.append(files.files_at_scale(stack, world, args.providers, rate))
-        cpu = {"files at scale": idle.cpu_text(used, took())}
+        cpu = {"files at scale": idle.cpu_text(used, took(), stolen_then())}
         figures.append(Figure(f"intake peak RSS, {args.providers} files parsing", idle.peak_rss_mb(pids["intake"][0]),
                               "MB", 200, AT_MOST, note="VmHWM after files at scale (the process's peak so far)"))
         idle.wait_quiet(stack)
@@ -65,9 +66,10 @@ def main(argv: list[str]) -> None:
         floor = api.healthz_floor(stack, args.seconds)
         figures.append(Figure("API: GET /healthz (the floor)", floor.requests_per_second, "/s", per_floor=True,
                               note=f"wrk, {api.CONNECTIONS} connections, p99 {floor.p99_ms:.1f} ms"))
-        with profiled(args.profile, "wrk", profile_pids), idle.cpu_used(stack) as used, _timed() as took:
+        with (profiled(args.profile, "wrk", profile_pids), idle.cpu_used(stack) as used, _timed() as took,
+              idle.stolen() as stolen_then):
             posted, p99 = api.completions_with_wrk(stack, world, args.seconds)
-        cpu["wrk posting completions"] = idle.cpu_text(used, took())
+        cpu["wrk posting completions"] = idle.cpu_text(used, took(), stolen_then())
         per_floor = None if posted.value is None else posted.value / floor.requests_per_second
         figures += [posted, Figure("API: completions ÷ /healthz floor", per_floor, "×", 0.3), p99]
         idle.wait_quiet(stack)  # the board verdicts of wrk's completions, still on their way after the answers
@@ -81,7 +83,8 @@ def main(argv: list[str]) -> None:
     figures += replicas.figures(world, args.providers, rate, one_of_each, args.messages)
     figures += [Figure(name, None, "", note="measured apart: make bench BENCH=growth (3-5 min)") for name in APART]
     print(f"\nmake bench, {began:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average (1, 5, 15 min) "
-          f"before: {load_before}, after: {_load()}\n")
+          f"before: {load_before}, after: {_load()}; CPU time the hypervisor took (steal) while the stack ran: "
+          f"{stolen():.0%}\n")
     print(render(figures, rate, floor.requests_per_second))
     print("\nCPU-seconds (share of one core) while:")
     for phase, text in cpu.items():
