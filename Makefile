@@ -36,7 +36,7 @@ run: install
 # tests wait for it on deploy/local/helm.sh's lock, at the lowest CPU priority so that the tests come first. Two
 # workers unless PARS_TEST_WORKERS=N (1: one process): the files that kill and restart servers and services run one
 # after another on one worker (conftest.py, ONE_AT_A_TIME) and every other file is a unit either takes, the slowest
-# first. A fresh clone: 20.5-27.1 min with two, 34.4 in one process (2026-12-03; docs/DESIGN-NOTES.md, "The test suite").
+# first. A fresh clone: 17.9-27.1 min with two, 34.4 in one process (2026-12-03; docs/DESIGN-NOTES.md, "The test suite").
 WORKERS := $(or $(PARS_TEST_WORKERS),2)
 test: install
 	@$(BIN)/ruff check .
