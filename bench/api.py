@@ -98,8 +98,8 @@ async def _fixed_rate(stack: BenchStack, bodies: list[dict], rate: float) -> tup
     """Open loop: request i leaves at i / rate whatever came before, and its latency counts from then, so a slow
     answer is not hidden by the requests it delayed (what wrk2 does; wrk2 is not packaged in Debian).
 
-    On aiohttp, not httpx: httpx's pool took 5.6-9.8 ms of CPU a request at 100/s here, half a core of the two the
-    stack runs on, and its own queue made most of the p99 it reported (3-10 s); aiohttp takes ≈ 1.2 ms
+    On aiohttp, not httpx: httpx took 10.5-11.9 ms of CPU a request at 100/s here, two thirds of a core of the two
+    the stack runs on, and sent late, which made most of the p99 it reported (8.5-14.7 s); aiohttp takes ≈ 1.2 ms
     (docs/PERFORMANCE.md, "The caller at 100/s was the client's")."""
     latencies: list[float] = []
     failed = 0
