@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -53,6 +53,15 @@ class OutboxRow:
     headers: dict[str, str]
 
 
+class KeptRows(list[OutboxRow]):
+    """What `OutboxWriter.enqueue` kept for its writer to publish, with how many of the writer's sends had failed
+    before the statement that kept them (`publish_soon` leaves them to the relay if another failed since)."""
+
+    def __init__(self, rows: Iterable[OutboxRow] = (), failures_before: int = 0) -> None:
+        super().__init__(rows)
+        self.failures_before = failures_before
+
+
 PublishRows = Callable[[Sequence[OutboxRow]], Awaitable[None]]
 _TopicKey = tuple[str, bytes | None]
 
@@ -72,6 +81,9 @@ PUBLISH_SECONDS = 5.0  # how long a writer waits for Kafka's acks before handing
 # round trip, and a statement planned and run: 2.8 of 24 statements a completion at 50/s). Rows left when a writer
 # dies are sent again by the relay after HAND_OVER_SECONDS, as before.
 SETTLE_GATHER_SECONDS = 0.2
+# How many rows `publish_soon` lets wait for the writer's sender before its caller waits too: about two of a
+# consumer's largest batches, so one batch is sent while the next is handled, and no more piles up while Kafka is slow.
+SOON_UNSENT_ROWS = 4_000
 
 # One statement: the messages are inserted; each is its writer's (held, for $6 seconds) unless an earlier row of its
 # topic and key is held by a writer or due for the relay (other than $7, the rows this writer is publishing or has
@@ -225,11 +237,14 @@ class OutboxWriter:
     due `hand_over_after` seconds after they were written; one whose publish fails or takes over `publish_within`
     hands them over, due at once. Order per topic and key holds: a row is published by its writer only when no
     earlier row of its key is held by another writer or due for the relay (this writer's own are published, or
-    being published: its sends queue in order on one producer, and a consumer's batch is published before it takes
-    the next); otherwise the row is the relay's, which sends no row while an earlier one of its key is held (for at
-    most the hand-over delay) and due rows in the order they were written.
+    being published: its sends queue in order on one producer, one round at a time); otherwise the row is the
+    relay's, which sends no row while an earlier one of its key is held (for at most the hand-over delay) and due
+    rows in the order they were written.
     A message may leave twice (writer and relay, after a crash or a slow ack): consumers claim each event_id once.
     Messages with a `not_before` still ahead are the relay's, as with `Outbox.enqueue`.
+
+    A consumer that need not know when Kafka has its batch's messages calls `publish_soon` instead of `publish`: the
+    writer's sender sends them while the consumer takes its next batch.
 
     A writer whose messages are all its transaction would hold (intake's submissions without an Idempotency-Key)
     calls `keep_and_publish` instead: the messages of every caller waiting meanwhile are kept by one statement and
@@ -253,6 +268,10 @@ class OutboxWriter:
         self._sender: asyncio.Task[None] | None = None
         self._groups_begun = 0  # statements begun, counted: a kept group's place
         self._hand_over_through = 0  # groups up to this place hand their rows over (an earlier send failed)
+        self._failures = 0  # sends that failed, counted (KeptRows.failures_before)
+        self._unsent = 0  # rows publish_soon gave the sender that it has not sent (or handed over) yet
+        self._below_unsent_limit = asyncio.Event()
+        self._below_unsent_limit.set()
 
     def _forget(self, ids: Sequence[int]) -> None:
         for i in ids:
@@ -263,17 +282,18 @@ class OutboxWriter:
                 if not same:
                     del self._mine_by_key[key]
 
-    async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> KeptRows:
         """Inside the transaction: keep the messages; answers the rows to `publish` once it committed (the others
         are the relay's, and it is woken for them at the commit)."""
+        failures_before = self._failures  # before the statement: a send failing while it runs counts as after
         if not messages:
-            return []
+            return KeptRows()
         messages = _traced(messages)  # the rows it publishes carry the trace context too
         now = datetime.now(UTC)
         due = [m.not_before is None or m.not_before <= now for m in messages]
         if not any(due):  # all delayed (a board's latency): the relay's, as they always were
             await self.outbox.enqueue(conn, messages)
-            return []
+            return KeptRows()
         # A message due already is its writer's like any other (the relay would send it at once, and twice).
         # Built anew, not dataclasses.replace: that was 6% of board-sim's handler, whose answers all carry a time.
         held = [OutboxMessage(m.topic, m.value, m.key, m.headers) if d and m.not_before is not None else m
@@ -283,8 +303,8 @@ class OutboxWriter:
         keys = {(m.topic, m.key) for m in held}
         kept = await self.outbox.enqueue_held(conn, held, hand_over_after=self._hand_over_after,
                                               publishing=[i for key in keys for i in self._mine_by_key.get(key, ())])
-        rows = [OutboxRow(i, m.topic, m.key, m.value, m.headers)
-                for (i, free), m, d in zip(kept, messages, due, strict=True) if free and d]
+        rows = KeptRows((OutboxRow(i, m.topic, m.key, m.value, m.headers)
+                         for (i, free), m, d in zip(kept, messages, due, strict=True) if free and d), failures_before)
         if len(rows) < len(messages):
             await self.outbox.notify(conn)  # delivered at the commit
         return rows
@@ -298,6 +318,28 @@ class OutboxWriter:
         self._remember(rows)
         return await self._send(rows)
 
+    async def publish_soon(self, rows: KeptRows) -> None:
+        """After the commit: the rows go to the writer's sender, which sends them after every earlier call's, in
+        order, and deletes them once Kafka has them (or hands them to the relay, as `publish` does); the caller goes
+        on to its next batch meanwhile. Validation waited for the acks of a file's batch before taking the next: a
+        third of its time a batch (docs/PERFORMANCE.md). Rows kept before another send of this writer failed are the
+        relay's at once: sent now, they could overtake that send's rows of their keys. Waits while SOON_UNSENT_ROWS
+        rows are still unsent, so a slow Kafka slows the consumer instead of filling memory."""
+        if not rows:
+            return
+        if rows.failures_before != self._failures:
+            await self._leave_to_relay([r.id for r in rows])
+            return
+        self._remember(rows)
+        self._groups_begun += 1
+        self._to_send.append(_KeptGroup(self._groups_begun, list(rows), []))
+        self._unsent += len(rows)
+        if self._unsent >= SOON_UNSENT_ROWS:
+            self._below_unsent_limit.clear()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_groups(), name=f"outbox-sender-{self.outbox.schema}")
+        await self._below_unsent_limit.wait()
+
     def _remember(self, rows: Sequence[OutboxRow]) -> None:
         """From now on the writer's next statements count these rows as its own (being published)."""
         for r in rows:
@@ -310,6 +352,12 @@ class OutboxWriter:
             async with asyncio.timeout(self._publish_within):  # in this task: wait_for made a task per publish
                 await self._publish(rows)
         except Exception as exc:  # a time-out included: the rows are kept, the relay delivers them
+            # First, before any await: rows kept from now on must not overtake these, nor the groups waiting behind
+            # them, which are the relay's too (_send_groups), so none of them counts as this writer's any more.
+            self._failures += 1
+            self._hand_over_through = self._groups_begun
+            for group in self._to_send:
+                self._forget([r.id for r in group.rows])
             log.warning("messages left to the outbox relay", error=type(exc).__name__, messages=len(rows))
             await self._leave_to_relay(ids)
             return False
@@ -353,7 +401,8 @@ class OutboxWriter:
                     if not c.published.done():
                         c.published.set_exception(exc)
                 continue
-            self._remember(rows)  # before the next statement, which must count them as this writer's
+            if place > self._hand_over_through:  # else a send failed meanwhile: the relay's, not this writer's
+                self._remember(rows)  # before the next statement, which must count them as this writer's
             self._to_send.append(_KeptGroup(place, rows, group))
             if self._sender is None or self._sender.done():
                 self._sender = asyncio.create_task(self._send_groups(), name=f"outbox-sender-{self.outbox.schema}")
@@ -362,6 +411,7 @@ class OutboxWriter:
         """Every group kept so far in one send, in the order kept; again while more were kept meanwhile."""
         while self._to_send:
             groups, self._to_send = self._to_send, []
+            soon = sum(len(g.rows) for g in groups if not g.callers)  # publish_soon's groups (no caller waits)
             behind_a_failure = [g for g in groups if g.place <= self._hand_over_through]
             if behind_a_failure:
                 # Kept while an earlier group's send was pending, which failed and left its rows to the relay:
@@ -370,16 +420,17 @@ class OutboxWriter:
                 _answer(behind_a_failure, False)
                 groups = [g for g in groups if g.place > self._hand_over_through]
             rows = [r for g in groups for r in g.rows]
-            published = not rows or await self._send(rows)
-            if not published:
-                self._hand_over_through = self._groups_begun
+            published = not rows or await self._send(rows)  # a failure marks the groups behind it (_send)
             _answer(groups, published)
+            self._unsent -= soon
+            if self._unsent < SOON_UNSENT_ROWS:
+                self._below_unsent_limit.set()
 
     async def stop(self) -> None:
         """Keep and send what callers are waiting for, delete the published rows still in the outbox, then stop."""
         if self._keeper is not None:
             await self._keeper
-        if self._sender is not None:  # only the keeper starts one: this is the last
+        if self._sender is not None:  # the keeper's and publish_soon's: none start after the callers stopped
             await self._sender
         await self._settler.stop()
 

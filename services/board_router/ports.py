@@ -11,7 +11,7 @@ from board_router.events import RoutedRecord
 from board_router.messages import BoardRequest
 from shared.boards import Board
 from shared.inbox import Identified
-from shared.outbox import OutboxMessage, OutboxRow
+from shared.outbox import KeptRows, OutboxMessage
 
 E = TypeVar("E", bound=Identified)
 
@@ -71,7 +71,7 @@ class RouterTables(Protocol):
         """(request id, new answer time): asked again."""
         ...
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         """Keep the messages in the outbox in this transaction; answers the rows to publish after the commit."""
         ...
 
@@ -79,6 +79,6 @@ class RouterTables(Protocol):
 class RouterStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[RouterTables]: ...
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+    async def publish(self, rows: KeptRows) -> None:
         """After the commit: send the rows (the relay sends whatever this could not)."""
         ...

@@ -14,7 +14,7 @@ from shared.board_overrides import read_boards
 from shared.boards import Board
 from shared.db import Connection
 from shared.inbox import fresh_only
-from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
+from shared.outbox import KeptRows, OutboxMessage, OutboxWriter
 
 
 class RouterTablesSql:
@@ -87,7 +87,7 @@ class RouterTablesSql:
         await self._conn.executemany(
             "UPDATE requests SET answer_due = $2, attempts = attempts + 1 WHERE request_id = $1", due)
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         return await self._writer.enqueue(self._conn, messages)
 
 
@@ -102,5 +102,5 @@ class RouterStorage:
         async with self._pool.acquire() as conn, conn.transaction():
             yield RouterTablesSql(conn, self._writer)
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
-        await self._writer.publish(rows)
+    async def publish(self, rows: KeptRows) -> None:
+        await self._writer.publish_soon(rows)  # sent while the consumer takes its next batch

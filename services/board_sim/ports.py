@@ -10,7 +10,7 @@ from board_sim.judging import Diplomate, Ledger
 from board_sim.requests import BoardRequest
 from shared.boards import Board
 from shared.events import BoardVerdict
-from shared.outbox import OutboxMessage, OutboxRow
+from shared.outbox import KeptRows, OutboxMessage
 
 
 class DeskTables(Protocol):
@@ -44,7 +44,7 @@ class DeskTables(Protocol):
 
     async def withdraw(self, deleted: list[BoardRequest]) -> None: ...
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         """Keep the messages in the outbox in this transaction; answers the rows to publish after the commit."""
         ...
 
@@ -52,6 +52,6 @@ class DeskTables(Protocol):
 class DeskStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[DeskTables]: ...
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+    async def publish(self, rows: KeptRows) -> None:
         """After the commit: send the rows due now (the relay sends the later ones and whatever this could not)."""
         ...

@@ -14,7 +14,7 @@ from shared.boards import Board
 from shared.db import Connection, array_columns
 from shared.events import BoardVerdict
 from shared.names import name_key
-from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
+from shared.outbox import KeptRows, OutboxMessage, OutboxWriter
 
 
 class DeskTablesSql:
@@ -82,7 +82,7 @@ class DeskTablesSql:
             await self._conn.execute("DELETE FROM credits WHERE credit_key = ANY($1::text[])",
                                      [f"record:{q.record.record_id}" for q in deleted])
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         return await self._writer.enqueue(self._conn, messages)
 
 
@@ -97,5 +97,5 @@ class DeskStorage:
         async with self._pool.acquire() as conn, conn.transaction():
             yield DeskTablesSql(conn, self._writer)
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
-        await self._writer.publish(rows)
+    async def publish(self, rows: KeptRows) -> None:
+        await self._writer.publish_soon(rows)  # sent while the consumer takes its next batch

@@ -10,7 +10,7 @@ from uuid import UUID
 from shared.boards import Board
 from shared.events import LearnerRecord, SubmitRecord
 from shared.lifecycle import RecordStatus
-from shared.outbox import OutboxMessage, OutboxRow
+from shared.outbox import KeptRows, OutboxMessage
 from shared.world import Activity
 from validation.matching import DirectoryEntry
 from validation.rules import RosterEntry
@@ -62,7 +62,7 @@ class SubmissionBatch(LookupReader, Protocol):
         """What the batch changed; `submitted`: the JSON of the RecordSubmitted event of each record it kept."""
         ...
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         """Keep the events in the outbox; answers the rows to publish once the transaction committed."""
         ...
 
@@ -76,7 +76,7 @@ class SubmissionStore(Protocol):
         """Reads outside a transaction (the dry run keeps nothing)."""
         ...
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+    async def publish(self, rows: KeptRows) -> None:
         """After the commit: send the batch's events (what this cannot, the outbox relay sends)."""
         ...
 

@@ -14,7 +14,7 @@ from shared.db import Connection
 from shared.events import LearnerRecord, SubmitRecord
 from shared.inbox import keep_fresh
 from shared.lifecycle import RecordStatus
-from shared.outbox import OutboxMessage, OutboxRow, OutboxWriter
+from shared.outbox import KeptRows, OutboxMessage, OutboxWriter
 from shared.states import state_code
 from shared.world import Activity, Physician
 from validation.matching import DirectoryEntry
@@ -232,7 +232,7 @@ class SqlSubmissionBatch(SqlLookups):
                         submitted: Mapping[UUID, bytes]) -> None:
         await save_live(self._conn, before, after, submitted)
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         return await self._writer.enqueue(self._conn, messages)
 
 
@@ -253,8 +253,8 @@ class SqlSubmissions:
         async with self._pool.acquire() as conn:
             yield SqlLookups(conn)
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
-        await self._writer.publish(rows)
+    async def publish(self, rows: KeptRows) -> None:
+        await self._writer.publish_soon(rows)  # sent while the consumer takes its next batch
 
 
 class SqlStatuses:

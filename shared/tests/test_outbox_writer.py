@@ -11,7 +11,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from shared.db import create_pool, migrate
-from shared.outbox import Outbox, OutboxMessage, OutboxRelay, OutboxRow, OutboxWriter
+from shared.outbox import KeptRows, Outbox, OutboxMessage, OutboxRelay, OutboxRow, OutboxWriter
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def messages(key: str, *values: str) -> list[OutboxMessage]:
     return [OutboxMessage("t", v.encode(), key.encode()) for v in values]
 
 
-async def keep(writer: OutboxWriter, pool: asyncpg.Pool, batch: list[OutboxMessage]) -> list[OutboxRow]:
+async def keep(writer: OutboxWriter, pool: asyncpg.Pool, batch: list[OutboxMessage]) -> KeptRows:
     async with pool.acquire() as conn, conn.transaction():
         return await writer.enqueue(conn, batch)
 
@@ -250,3 +250,68 @@ async def test_a_group_kept_while_a_failing_send_was_pending_is_the_relays_and_l
     await relay_all(pool, outbox, kafka)
     await writer.stop()
     assert kafka.sent == [b"first", b"second"]
+
+
+async def test_publish_soon_returns_before_the_acks_and_the_batches_leave_in_their_order(
+        pool: asyncpg.Pool, outbox: Outbox) -> None:
+    gate = asyncio.Event()
+    kafka = CountingKafka(gate=gate)
+    writer = OutboxWriter(pool, outbox, kafka)
+    first = await keep(writer, pool, messages("k1", "a1", "a2"))
+    await asyncio.wait_for(writer.publish_soon(first), 1)  # the send waits at the gate; the caller does not
+    await kafka.sending.wait()
+    second = await keep(writer, pool, messages("k1", "a3") + messages("k2", "b1"))
+    assert [r.value for r in second] == [b"a3", b"b1"]  # k1's earlier rows are this writer's, being sent
+    await asyncio.wait_for(writer.publish_soon(second), 1)
+    assert kafka.sent == []
+    gate.set()
+    await writer.stop()  # sends what is waiting, then deletes it
+    assert kafka.sent == [b"a1", b"a2", b"a3", b"b1"]
+    assert kafka.sends == 2  # the first batch, then the second
+    assert await outbox_rows(pool) == []
+    assert (writer._mine, writer._mine_by_key) == ({}, {})
+
+
+async def test_rows_kept_while_a_send_was_failing_are_the_relays_and_leave_after_the_failed_rows(
+        pool: asyncpg.Pool, outbox: Outbox) -> None:
+    gate = asyncio.Event()
+    kafka = CountingKafka(gate=gate, failures=1)
+    writer = OutboxWriter(pool, outbox, kafka)
+    await writer.publish_soon(await keep(writer, pool, messages("k1", "first")))
+    await kafka.sending.wait()  # its send waits at the gate, and will fail
+    queued = await keep(writer, pool, messages("k1", "queued"))  # queued behind it, as the writer's own
+    await writer.publish_soon(queued)
+    async with pool.acquire() as conn, conn.transaction():  # kept while the first send is still pending...
+        kept_before = await writer.enqueue(conn, messages("k1", "kept before the failure"))
+        kafka.gate = None
+        gate.set()  # ...which fails now, before this transaction commits
+        for _ in range(500):
+            if writer._failures:
+                break
+            await asyncio.sleep(0.01)
+    assert [r.value for r in kept_before] == [b"kept before the failure"]  # free when kept
+    await writer.publish_soon(kept_before)  # sent now, it would overtake the rows the relay has
+    after = await keep(writer, pool, messages("k1", "after") + messages("k2", "other"))
+    assert [r.value for r in after] == [b"other"]  # k1's earlier rows are the relay's now
+    await writer.publish_soon(after)
+    await writer.stop()
+    await relay_all(pool, outbox, kafka)
+    assert kafka.sent == [b"other", b"first", b"queued", b"kept before the failure", b"after"]
+    assert await outbox_rows(pool) == []
+
+
+async def test_publish_soon_waits_while_too_many_rows_are_unsent(
+        pool: asyncpg.Pool, outbox: Outbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shared.outbox.SOON_UNSENT_ROWS", 3)
+    gate = asyncio.Event()
+    kafka = CountingKafka(gate=gate)
+    writer = OutboxWriter(pool, outbox, kafka)
+    await asyncio.wait_for(writer.publish_soon(await keep(writer, pool, messages("k1", "a1", "a2"))), 1)
+    await kafka.sending.wait()
+    waiting = asyncio.ensure_future(writer.publish_soon(await keep(writer, pool, messages("k1", "a3"))))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # three rows unsent: the caller waits for the first send
+    gate.set()
+    await asyncio.wait_for(waiting, 1)
+    await writer.stop()
+    assert kafka.sent == [b"a1", b"a2", b"a3"]

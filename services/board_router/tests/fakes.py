@@ -11,7 +11,7 @@ from board_router.events import RoutedRecord
 from board_router.messages import BoardRequest
 from board_router.ports import E, OverdueRequest, SentRequest
 from shared.boards import Board, shipped_boards
-from shared.outbox import OutboxMessage, OutboxRow
+from shared.outbox import KeptRows, OutboxMessage, OutboxRow
 
 
 @dataclass
@@ -48,7 +48,7 @@ class FakeRouterStore:
             self.processed, self.routed, self.sent, self.outbox = saved
             raise
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+    async def publish(self, rows: KeptRows) -> None:
         self.published.extend(rows)
 
     async def fresh_only(self, events: list[E]) -> list[E]:
@@ -91,7 +91,7 @@ class FakeRouterStore:
             row = self.sent[request_id]
             row.answer_due, row.attempts = at, row.attempts + 1
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         start = len(self.outbox)
         self.outbox.extend(messages)
-        return [OutboxRow(start + n, m.topic, m.key, m.value, m.headers) for n, m in enumerate(messages)]
+        return KeptRows(OutboxRow(start + n, m.topic, m.key, m.value, m.headers) for n, m in enumerate(messages))

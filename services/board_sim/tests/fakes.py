@@ -12,7 +12,7 @@ from board_sim.requests import BoardRequest
 from shared.boards import Board, shipped_boards
 from shared.events import BoardVerdict
 from shared.names import name_key
-from shared.outbox import OutboxMessage, OutboxRow
+from shared.outbox import KeptRows, OutboxMessage, OutboxRow
 
 
 @dataclass
@@ -35,7 +35,7 @@ class FakeDeskStore:
             self.credits, self.answers_given, self.outbox = saved
             raise
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+    async def publish(self, rows: KeptRows) -> None:
         self.published.extend(rows)
 
     async def boards(self) -> dict[str, Board]:
@@ -73,9 +73,9 @@ class FakeDeskStore:
         for q in deleted:
             self.credits.pop(f"record:{q.record.record_id}", None)
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         start, now = len(self.outbox), datetime.now(UTC)
         self.outbox.extend(messages)
         # As OutboxWriter: the writer publishes what is due now; the relay sends the rest when due.
-        return [OutboxRow(start + n, m.topic, m.key, m.value, m.headers) for n, m in enumerate(messages)
-                if m.not_before is None or m.not_before <= now]
+        return KeptRows(OutboxRow(start + n, m.topic, m.key, m.value, m.headers) for n, m in enumerate(messages)
+                        if m.not_before is None or m.not_before <= now)

@@ -9,7 +9,7 @@ from uuid import UUID
 from shared.boards import Board, shipped_boards
 from shared.events import SubmitRecord
 from shared.lifecycle import RecordStatus
-from shared.outbox import OutboxMessage, OutboxRow
+from shared.outbox import KeptRows, OutboxMessage, OutboxRow
 from shared.world import Activity
 from validation.matching import DirectoryEntry
 from validation.ports import Known, LiveKey, LiveRecord
@@ -40,7 +40,7 @@ class FakeValidationStore:
     async def reading(self) -> AsyncIterator["FakeBatch"]:
         yield FakeBatch(self)  # never committed: a dry run keeps nothing
 
-    async def publish(self, rows: Sequence[OutboxRow]) -> None:
+    async def publish(self, rows: KeptRows) -> None:
         self.published += [self.outbox[row.id] for row in rows]
 
     async def track_statuses(self, statuses: list[tuple[UUID, RecordStatus]], gone: list[UUID]) -> None:
@@ -97,9 +97,9 @@ class FakeBatch:
         live.update(after)
         self._live = live
 
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
         if self._store.fail_on_enqueue:
             raise ConnectionError("the database went away")
         self._messages = list(messages)
-        return [OutboxRow(id=n, topic=m.topic, key=m.key, value=m.value, headers=m.headers)
-                for n, m in enumerate(messages)]
+        return KeptRows(OutboxRow(id=n, topic=m.topic, key=m.key, value=m.value, headers=m.headers)
+                        for n, m in enumerate(messages))
