@@ -17,6 +17,7 @@ import multiprocessing
 import resource
 import time
 import uuid
+from collections.abc import AsyncIterator
 from multiprocessing.connection import Connection
 
 import uvloop
@@ -33,6 +34,14 @@ PARTITIONS = 6  # as the record topics'
 VALUE = json.dumps({"event_type": "SubmitRecord", "pad": "x" * 900}).encode()  # about a SubmitRecord's size
 
 
+async def _paced(rate: float, count: int) -> AsyncIterator[int]:
+    """0 … count-1, the i-th at i / rate seconds from the first, whatever the work between took."""
+    began = time.perf_counter()
+    for i in range(count):
+        await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+        yield i
+
+
 def _cpu() -> float:
     used = resource.getrusage(resource.RUSAGE_SELF)
     return used.ru_utime + used.ru_stime
@@ -42,9 +51,8 @@ async def _ticks(rate: float, seconds: float, work: int) -> float:
     """CPU seconds a tick: sleep until the next tick, then `work` rounds of a small JSON round trip."""
     document = {"numbers": list(range(50)), "text": "x" * 500}
     count = int(rate * seconds)
-    began, before = time.perf_counter(), _cpu()
-    for i in range(count):
-        await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+    before = _cpu()
+    async for _ in _paced(rate, count):
         for _ in range(work):
             json.loads(json.dumps(document))
     return (_cpu() - before) / count
@@ -65,9 +73,8 @@ async def _produce(bootstrap: str, topic: str, rate: float, seconds: float) -> f
     try:
         await producer.send_and_wait(topic, b"{}", key=b"warm-up")
         count = int(rate * seconds)
-        began, before = time.perf_counter(), _cpu()
-        for i in range(count):
-            await asyncio.sleep(max(0.0, began + i / rate - time.perf_counter()))
+        before = _cpu()
+        async for i in _paced(rate, count):
             await (await producer.send(topic, VALUE, key=str(i).encode()))  # each message alone, as at 100/s
         return (_cpu() - before) / count
     finally:

@@ -80,5 +80,6 @@ class RouterStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[RouterTables]: ...
 
     async def publish(self, rows: KeptRows) -> None:
-        """After the commit: send the rows (the relay sends whatever this could not)."""
+        """After the commit: hand the rows to be sent, in order; may return before Kafka has them (the relay sends
+        whatever is not sent)."""
         ...

@@ -53,5 +53,6 @@ class DeskStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[DeskTables]: ...
 
     async def publish(self, rows: KeptRows) -> None:
-        """After the commit: send the rows due now (the relay sends the later ones and whatever this could not)."""
+        """After the commit: hand the rows due now to be sent, in order; may return before Kafka has them (the relay
+        sends the later ones and whatever is not sent)."""
         ...

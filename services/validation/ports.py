@@ -77,7 +77,8 @@ class SubmissionStore(Protocol):
         ...
 
     async def publish(self, rows: KeptRows) -> None:
-        """After the commit: send the batch's events (what this cannot, the outbox relay sends)."""
+        """After the commit: hand the batch's events to be sent, in order; may return before Kafka has them (the
+        outbox relay sends whatever is not sent)."""
         ...
 
 
