@@ -135,7 +135,9 @@ def kafka_script_properties() -> dict[str, str]:
     assert heredoc, f"no server.properties here-document found in {KAFKA_SCRIPT}"
     props = {}
     for line in heredoc["body"].splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
+        # `$(kafka_thread_properties)`: threads sized for the cores of the machine the script runs on
+        # (deploy/local/kafka-sizing.sh); a container leaves them to the image, as the JVM's collector.
+        if line.strip() and not line.lstrip().startswith(("#", "$(")):
             key, _, value = line.partition("=")
             props[key.strip()] = value.strip()
     return props

@@ -39,6 +39,8 @@ STOP_TIMEOUT=30
 HEAP=${PARS_LOCAL_CLUSTER_HEAP:-768m}
 
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+# shellcheck source=kafka-sizing.sh
+source "$SCRIPT_DIR/kafka-sizing.sh"
 
 die() {
   echo "kafka-cluster: $*" >&2
@@ -121,6 +123,8 @@ group.initial.rebalance.delay.ms=0
 # so a busy 2-core machine does not fence a live node.
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=6000
+# Threads for this machine's cores (kafka-sizing.sh): three nodes share them.
+$(kafka_thread_properties)
 EOF
 }
 
@@ -184,9 +188,9 @@ launch() {
   rm -f "$dir/kafka.pid"
   # As kafka.sh: a session of its own (no Ctrl-C or SIGHUP of ours reaches it), the pid of the JVM itself, and
   # our lock's fd closed.
-  # shellcheck disable=SC2016 # $$ and $1 are for the inner bash
+  # shellcheck disable=SC2016,SC2046 # $$ and $1 are for the inner bash; the GC options are words
   setsid -f bash -c 'echo $$ >"$1"; shift; exec nohup "$@"' kafka-launch "$dir/kafka.pid" \
-    "$JAVA" -Xms256m -Xmx"$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
+    "$JAVA" -Xms256m -Xmx"$HEAP" $(kafka_gc_options) \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
     -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" \
     </dev/null >>"$dir/kafka.log" 2>&1 9>&-

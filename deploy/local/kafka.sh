@@ -36,6 +36,8 @@ START_TIMEOUT=${PARS_LOCAL_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=30
 
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+# shellcheck source=kafka-sizing.sh
+source "$SCRIPT_DIR/kafka-sizing.sh"
 
 die() {
   echo "kafka: $*" >&2
@@ -132,6 +134,8 @@ group.initial.rebalance.delay.ms=0
 # Idle cost: the active controller appends a no-op record to the metadata log every 500 ms by default (each one
 # written, flushed and replayed by the broker); one node has no follower that needs them that often.
 metadata.max.idle.interval.ms=5000
+# Threads for this machine's cores (kafka-sizing.sh).
+$(kafka_thread_properties)
 EOF
 
   # Kafka 4 logs through log4j2. Everything goes to stdout, which start()
@@ -225,10 +229,9 @@ start() {
   # (with -f, $! would be setsid's pid, not the broker's). 9>&- drops our lock.
   # A 1 GB heap: each partition the broker keeps costs heap, and a developer's data folder outlives every
   # run (test sessions drop their own topics, but a killed one cannot); 512 MB ran out at ~10,000 partitions.
-  # shellcheck disable=SC2016 # $$ and $1 are for the inner bash
+  # shellcheck disable=SC2016,SC2046 # $$ and $1 are for the inner bash; the GC options are words
   setsid -f bash -c 'echo $$ >"$1"; shift; exec nohup "$@"' kafka-launch "$PIDFILE" \
-    "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent \
+    "$JAVA" -Xms256m -Xmx1g $(kafka_gc_options) \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J" \
     -cp "$LIBS/*" kafka.Kafka "$PROPS" \
     </dev/null >>"$LOG" 2>&1 9>&-
