@@ -80,6 +80,9 @@ def health_port(settings: Settings, service: str) -> int:
 
 
 TICK_SECONDS = 1.0
+# A worker's server answers only the stack's health checks and metrics scrapes on loopback: its Date header may lag
+# by seconds, and each tick is a wake-up of an idle process (0.3-0.5 ms of CPU on a small VM; docs/PERFORMANCE.md).
+WORKER_TICK_SECONDS = 5.0
 
 
 class _Server(uvicorn.Server):
@@ -87,7 +90,12 @@ class _Server(uvicorn.Server):
     asked for and done cleanly should exit 0, which supervisors read as success.
 
     Its main loop wakes every 0.1 s to see whether to stop; an idle service paid ≈ 0.08% of a core for those
-    wakeups. This one wakes once a second (its Date header's resolution) and at once when a stop is asked for."""
+    wakeups. This one wakes every `tick_seconds` (its Date header's resolution) and at once when a stop is asked
+    for."""
+
+    def __init__(self, config: uvicorn.Config, tick_seconds: float = TICK_SECONDS) -> None:
+        super().__init__(config)
+        self._tick_seconds = tick_seconds
 
     async def main_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -97,7 +105,7 @@ class _Server(uvicorn.Server):
         while not should_exit:
             counter = (counter + 10) % 864000  # on_tick renews the Date header on multiples of 10 (its 0.1 s ticks)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_asked.wait(), TICK_SECONDS)
+                await asyncio.wait_for(self._stop_asked.wait(), self._tick_seconds)
             should_exit = await self.on_tick(counter)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -115,10 +123,11 @@ class _Server(uvicorn.Server):
 
 def serve_worker(app: FastAPI, settings: Settings, service: str) -> None:
     """A worker listens on the health host (loopback unless set): its routes are for the stack, not the world."""
-    serve(app, settings.health_host, health_port(settings, service))
+    serve(app, settings.health_host, health_port(settings, service), tick_seconds=WORKER_TICK_SECONDS)
 
 
-def serve(app: FastAPI, host: str, port: int, sockets: list[socket.socket] | None = None) -> None:
+def serve(app: FastAPI, host: str, port: int, sockets: list[socket.socket] | None = None, *,
+          tick_seconds: float = TICK_SECONDS) -> None:
     """On host:port, or on `sockets` already listening when given (then host and port only name them in logs)."""
     # uvloop and httptools (C; shared/http_protocol.py keeps h11's answers) instead of asyncio's loop and h11 (pure
     # Python): less CPU per request and per Kafka or PostgreSQL round trip. No route reads the client's address or
@@ -127,7 +136,7 @@ def serve(app: FastAPI, host: str, port: int, sockets: list[socket.socket] | Non
     # its own printing plain text.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
                             timeout_graceful_shutdown=25, loop="uvloop", http=HttpProtocol, proxy_headers=False)
-    _Server(config).run(sockets)
+    _Server(config, tick_seconds).run(sockets)
 
 
 @dataclass
