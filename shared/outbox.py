@@ -336,8 +336,7 @@ class OutboxWriter:
         self._unsent += len(rows)
         if self._unsent >= SOON_UNSENT_ROWS:
             self._below_unsent_limit.clear()
-        if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_groups(), name=f"outbox-sender-{self.outbox.schema}")
+        self._wake_sender()
         await self._below_unsent_limit.wait()
 
     def _remember(self, rows: Sequence[OutboxRow]) -> None:
@@ -404,8 +403,12 @@ class OutboxWriter:
             if place > self._hand_over_through:  # else a send failed meanwhile: the relay's, not this writer's
                 self._remember(rows)  # before the next statement, which must count them as this writer's
             self._to_send.append(_KeptGroup(place, rows, group))
-            if self._sender is None or self._sender.done():
-                self._sender = asyncio.create_task(self._send_groups(), name=f"outbox-sender-{self.outbox.schema}")
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        """The one sender task sends the groups queued in `_to_send`; started again once it ran out of them."""
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_groups(), name=f"outbox-sender-{self.outbox.schema}")
 
     async def _send_groups(self) -> None:
         """Every group kept so far in one send, in the order kept; again while more were kept meanwhile."""
