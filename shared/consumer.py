@@ -42,10 +42,13 @@ TRANSIENT_PAUSE = 2.0
 # How long an idle consumer waits, in the broker (a fetch), in aiokafka's fetch loop and here (a poll), before
 # asking again. Each returns as soon as a message arrives (the fetch loop also wakes on a consumed batch, a seek,
 # a rebalance), so a longer wait costs no latency; it only wakes an idle consumer less often (the defaults, 0.5 s,
-# 0.2 s and 0.2 s plus FastStream's 0.2 s pause after an empty poll, were most of an idle service's CPU). The fetch
-# wait stays within TRANSIENT_PAUSE: a rewind (a seek) waits for the fetch in flight to come back.
-FETCH_WAIT_MS = 2_000
-FETCH_LOOP_WAIT_MS = 2_000
+# 0.2 s and 0.2 s plus FastStream's 0.2 s pause after an empty poll, were most of an idle service's CPU; 2 s, as
+# until 2026-12-03, left an idle stack's dozen consumers 6 fetches a second: docs/PERFORMANCE.md). What waits on
+# the fetch in flight is a rewind (a seek, after a transient failure): a consumer that lingers has its fetch back
+# within its linger; one that does not (validation's) redelivers up to FETCH_WAIT_MS after the failed batch came,
+# rather than TRANSIENT_PAUSE after its failure: seconds more, in an outage.
+FETCH_WAIT_MS = 5_000
+FETCH_LOOP_WAIT_MS = 5_000
 POLL_WAIT_MS = 30_000
 LINGER_MIN_BYTES = 1 << 20  # a lingering fetch's answer: as soon as the broker has so much (long_polls)
 

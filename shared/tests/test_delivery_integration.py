@@ -5,13 +5,14 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
+from itertools import pairwise
 from typing import cast
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.consumer import Delivery, subscribe_batches
+from shared.consumer import FETCH_WAIT_MS, TRANSIENT_PAUSE, Delivery, subscribe_batches
 from shared.db import create_pool, migrate
 from shared.events import DeleteSubmitted, RecordSubmitted
 from shared.kafka import ensure_topics, make_broker, row_publisher
@@ -270,6 +271,35 @@ async def test_an_unavailable_database_redelivers_instead_of_dead_lettering(sett
             await asyncio.sleep(0.1)
         assert attempts == ["x"] * 6
         assert await read_topic(settings, settings.topic(dead_letters("flaky").name), 1, timeout=1.5) == []
+    finally:
+        await broker.stop()
+
+
+async def test_a_consumer_that_does_not_linger_redelivers_once_its_fetch_is_back(settings: Settings) -> None:
+    """Validation's consumer does not linger: when a transient failure rewinds it, the fetch it sent on taking the
+    batch waits in the broker up to FETCH_WAIT_MS. The rewind waits for it, and the batch still comes again."""
+    source = settings.topic("eager-source")
+    await ensure_topics(settings, [TopicSpec("eager-source", "k", (), (), partitions=1), dead_letters("eager")])
+    attempts: list[float] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) <= 2:
+            raise ConnectionRefusedError("database is restarting")
+
+    broker = make_broker(settings, "eager")
+    subscribe_batches(broker, settings, service="eager", topics=[source], group=settings.group("eager"),
+                      decode=json.loads, handle=handle, linger_ms=0)
+    await broker.start()
+    try:
+        await broker.publish(b'{"n": "x"}', source, key=b"k")
+        for _ in range(400):
+            if len(attempts) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        assert len(attempts) == 3, attempts
+        gaps = [b - a for a, b in pairwise(attempts)]
+        assert all(TRANSIENT_PAUSE <= gap < TRANSIENT_PAUSE + FETCH_WAIT_MS / 1000 + 5 for gap in gaps), gaps
     finally:
         await broker.stop()
 
