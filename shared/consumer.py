@@ -43,13 +43,14 @@ TRANSIENT_PAUSE = 2.0
 # asking again. Each returns as soon as a message arrives (the fetch loop also wakes on a consumed batch, a seek,
 # a rebalance), so a longer wait costs no latency; it only wakes an idle consumer less often (the defaults, 0.5 s,
 # 0.2 s and 0.2 s plus FastStream's 0.2 s pause after an empty poll, were most of an idle service's CPU; 2 s, as
-# until 2026-12-03, left an idle stack's dozen consumers 6 fetches a second: docs/PERFORMANCE.md). What waits on
-# the fetch in flight is a rewind (a seek, after a transient failure): a consumer that lingers has its fetch back
-# within its linger; one that does not (validation's) redelivers up to FETCH_WAIT_MS after the failed batch came,
-# rather than TRANSIENT_PAUSE after its failure: seconds more, in an outage.
+# until 2026-12-03, left an idle stack's dozen consumers 6 fetches a second: docs/PERFORMANCE.md).
 FETCH_WAIT_MS = 5_000
 FETCH_LOOP_WAIT_MS = 5_000
 POLL_WAIT_MS = 30_000
+# While messages flow, a consumer's fetches wait this long at most, or its linger (long_polls). aiokafka sends no
+# fetch to a broker that has one in flight, so what the fetch in flight holds up waits with it: a rewind (a seek,
+# after a transient failure), and a partition whose records were still unread when the fetch was sent without it.
+FLOWING_FETCH_WAIT_MS = 500
 LINGER_MIN_BYTES = 1 << 20  # a lingering fetch's answer: as soon as the broker has so much (long_polls)
 
 @dataclass(frozen=True)
@@ -84,26 +85,31 @@ def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> 
     own sleeps its batch_timeout_ms after an empty poll, so a message arriving then waited for nothing; and a
     longer timeout would lengthen that sleep too. Stopping the consumer ends a waiting poll at once.
 
-    `linger_ms`: batches that grow with the load. Once messages flow, the broker holds each fetch until it has
+    Once messages flow, the broker holds each fetch at most FLOWING_FETCH_WAIT_MS, not the idle FETCH_WAIT_MS, so
+    a rewind or a partition held up behind the fetch in flight waits no longer than that. A poll that finds nothing
+    within twice that time goes back to the long poll answered at the first message, so an idle consumer costs no
+    more.
+
+    `linger_ms`: batches that grow with the load. While messages flow, the broker holds each fetch until it has
     LINGER_MIN_BYTES or `linger_ms` passed, so the handler takes what arrived meanwhile in one batch (one
     transaction, one publish, one commit, one fetch) rather than a batch of one or two per message: those per-batch
-    costs, in the service, in PostgreSQL and in Kafka, were most of a record's. A poll that finds nothing within
-    twice that time goes back to the long poll answered at the first message, so an idle consumer costs no more.
-    For consumers off the callers' path: each hop's answer waits up to `linger_ms` longer."""
-    lingering = False
+    costs, in the service, in PostgreSQL and in Kafka, were most of a record's. For consumers off the callers'
+    path: each hop's answer waits up to `linger_ms` longer."""
+    flowing = False
+    min_bytes, wait_ms = (LINGER_MIN_BYTES, linger_ms) if linger_ms else (1, FLOWING_FETCH_WAIT_MS)
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
-        nonlocal lingering
-        if lingering:
-            batches = await consumer.getmany(timeout_ms=2 * linger_ms + 100, max_records=max_records)
+        nonlocal flowing
+        if flowing:
+            batches = await consumer.getmany(timeout_ms=2 * wait_ms + 100, max_records=max_records)
             if not batches:  # the flow stopped
-                lingering = False
+                flowing = False
                 _fetch_within(consumer, 1, FETCH_WAIT_MS)
-        if not lingering:
+        if not flowing:
             batches = await consumer.getmany(timeout_ms=POLL_WAIT_MS, max_records=max_records)
-            if batches and linger_ms:
-                lingering = True
-                _fetch_within(consumer, LINGER_MIN_BYTES, linger_ms)
+            if batches:
+                flowing = True
+                _fetch_within(consumer, min_bytes, wait_ms)
         return tuple(chain.from_iterable(batches.values()))
 
     subscriber.get_msg = get_msg
