@@ -85,10 +85,10 @@ def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> 
     own sleeps its batch_timeout_ms after an empty poll, so a message arriving then waited for nothing; and a
     longer timeout would lengthen that sleep too. Stopping the consumer ends a waiting poll at once.
 
-    Once messages flow, the broker holds each fetch at most FLOWING_FETCH_WAIT_MS, not the idle FETCH_WAIT_MS, so
-    a rewind or a partition held up behind the fetch in flight waits no longer than that. A poll that finds nothing
-    within twice that time goes back to the long poll answered at the first message, so an idle consumer costs no
-    more.
+    Once messages flow, the broker holds each fetch at most FLOWING_FETCH_WAIT_MS (a lingering consumer's, its
+    linger), not the idle FETCH_WAIT_MS, so a rewind or a partition held up behind the fetch in flight waits no
+    longer than that. A poll that finds nothing within twice that time goes back to the long poll answered at the
+    first message, so an idle consumer costs no more.
 
     `linger_ms`: batches that grow with the load. While messages flow, the broker holds each fetch until it has
     LINGER_MIN_BYTES or `linger_ms` passed, so the handler takes what arrived meanwhile in one batch (one
