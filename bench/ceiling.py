@@ -6,6 +6,14 @@ router → projector). Every hop is a consumer group member that decodes each me
 encodes it and produces it on (acks=all, idempotent producer, the pipeline's batch and linger settings), then
 commits its offsets once the batch's sends are acknowledged, as the services do. No database, no rules: what
 remains is the cost of Kafka and of the JSON at each hop.
+
+`--writes` adds what the design's delivery rules ask of a hop that keeps state (DESIGN.md: offsets committed once
+the work is durable, every write keyed so a redelivery is a no-op, an outbox or Kafka transactions for what it
+publishes), still without rules: `inbox`: each batch in one PostgreSQL transaction that claims every message's
+event_id (a primary key) and upserts one state row per record (jsonb, keyed by record_id: the router's second pass
+updates the row its first inserted), publishing after the commit; `outbox`: that, and the batch's messages kept as
+outbox rows in the same transaction and deleted once Kafka acknowledged them. What the pipeline's design costs at
+the least on this machine, beside what Kafka alone costs.
 """
 
 import argparse
@@ -17,8 +25,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import Any, Literal, cast
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -58,6 +67,52 @@ HOPS = (
 )
 TOPICS = ("submissions", "record-events", "board-requests", "board-responses")
 SETTLED = "RecordAccepted"  # the event that ends a record's way through the chain
+Writes = Literal["none", "inbox", "outbox"]
+WRITES: tuple[Writes, ...] = ("none", "inbox", "outbox")
+# Each hop's tables, in a schema of its own (as each service has), like the services' processed_events and outbox.
+SCHEMA = """
+CREATE SCHEMA IF NOT EXISTS "{schema}";
+SET search_path TO "{schema}";
+CREATE TABLE processed_events (event_id uuid PRIMARY KEY, processed_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE state (record_id uuid PRIMARY KEY, body jsonb NOT NULL, updated_at timestamptz NOT NULL);
+CREATE TABLE outbox (id bigserial PRIMARY KEY, topic text NOT NULL, key bytea, value bytea NOT NULL);
+"""
+CLAIM = "INSERT INTO processed_events (event_id) SELECT unnest($1::uuid[]) ON CONFLICT DO NOTHING RETURNING event_id"
+KEEP_STATE = ("INSERT INTO state (record_id, body, updated_at) SELECT s.id, s.body::jsonb, now()"
+              " FROM unnest($1::uuid[], $2::text[]) AS s(id, body)"
+              " ON CONFLICT (record_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at")
+KEEP_OUTBOX = ("INSERT INTO outbox (topic, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])"
+               " RETURNING id")
+
+
+class _Store:
+    """A hop's PostgreSQL part (`--writes`): one transaction a batch, and the outbox rows' deletes after the sends."""
+
+    def __init__(self, conn: asyncpg.Connection, writes: Writes) -> None:
+        self._conn, self._writes = conn, writes
+
+    @classmethod
+    async def open(cls, database_url: str, schema: str, writes: Writes) -> "_Store":
+        conn = await asyncpg.connect(database_url)
+        await conn.execute(SCHEMA.format(schema=schema))
+        return cls(conn, writes)
+
+    async def keep(self, claims: list[uuid.UUID], states: list[tuple[uuid.UUID, str]],
+                   sends: list[tuple[str, bytes | None, bytes]]) -> tuple[set[uuid.UUID], list[int]]:
+        """The event ids claimed now (a redelivered one is not), and the outbox rows kept for `sends`."""
+        async with self._conn.transaction():
+            claimed = {r["event_id"] for r in await self._conn.fetch(CLAIM, claims)}
+            await self._conn.execute(KEEP_STATE, [i for i, _ in states], [b for _, b in states])
+            kept = [] if self._writes != "outbox" or not sends else [r["id"] for r in await self._conn.fetch(
+                KEEP_OUTBOX, [t for t, _, _ in sends], [k for _, k, _ in sends], [v for _, _, v in sends])]
+        return claimed, kept
+
+    async def sent(self, kept: list[int]) -> None:
+        if kept:
+            await self._conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", kept)
+
+    async def close(self) -> None:
+        await self._conn.close()
 
 
 def _producer(servers: str) -> AIOKafkaProducer:
@@ -65,11 +120,13 @@ def _producer(servers: str) -> AIOKafkaProducer:
                             max_batch_size=512 * 1024)
 
 
-async def _run_hop(hop: Hop, servers: str, namespace: str, expected: int, ready: Event, done: Event) -> None:
+async def _run_hop(hop: Hop, servers: str, namespace: str, expected: int, ready: Event, done: Event,
+                   writes: Writes = "none", database_url: str = "") -> None:
     consumer = AIOKafkaConsumer(*(f"{namespace}.{t}" for t in hop.reads), bootstrap_servers=servers,
                                 group_id=f"{namespace}.{hop.name}", enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=1000)
     producer = _producer(servers)
+    store = None if writes == "none" else await _Store.open(database_url, f"{namespace}_{hop.name}", writes)
     await consumer.start()
     await producer.start()
     settled = 0
@@ -81,23 +138,28 @@ async def _run_hop(hop: Hop, servers: str, namespace: str, expected: int, ready:
             await asyncio.sleep(0.05)
         while not done.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=1000)
+            events = [(json.loads(record.value), record.key) for records in batches.values() for record in records]
+            events = [(event, key) for event, key in events if event["event_type"] in hop.routes]
+            sends = [_next(hop, event, namespace, key, new_id=store is not None) for event, key in events]
+            kept: list[int] = []
+            if store is not None and events:
+                claimed, kept = await store.keep(
+                    [uuid.UUID(event["event_id"]) for event, _ in events],
+                    [(uuid.UUID(event["record"]["record_id"]), json.dumps(event["record"])) for event, _ in events],
+                    [send for send in sends if send is not None])
+            # A redelivered message (its event_id claimed before) is sent on again but settles nothing twice.
+            fresh = [True] * len(events) if store is None or not events else [
+                uuid.UUID(event["event_id"]) in claimed for event, _ in events]
             pending = []
-            for records in batches.values():
-                for record in records:
-                    event = json.loads(record.value)
-                    if event["event_type"] not in hop.routes:
-                        continue
-                    route = hop.routes[event["event_type"]]
-                    if route is None:
-                        settled += event["event_type"] == SETTLED
-                        continue
-                    topic, event_type = route
-                    event[hop.name] = time.time()  # the field each hop adds
-                    event["event_type"] = event_type
-                    pending.append(await producer.send(f"{namespace}.{topic}", json.dumps(event).encode(),
-                                                       key=record.key))
+            for (event, _), send, new in zip(events, sends, fresh, strict=True):
+                if send is None:
+                    settled += new and event["event_type"] == SETTLED
+                else:
+                    pending.append(await producer.send(send[0], send[2], key=send[1]))
             if pending:
                 await asyncio.gather(*pending)
+            if store is not None:
+                await store.sent(kept)
             if batches:
                 await consumer.commit()
             if expected and settled >= expected:
@@ -105,11 +167,28 @@ async def _run_hop(hop: Hop, servers: str, namespace: str, expected: int, ready:
     finally:
         await producer.stop()
         await consumer.stop()
+        if store is not None:
+            await store.close()
 
 
-def _hop_process(hop: Hop, servers: str, namespace: str, expected: int, ready: Event, done: Event) -> None:
+def _next(hop: Hop, event: dict[str, Any], namespace: str, key: bytes | None,
+          new_id: bool) -> tuple[str, bytes | None, bytes] | None:
+    """What the hop sends on for `event`: (topic, key, value), or None at the end of the line. `new_id`: the event
+    sent on gets an event_id of its own, which the next hop's inbox claims."""
+    route = hop.routes[event["event_type"]]
+    if route is None:
+        return None
+    topic, event_type = route
+    sent = {**event, hop.name: time.time(), "event_type": event_type}  # the field each hop adds
+    if new_id:
+        sent["event_id"] = str(uuid.uuid4())
+    return f"{namespace}.{topic}", key, json.dumps(sent).encode()
+
+
+def _hop_process(hop: Hop, servers: str, namespace: str, expected: int, ready: Event, done: Event, writes: Writes,
+                 database_url: str) -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # group joins and leaves say nothing worth printing
-    asyncio.run(_run_hop(hop, servers, namespace, expected, ready, done))
+    asyncio.run(_run_hop(hop, servers, namespace, expected, ready, done, writes, database_url))
 
 
 async def _create_topics(servers: str, namespace: str) -> None:
@@ -136,8 +215,9 @@ async def _send(servers: str, namespace: str, count: int) -> None:
         await producer.stop()
 
 
-def measure(settings: Settings, messages: int) -> float:
-    """Records per second through the whole chain, first send to last record settled at the projector."""
+def measure(settings: Settings, messages: int, writes: Writes = "none") -> float:
+    """Records per second through the whole chain, first send to last record settled at the projector; `writes`:
+    what each hop keeps in PostgreSQL (the module's docstring)."""
     namespace = unique_namespace("ceiling")
     servers = settings.kafka_bootstrap_servers
     asyncio.run(_create_topics(servers, namespace))
@@ -146,7 +226,7 @@ def measure(settings: Settings, messages: int) -> float:
     readies = [spawn.Event() for _ in HOPS]
     processes = [spawn.Process(target=_hop_process, daemon=True,
                                args=(hop, servers, namespace, messages if hop.name == "projector" else 0, ready,
-                                     done))
+                                     done, writes, settings.database_url))
                  for hop, ready in zip(HOPS, readies, strict=True)]
     try:
         for process in processes:
@@ -171,7 +251,15 @@ def measure(settings: Settings, messages: int) -> float:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench ceiling", description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--writes", default="none",
+                        help=f"what each hop keeps in PostgreSQL, one or several of {', '.join(WRITES)} (in turn)")
+    parser.add_argument("--rounds", type=int, default=1, help="each --writes this many times, in turn")
     args = parser.parse_args(argv)
-    rate = measure(Settings(), args.messages)
-    print(f"ceiling (plain aiokafka, {len(HOPS)} hop processes): {rate:.0f} records/s end to end "
-          f"({args.messages} records)")
+    chosen = args.writes.split(",")
+    if unknown := [w for w in chosen if w not in WRITES]:
+        parser.error(f"--writes: unknown {', '.join(unknown)}")
+    for round_ in range(args.rounds):
+        for writes in chosen:
+            rate = measure(Settings(), args.messages, cast(Writes, writes))
+            print(f"ceiling (plain aiokafka, {len(HOPS)} hop processes, writes: {writes}): {rate:.0f} records/s end "
+                  f"to end ({args.messages} records, round {round_ + 1})", flush=True)
