@@ -1,8 +1,10 @@
 """`python -m intake`: runs the intake API."""
 
 import socket
+import sys
 
 from intake.app import build
+from intake.batches.service import PARSE_SWITCH_SECONDS
 from shared.service import health_port, serve
 from shared.service_registry import INTAKE
 from shared.settings import Settings, get_settings
@@ -21,5 +23,6 @@ def listeners(settings: Settings) -> list[socket.socket] | None:
 
 
 if __name__ == "__main__":
+    sys.setswitchinterval(PARSE_SWITCH_SECONDS)
     settings = get_settings()
     serve(build(settings), settings.api_host, settings.api_port, listeners(settings))

@@ -15,6 +15,7 @@ from intake.asyncapi import router as asyncapi_router
 from intake.batches import outcomes
 from intake.batches.outcomes import BatchOutcomes
 from intake.batches.router import router as batches_router
+from intake.batches.service import ParseTurns
 from intake.body_limit import LIMITS, TOO_LARGE, BodyLimit
 from intake.completions import idempotency
 from intake.completions.router import router as completions_router
@@ -114,7 +115,7 @@ def build(settings: Settings | None = None) -> FastAPI:
         return Running(pools=[pool], relays=[OutboxRelay(pool, outbox, row_publisher(broker))],
                        on_stop=[submissions.stop, validation.aclose], chores=[watch_kafka, tidy_idempotency_keys],
                        state={"pool": pool, "outbox": outbox, "submissions": submissions,
-                              "validation_client": validation})
+                              "validation_client": validation, "parse_turns": ParseTurns()})
 
     # Every route's path and query parameters are checked before it runs: a NUL must never reach PostgreSQL.
     # FastAPI's native telemetry is worker_app's (shared.tracing): request spans with PARS_OTLP_ENDPOINT set, else off.

@@ -68,10 +68,12 @@ async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, 
                 await service.refuse_upload(pool, batch_id, provider.provider_id, file_name, exc)
             raise
         if dry_run:  # the dry run answers each record's codes: it keeps the records
-            checked = await service.parse_off_loop(file_name, data, provider.provider_id, batch_id)
+            checked = await service.parse_off_loop(request.app.state.parse_turns, file_name, data,
+                                                   provider.provider_id, batch_id)
         else:  # an upload keeps their messages, or is kept as failed
-            parsed = await service.keep_upload(pool, request.app.state.outbox, request.app.state.settings, batch_id,
-                                               provider.provider_id, file_name, data)
+            parsed = await service.keep_upload(pool, request.app.state.outbox, request.app.state.parse_turns,
+                                               request.app.state.settings, batch_id, provider.provider_id, file_name,
+                                               data)
     except BatchFileError as exc:
         body = error_body(exc.code, exc.message)
         body["batch_id"] = None if dry_run else str(batch_id)

@@ -69,8 +69,8 @@ async def _keep(request: Request, pool: asyncpg.Pool, provider_id: str,
             await service.refuse_upload(pool, batch_id, provider_id, file_name, too_large())
             return batch_id, too_large().message
         data = await file.read(MAX_FILE_BYTES + 1)
-        await service.keep_upload(pool, request.app.state.outbox, request.app.state.settings, batch_id, provider_id,
-                                  file_name, data)
+        await service.keep_upload(pool, request.app.state.outbox, request.app.state.parse_turns,
+                                  request.app.state.settings, batch_id, provider_id, file_name, data)
     except BatchFileError as exc:  # kept in the history as failed, by keep_upload
         return batch_id, exc.message
     return batch_id, None
