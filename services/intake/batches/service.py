@@ -86,9 +86,9 @@ class ParseTurns:
 
     Every parse of an intake process shares one interpreter (threads, one GIL). Four 5,000-row files parsed together
     all finished ≈ 6 s after their upload, and validation, the boards and the projector had nothing to do until
-    then; one after another, the first file's records are on their way after a quarter of that while the others
-    parse, and the last is no later (docs/PERFORMANCE.md, "Large files parse one at a time"). A small file never
-    waits behind a large one. Made inside the running loop (the app's set-up)."""
+    then; one after another, the first file's records are on their way while the others parse (docs/PERFORMANCE.md,
+    "The ceiling with the design's writes; large files parse one at a time"). A small file never waits behind a
+    large one. Made inside the running loop (the app's set-up)."""
 
     def __init__(self, large_bytes: int = LARGE_FILE_BYTES) -> None:
         self._large_bytes = large_bytes
