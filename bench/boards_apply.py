@@ -16,6 +16,7 @@ wrote the same bytes.
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -23,7 +24,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import asyncpg
@@ -42,6 +43,7 @@ from shared.boards import shipped_boards
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import LearnerRecord, RecordSubmitted, Target
+from shared.ids import time_ordered_id
 from shared.logging import configure_logging
 from shared.outbox import Outbox, OutboxRow, OutboxWriter, event_message
 from shared.service_registry import BOARD_ROUTER, BOARD_SIM
@@ -57,10 +59,10 @@ def submitted_events(settings: Settings, count: int, seed: int) -> list[bytes]:
     boards = {code for code, b in shipped_boards().items() if b.kind == "moc" and b.needs_board}
     learners = [(p, c) for p in world.physicians for c in p.certifications if c.board in boards]
     activities = [a for a in world.activities if a.moc]
-    ids = random.Random(seed)
+    ids, made = random.Random(seed), itertools.count(int(datetime(2026, 11, 2, 9, tzinfo=UTC).timestamp() * 1000))
 
-    def new_id() -> uuid.UUID:
-        return uuid.UUID(int=ids.getrandbits(128), version=4)
+    def new_id() -> uuid.UUID:  # time-ordered as the services' (shared/ids.py), the same in every run
+        return time_ordered_id(next(made), ids.getrandbits(74))
 
     topic, submission_id = settings.topic(RECORD_EVENTS.name), new_id()
     values = []
@@ -106,7 +108,7 @@ class Kafka:
         return hashlib.md5(b"".join(sorted(digests)), usedforsecurity=False).hexdigest()
 
 
-# What differs from run to run in the same messages: ids drawn afresh (uuid4) and times; other ids derive from these.
+# What differs from run to run in the same messages: ids drawn afresh (new_id) and times; other ids derive from these.
 _FRESH = re.compile(rb'"(event_id|occurred_at)":"[^"]*"')
 _FRESH_HEADERS = {"event_id", "traceparent"}
 # The router's rows, as they decide what it does next: the times aside.

@@ -31,6 +31,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from shared.ids import new_id
 from shared.settings import Settings
 from tests.support import drop_namespaces_now, unique_namespace
 
@@ -140,7 +141,7 @@ async def _run_hop(hop: Hop, servers: str, namespace: str, expected: int, ready:
             batches = await consumer.getmany(timeout_ms=200, max_records=1000)
             events = [(json.loads(record.value), record.key) for records in batches.values() for record in records]
             events = [(event, key) for event, key in events if event["event_type"] in hop.routes]
-            sends = [_next(hop, event, namespace, key, new_id=store is not None) for event, key in events]
+            sends = [_next(hop, event, namespace, key, fresh_id=store is not None) for event, key in events]
             kept: list[int] = []
             if store is not None and events:
                 claimed, kept = await store.keep(
@@ -172,16 +173,16 @@ async def _run_hop(hop: Hop, servers: str, namespace: str, expected: int, ready:
 
 
 def _next(hop: Hop, event: dict[str, Any], namespace: str, key: bytes | None,
-          new_id: bool) -> tuple[str, bytes | None, bytes] | None:
-    """What the hop sends on for `event`: (topic, key, value), or None at the end of the line. `new_id`: the event
+          fresh_id: bool) -> tuple[str, bytes | None, bytes] | None:
+    """What the hop sends on for `event`: (topic, key, value), or None at the end of the line. `fresh_id`: the event
     sent on gets an event_id of its own, which the next hop's inbox claims."""
     route = hop.routes[event["event_type"]]
     if route is None:
         return None
     topic, event_type = route
     sent = {**event, hop.name: time.time(), "event_type": event_type}  # the field each hop adds
-    if new_id:
-        sent["event_id"] = str(uuid.uuid4())
+    if fresh_id:
+        sent["event_id"] = str(new_id())
     return f"{namespace}.{topic}", key, json.dumps(sent).encode()
 
 
@@ -206,8 +207,8 @@ async def _send(servers: str, namespace: str, count: int) -> None:
     try:
         pending = []
         for i in range(count):
-            event = {**SAMPLE, "event_id": str(uuid.uuid4()),
-                     "record": {**SAMPLE["record"], "record_id": str(uuid.uuid4()), "credit_id": f"ccid:bench:{i}"}}
+            event = {**SAMPLE, "event_id": str(new_id()),
+                     "record": {**SAMPLE["record"], "record_id": str(new_id()), "credit_id": f"ccid:bench:{i}"}}
             pending.append(await producer.send(f"{namespace}.submissions", json.dumps(event).encode(),
                                                key=f"0008001:ccid:bench:{i}".encode()))
         await asyncio.gather(*pending)

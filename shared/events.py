@@ -6,11 +6,12 @@ Commands are imperative (`SubmitRecord`, `ProcessBoardRequest`), events past ten
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import BaseModel, Field, TypeAdapter
 
 from shared.codes import ParsError
+from shared.ids import new_id
 from shared.world import Activity
 
 SCHEMA_VERSION = 1
@@ -28,7 +29,7 @@ class Target(BaseModel):
 
 
 class Envelope(BaseModel):
-    event_id: UUID = Field(default_factory=uuid4)
+    event_id: UUID = Field(default_factory=new_id)
     event_type: str
     occurred_at: datetime = Field(default_factory=utcnow)
     schema_version: int = SCHEMA_VERSION

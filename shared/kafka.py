@@ -6,7 +6,6 @@ import contextlib
 import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
-from uuid import uuid4
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -18,6 +17,7 @@ from faststream.kafka.publisher.state import RealProducer
 from faststream.kafka.security import parse_security
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from shared.ids import new_id
 from shared.logging import get_logger
 from shared.metrics import count_produced
 from shared.outbox import OutboxRow, PublishRows
@@ -120,7 +120,7 @@ def _producer_of(broker: KafkaBroker) -> Any:
 def _as_faststream_sends(headers: dict[str, str]) -> list[tuple[str, bytes]]:
     """The headers FastStream's publish of bytes sends: an empty content-type, a correlation ID (the row's, else a
     new one), then the row's, in that order; so a message is the same whichever way it left."""
-    merged = {"content-type": "", "correlation_id": headers.get("correlation_id") or str(uuid4()), **headers}
+    merged = {"content-type": "", "correlation_id": headers.get("correlation_id") or str(new_id()), **headers}
     return [(name, (value or "").encode()) for name, value in merged.items()]
 
 

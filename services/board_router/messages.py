@@ -9,13 +9,14 @@ routed (cProfile in `python -m bench boards`).
 
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import msgspec
 
 from board_router.events import BoardVerdict, ParsError, RoutedRecord, Target
 from board_router.routing import request_id, verdict_event_id, verdict_event_type
 from shared.events import SCHEMA_VERSION
+from shared.ids import new_id
 from shared.outbox import OutboxMessage
 
 
@@ -79,7 +80,7 @@ _encoder = msgspec.json.Encoder()
 def board_request(record: RoutedRecord, action: str, correlation_id: str) -> BoardRequest:
     """As board_router.routing.board_request: a new event id and time, the request id of the record and action."""
     return BoardRequest(
-        event_id=uuid4(), event_type="ProcessBoardRequest", occurred_at=datetime.now(UTC),
+        event_id=new_id(), event_type="ProcessBoardRequest", occurred_at=datetime.now(UTC),
         request_id=request_id(record.record_id, action), action=action, record=record,
         correlation_id=correlation_id, provider_id=record.provider_id, record_id=record.record_id,
         submission_id=record.submission_id,

@@ -7,7 +7,7 @@ takes its ids and event types from here.
 
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from shared.boards import Board
 from shared.events import (
@@ -20,6 +20,7 @@ from shared.events import (
     RecordRejected,
     RejectedRecord,
 )
+from shared.ids import derived_id
 
 # A board that has not answered within its latency and this grace is asked again.
 ANSWER_GRACE = timedelta(seconds=30)
@@ -27,7 +28,7 @@ ANSWER_GRACE = timedelta(seconds=30)
 
 def request_id(record_id: UUID, action: str) -> UUID:
     """The same record and action always make the same request id, so a board can recognise a retry."""
-    return uuid5(NAMESPACE_URL, f"pars:request:{record_id}:{action}")
+    return derived_id(record_id, f"pars:request:{record_id}:{action}")
 
 
 class Learner(Protocol):
@@ -64,7 +65,7 @@ def board_request(record: LearnerRecord, action: str, correlation_id: str) -> Pr
 
 def verdict_event_id(verdict_id: UUID) -> UUID:
     """The id of the record event a verdict becomes: derived from the verdict's, so re-appending is a no-op."""
-    return uuid5(NAMESPACE_URL, f"pars:verdict:{verdict_id}")
+    return derived_id(verdict_id, f"pars:verdict:{verdict_id}")
 
 
 VerdictEventType = Literal["RecordAccepted", "RecordRejected", "RecordDeleted"]

@@ -1,7 +1,6 @@
 """One board's desk: judges a batch of requests, remembers its answers, replies after the board's latency."""
 
 from datetime import UTC, datetime
-from uuid import NAMESPACE_URL, uuid5
 
 from board_sim.faults import CrashDice, deliveries
 from board_sim.judging import judge, on_roster
@@ -11,6 +10,7 @@ from shared.boards import Board
 from shared.codes import ParsError
 from shared.consumer import Delivery
 from shared.events import BoardVerdict
+from shared.ids import derived_id
 from shared.logging import get_logger
 from shared.metrics import count_board_verdicts
 from shared.outbox import event_message
@@ -29,7 +29,7 @@ class BoardDesk:
 
     def _verdict(self, request: BoardRequest, board: Board, errors: list[ParsError]) -> BoardVerdict:
         return BoardVerdict(
-            event_id=uuid5(NAMESPACE_URL, f"pars:board-verdict:{request.request_id}"),
+            event_id=derived_id(request.request_id, f"pars:board-verdict:{request.request_id}"),
             request_id=request.request_id, board=board.code, action=request.action, accepted=not errors,
             errors=errors, record_id=request.record_id, submission_id=request.submission_id,
             provider_id=request.provider_id, correlation_id=request.correlation_id,

@@ -7,7 +7,6 @@ PARS_HEALTH_HOST says otherwise.
 """
 
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 from fastapi import HTTPException, Request
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from shared.board_overrides import read_boards
 from shared.events import ActivityRegistered, ReportedRecord, SubmitRecord
+from shared.ids import new_id
 from shared.names import name_key
 from shared.npi import is_valid_npi
 from shared.outbox import event_message
@@ -50,7 +50,7 @@ async def register_activity(registration: ActivityRegistration, provider_id: str
                                            "registered by another provider.", "details": []}}, status_code=409)
         await storage.save_activity(conn, activity)
         # The projection lists activities too: it hears of this one in the same transaction's outbox.
-        event = ActivityRegistered(activity=activity, correlation_id=str(uuid4()), provider_id=provider_id)
+        event = ActivityRegistered(activity=activity, correlation_id=str(new_id()), provider_id=provider_id)
         await request.app.state.validation_outbox.enqueue(
             conn, [event_message(request.app.state.settings.topic(ACTIVITIES.name), event, activity.id)])
     return JSONResponse(activity.model_dump(mode="json"), status_code=200 if owner else 201)

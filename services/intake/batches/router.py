@@ -1,7 +1,7 @@
 """POST /v1/batches and the upload history: files in, per-record outcomes and rejection files out."""
 
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, UploadFile
@@ -16,6 +16,7 @@ from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
 from intake.errors import AUTHENTICATED, ApiError, error_body, errors
 from intake.paging import Page
 from intake.validation_client import Validation, check_records
+from shared.ids import new_id
 from shared.logging import get_logger
 
 router = APIRouter(prefix="/v1", tags=["batches"], responses=AUTHENTICATED)
@@ -58,7 +59,7 @@ async def _read_upload(request: Request, file: UploadFile | None) -> tuple[str, 
 async def upload_batch(request: Request, provider: CurrentProvider, pool: Pool, validation: Validation,
                        file: UploadFile | None = None, dry_run: bool = False) -> Any:
     assert provider.provider_id is not None
-    batch_id = uuid4()
+    batch_id = new_id()
     file_name = safe_file_name((file.filename if file else None) or "", default="upload")
     try:
         try:

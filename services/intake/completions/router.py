@@ -1,7 +1,6 @@
 """POST /v1/completions."""
 
 from typing import Annotated
-from uuid import uuid4
 
 from fastapi import APIRouter, Header, Request, Response
 
@@ -14,6 +13,7 @@ from intake.keepable import refuse_unkeepable_records
 from intake.submitting.completions import dry_run as dry_run_answers
 from intake.submitting.completions import split_into_records, submit_once
 from intake.validation_client import Validation
+from shared.ids import new_id
 
 # CompletionRoute: plain requests skip FastAPI's per-request dependency solving (completions/route.py).
 router = APIRouter(prefix="/v1", tags=["completions"], responses=AUTHENTICATED, route_class=CompletionRoute)
@@ -44,7 +44,7 @@ async def submit_completion(completion: Completion, request: Request, provider: 
                             validation: Validation, response: Response, wait: bool = False, dry_run: bool = False,
                             idempotency: Annotated[str | None, IDEMPOTENCY_KEY] = None) -> SubmissionAnswer:
     assert provider.provider_id is not None
-    submission_id = uuid4()
+    submission_id = new_id()
     records = split_into_records(completion, provider.provider_id, submission_id)
     refuse_unkeepable_records(records)  # what is answered 202 must be keepable by every service
     if dry_run:  # the learner validation tool: the codes, nothing kept

@@ -38,6 +38,7 @@ from intake.records.queries import guarded, record_filters
 from intake.submitting.completions import dry_run, split_into_records, submit_once
 from intake.validation_client import Validation, forward
 from shared.events import ReportedRecord
+from shared.ids import new_id
 
 router = APIRouter()
 WAIT_SECONDS = 5.0  # as ?wait=true: the answer once validation has decided
@@ -93,7 +94,7 @@ async def _check(validation: httpx.AsyncClient, session: PortalSession, form: Le
                  activity: dict[str, Any]) -> tuple[Completion | None, UUID, list[ReportedRecord], FormErrors]:
     """The completion and its records, or the errors beside their fields (nothing kept either way)."""
     body = completion_body(form, activity)
-    submission_id = uuid4()
+    submission_id = new_id()
     try:
         completion = Completion.model_validate(body)
     except ValidationError as exc:

@@ -6,7 +6,7 @@ a file is parsed, kept with its queued records in one transaction, or kept in th
 """
 
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -20,6 +20,7 @@ from intake.dependencies import Pool
 from intake.errors import error_body
 from intake.portal.pages import Session, check_csrf, render, see_other
 from intake.portal.sessions import PortalSession
+from shared.ids import new_id
 from shared.logging import get_logger
 
 router = APIRouter()
@@ -60,7 +61,7 @@ async def uploads_page(request: Request, session: Session, pool: Pool, batch_id:
 async def _keep(request: Request, pool: asyncpg.Pool, provider_id: str,
                 file: UploadFile | None) -> tuple[UUID, str | None]:
     """POST /v1/batches' steps: the batch kept with its queued records, or kept as failed; the refusal's words."""
-    batch_id = uuid4()
+    batch_id = new_id()
     file_name = safe_file_name((file.filename if file else None) or "", default="upload")
     if file is None or not file.filename:
         return batch_id, "Choose a batch file (.xlsx, .txt or .xml) first."

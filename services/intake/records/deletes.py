@@ -6,7 +6,7 @@ for a rejected record or one no board processes).
 """
 
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 
@@ -15,6 +15,7 @@ from intake.keys import Principal
 from intake.records import queries
 from intake.submitting.writer import Submissions
 from shared.events import ReportedRecord, Target
+from shared.ids import new_id
 from shared.lifecycle import WITH_BOARD, RecordStatus
 
 WAIT_SECONDS = 5.0
@@ -23,7 +24,7 @@ WAIT_SECONDS = 5.0
 def delete_of(row: asyncpg.Record, submission_id: UUID) -> ReportedRecord:
     """The Delete that repeats the original's credit ID and fields."""
     return ReportedRecord(
-        record_id=uuid4(), submission_id=submission_id, provider_id=row["provider_id"], action="Delete",
+        record_id=new_id(), submission_id=submission_id, provider_id=row["provider_id"], action="Delete",
         credit_id=row["credit_id"], activity_id=row["activity_id"], first_name=row["first_name"],
         last_name=row["last_name"], dob=row["dob"], completion_date=row["completion_date"].isoformat(),
         target=Target(kind=row["target_kind"], code=row["board"]), learner_id=row["learner_id"])
@@ -56,7 +57,7 @@ async def delete_records(pool: asyncpg.Pool, schema: str, submissions: Submissio
                          record_ids: list[UUID]) -> list[dict[str, Any]]:
     results: dict[UUID, dict[str, Any]] = {}
     deletes: dict[UUID, ReportedRecord] = {}
-    submission_id = uuid4()
+    submission_id = new_id()
     rows = await queries.guarded(queries.get_records(pool, schema, principal, record_ids))
     for record_id in record_ids:
         row = rows.get(record_id)

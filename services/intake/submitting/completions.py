@@ -3,7 +3,7 @@ without keeping (the dry run), or submitted once per Idempotency-Key (submitting
 
 from decimal import Decimal
 from functools import partial
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -14,6 +14,7 @@ from intake.completions.schemas import Completion, RecordAnswer, SubmissionAnswe
 from intake.submitting.writer import Submissions
 from intake.validation_client import check_records
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
+from shared.ids import new_id
 from shared.states import state_code
 
 
@@ -32,18 +33,18 @@ def split_into_records(completion: Completion, provider_id: str, submission_id: 
     records = []
     if completion.cme is not None:
         records.append(ReportedRecord(
-            record_id=uuid4(), target=Target(kind="state", code=state_code(completion.cme.state) or
+            record_id=new_id(), target=Target(kind="state", code=state_code(completion.cme.state) or
                                              (completion.cme.state or "").strip().upper()),
             learner_id=completion.cme.license_id or completion.npi, credits=_text(completion.cme.credits), **common))
     for moc in completion.moc:
         records.append(ReportedRecord(
-            record_id=uuid4(), target=Target(kind="moc", code=moc.board.strip().upper()), learner_id=moc.board_id,
+            record_id=new_id(), target=Target(kind="moc", code=moc.board.strip().upper()), learner_id=moc.board_id,
             credits=_text(moc.credits),
             credit_types=[CreditTypeClaim(name=name, points=_text(v)) for name, v in moc.credit_types.items()],
             **common))
     for rems in completion.rems or []:
         records.append(ReportedRecord(
-            record_id=uuid4(), target=Target(kind="rems", code=rems.program.strip().upper()),
+            record_id=new_id(), target=Target(kind="rems", code=rems.program.strip().upper()),
             learner_id=rems.learner_id, credits=_text(completion.cme.credits) if completion.cme else None,
             rems=RemsFields(**rems.model_dump(exclude={"program", "learner_id"})), **common))
     return records

@@ -9,7 +9,7 @@ GET /v1/records/{id} follows them. A sandbox key's records are validated only: n
 
 import json
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -25,6 +25,7 @@ from intake.submitting.completions import dry_run, split_into_records
 from intake.validation_client import Validation
 from intake.ws.schemas import XML_ANSWER, ActivityReportAnswers, JsonActivityReports, request_body
 from shared.events import ReportedRecord
+from shared.ids import new_id
 from shared.limits import printable
 
 router = APIRouter(prefix="/v1/ws", tags=["web services"], responses=AUTHENTICATED)
@@ -82,7 +83,7 @@ async def report_activities(request: Request, principal: CurrentWebService, brok
     assert principal.provider_id is not None
     data = await request.body()  # at most WEB_SERVICE_BODY_BYTES: the BodyLimit middleware answers 413 beyond
     as_json = "json" in request.headers.get("content-type", "")
-    submission_id = uuid4()
+    submission_id = new_id()
     reports = (_json_reports if as_json else _xml_reports)(data, principal.provider_id, submission_id)
     records = [r for _, rs in reports for r in rs]
     answers = iter(await _answers(request, principal, broker, validation, records, submission_id))

@@ -58,12 +58,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from lxml import etree
 
 from shared.boards import shipped_boards
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
+from shared.ids import new_id
 from shared.states import state_code
 
 _CME_CERTIFICATIONS = frozenset({"ama pra category 1 credit", "ama pra category 1 credits", "ama pra category 1"})
@@ -111,7 +112,7 @@ def report_records(report: etree._Element, number: int, provider_id: str, batch_
     }
     targets = _targets(report, ids)
     rems = _rems_fields(_first(report, "XtensibleInfo")) if any(t.target.kind == "rems" for t in targets) else None
-    return [(ReportedRecord(record_id=uuid4(), target=t.target, learner_id=t.learner_id, credits=t.credits(),
+    return [(ReportedRecord(record_id=new_id(), target=t.target, learner_id=t.learner_id, credits=t.credits(),
                             credit_types=t.claims, credit_id=t.credit_id or credit_id,
                             rems=rems if t.target.kind == "rems" else None, **common), t.certificates)
             for t in targets]

@@ -5,13 +5,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from intake.batch_files.model import Layout, RowRecord
 from intake.batch_files.readers.columns import CERTS, REMS_NAMES, Columns
 from intake.batch_files.readers.credit_ids import derived_credit_id
 from shared.boards import Board
 from shared.events import CreditTypeClaim, RemsFields, ReportedRecord, Target
+from shared.ids import new_id
 from shared.states import state_code
 
 _TEN_DIGITS = re.compile(r"^\d{10}$")
@@ -54,7 +55,7 @@ def _record(ctx: Context, number: int, row: Row, target: Target, **fields: Any) 
               "last_name": row.get("last_name"), "dob": row.get("dob"), "completion_date": row.get("completion_date")}
     credit_id = derived_credit_id(ctx.provider_id, shared["activity_id"] or "", target.code,
                                   fields.get("learner_id") or "", shared["completion_date"] or "")
-    return ReportedRecord(record_id=uuid4(), submission_id=ctx.batch_id, provider_id=ctx.provider_id, channel="batch",
+    return ReportedRecord(record_id=new_id(), submission_id=ctx.batch_id, provider_id=ctx.provider_id, channel="batch",
                           credit_id_required=False, credit_id=credit_id, target=target, batch_id=ctx.batch_id,
                           row_number=number, **shared, **fields)
 
