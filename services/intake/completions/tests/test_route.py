@@ -79,8 +79,8 @@ def answers(app: FastAPI, monkeypatch: pytest.MonkeyPatch, **request: Any) -> li
     for tracing_on in (False, True):
         with monkeypatch.context() as patch:
             ids = (UUID(int=n) for n in itertools.count(1))  # the same record and submission IDs both ways
-            patch.setattr("intake.completions.router.uuid4", ids.__next__)
-            patch.setattr("intake.submitting.completions.uuid4", ids.__next__)
+            patch.setattr("intake.completions.router.new_id", ids.__next__)
+            patch.setattr("intake.submitting.completions.new_id", ids.__next__)
             patch.setattr(completion_route.tracing, "enabled", lambda on=tracing_on: on)
             answer = client.post(**request)
         headers = sorted((k, v) for k, v in answer.headers.items() if k not in ("date", "x-correlation-id"))
