@@ -16,12 +16,9 @@ wrote the same bytes.
 import argparse
 import asyncio
 import hashlib
-import itertools
 import json
-import random
 import re
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -43,7 +40,7 @@ from shared.boards import shipped_boards
 from shared.consumer import Delivery
 from shared.db import create_pool, migrate
 from shared.events import LearnerRecord, RecordSubmitted, Target
-from shared.ids import time_ordered_id
+from shared.ids import repeatable_ids
 from shared.logging import configure_logging
 from shared.outbox import Outbox, OutboxRow, OutboxWriter, event_message
 from shared.service_registry import BOARD_ROUTER, BOARD_SIM
@@ -59,10 +56,7 @@ def submitted_events(settings: Settings, count: int, seed: int) -> list[bytes]:
     boards = {code for code, b in shipped_boards().items() if b.kind == "moc" and b.needs_board}
     learners = [(p, c) for p in world.physicians for c in p.certifications if c.board in boards]
     activities = [a for a in world.activities if a.moc]
-    ids, made = random.Random(seed), itertools.count(int(datetime(2026, 11, 2, 9, tzinfo=UTC).timestamp() * 1000))
-
-    def new_id() -> uuid.UUID:  # time-ordered as the services' (shared/ids.py), the same in every run
-        return time_ordered_id(next(made), ids.getrandbits(74))
+    new_id = repeatable_ids(seed, datetime(2026, 11, 2, 9, tzinfo=UTC)).__next__  # the same ids in every run
 
     topic, submission_id = settings.topic(RECORD_EVENTS.name), new_id()
     values = []

@@ -19,11 +19,8 @@ this process (and any child it waited for), in the rebuild's own PostgreSQL back
 import argparse
 import asyncio
 import contextlib
-import itertools
 import os
-import random
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -48,7 +45,7 @@ from shared.events import (
     ReportedRecord,
     Target,
 )
-from shared.ids import time_ordered_id
+from shared.ids import repeatable_ids
 from shared.kafka import ensure_topics, kafka_client_args
 from shared.logging import configure_logging
 from shared.outbox import event_message
@@ -69,11 +66,7 @@ CHECKSUM = (
 def record_events(settings: Settings, count: int, seed: int = 12) -> list[tuple[bytes, bytes]]:
     """(key, value) of every event, in the order the topic holds them."""
     topic, start = settings.topic(RECORD_EVENTS.name), datetime(2026, 11, 2, 9, tzinfo=UTC)
-    rng = random.Random(seed)  # the same ids every run: the rows' checksum compares versions of the code
-    made = itertools.count(int(start.timestamp() * 1000))
-
-    def new_id() -> uuid.UUID:  # time-ordered as the services' (shared/ids.py), a millisecond apart
-        return time_ordered_id(next(made), rng.getrandbits(74))
+    new_id = repeatable_ids(seed, start).__next__  # the same ids every run: the rows' checksum compares versions
 
     out: list[tuple[bytes, bytes]] = []
     for first in range(0, count, FILE_ROWS):

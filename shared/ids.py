@@ -7,6 +7,10 @@ where the last ones went (docs/PERFORMANCE.md, "Time-ordered ids"). The ids stay
 text form; what they reveal is when they were made, which every record's own timestamps say anyway.
 """
 
+import itertools
+import random
+from collections.abc import Iterator
+from datetime import datetime
 from hashlib import sha1
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -25,10 +29,18 @@ def new_id() -> UUID:
 
 def time_ordered_id(milliseconds: int, bits: int, version: int = 7) -> UUID:
     """The id that `milliseconds` (since 1970) and 74 `bits` of the caller's make, laid out as RFC 9562 lays out
-    version 7 (and 8): the benchmarks use it for ids that are the same in every run."""
+    version 7 (and 8)."""
     bits &= (1 << _CUSTOM_BITS) - 1
     high, low = bits >> 62, bits & ((1 << 62) - 1)  # 12 bits after the version, 62 after the variant
     return UUID(int=(milliseconds & ((1 << 48) - 1)) << _TIME_SHIFT | version << 76 | high << 64 | 0b10 << 62 | low)
+
+
+def repeatable_ids(seed: int, start: datetime) -> Iterator[UUID]:
+    """Time-ordered ids a millisecond apart from `start` on, the same ones for the same seed: for benchmarks whose
+    runs compare the rows two versions of the code wrote."""
+    draws = random.Random(seed)
+    for milliseconds in itertools.count(int(start.timestamp() * 1000)):
+        yield time_ordered_id(milliseconds, draws.getrandbits(_CUSTOM_BITS))
 
 
 def derived_id(parent: UUID, name: str) -> UUID:

@@ -1,11 +1,13 @@
 """The ids PARS mints begin with their time, so the tables keyed by them grow at one end (shared/ids.py)."""
 
+import itertools
 import time
+from datetime import UTC, datetime
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from board_router.routing import request_id, verdict_event_id
 from shared.events import Envelope
-from shared.ids import derived_id, new_id, time_ordered_id
+from shared.ids import derived_id, new_id, repeatable_ids, time_ordered_id
 
 
 def _milliseconds(id_: UUID) -> int:
@@ -63,3 +65,11 @@ def test_time_ordered_id_lays_out_rfc_9562s_version_and_variant() -> None:
     made = time_ordered_id(0x0123456789AB, (1 << 74) - 1)
     assert str(made) == "01234567-89ab-7fff-bfff-ffffffffffff"
     assert time_ordered_id(1, 0, version=8) == UUID("00000000-0001-8000-8000-000000000000")
+
+
+def test_repeatable_ids_are_the_same_for_a_seed_and_a_millisecond_apart() -> None:
+    start = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    first, again, other = (list(itertools.islice(repeatable_ids(seed, start), 5)) for seed in (12, 12, 13))
+    assert first == again and first != other
+    assert [_milliseconds(i) for i in first] == [int(start.timestamp() * 1000) + n for n in range(5)]
+    assert {i.version for i in first} == {7}
