@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -85,13 +86,25 @@ SETTLE_GATHER_SECONDS = 0.2
 # consumer's largest batches, so one batch is sent while the next is handled, and no more piles up while Kafka is slow.
 SOON_UNSENT_ROWS = 4_000
 
+
+@dataclass(frozen=True)
+class Alongside:
+    """The state a writer changes in the statement that keeps its messages: data-modifying CTEs, whose parameters
+    `ctes(first)` numbers from $first on (`args`, their values, follow the outbox's own). PostgreSQL runs each such
+    CTE to completion whether or not the statement reads it, and a statement is atomic on its own: the state and its
+    messages need no transaction, whose BEGIN and COMMIT were two of a writer's five round trips at a batch of one."""
+
+    ctes: Callable[[int], str]
+    args: Sequence[object]
+
+
 # One statement: the messages are inserted; each is its writer's (held, for $6 seconds) unless an earlier row of its
 # topic and key is held by a writer or due for the relay (other than $7, the rows this writer is publishing or has
 # published): then it is the relay's, which sends no row while an earlier one of its key is held. A message with a
 # not_before of its own is the relay's at that time, as with `enqueue`. Answers each id with whether its writer may
 # publish it. `same_key` is materialized so that $7 is compared with the few rows of the same keys only.
-_KEEP_HELD = """
-WITH m AS MATERIALIZED (
+_KEEP_HELD_CTES = """
+m AS MATERIALIZED (
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])
         WITH ORDINALITY AS m(topic, key, value, headers, not_before, n)
 ), same_key AS MATERIALIZED (
@@ -107,9 +120,37 @@ WITH m AS MATERIALIZED (
         m.not_before IS NULL AND e.key IS NULL
     FROM m LEFT JOIN earlier e ON e.topic = m.topic AND e.key = m.key ORDER BY m.n
     RETURNING id, held
-)
-SELECT id, held AS free FROM kept ORDER BY id
-"""
+)"""
+
+
+class _Statement(NamedTuple):
+    """An outbox statement: its own CTEs (without WITH; "" for none), its query, how many parameters they take."""
+
+    ctes: str
+    query: str
+    parameters: int
+
+    def along(self, alongside: Alongside | None) -> tuple[str, Sequence[object]]:
+        """The statement with `alongside`'s CTEs first, and the parameters they add."""
+        if alongside is None:
+            return (f"WITH {self.ctes} {self.query}" if self.ctes else self.query), ()
+        ctes = ", ".join(c for c in (alongside.ctes(self.parameters + 1), self.ctes) if c)
+        return f"WITH {ctes} {self.query}", alongside.args
+
+
+_KEEP_HELD = _Statement(_KEEP_HELD_CTES, "SELECT id, held AS free FROM kept ORDER BY id", 7)
+_KEEP = _Statement("", (
+    "INSERT INTO outbox (topic, key, value, headers, not_before, held)"
+    " SELECT m.topic, m.key, m.value, m.headers, coalesce(m.not_before, now() + make_interval(secs => $6)),"
+    " m.not_before IS NULL AND $6 > 0"
+    " FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])"
+    " WITH ORDINALITY AS m(topic, key, value, headers, not_before, n) ORDER BY m.n RETURNING id"), 6)
+
+
+async def _alone(conn: Connection, alongside: Alongside | None) -> None:
+    """`alongside` when there is no message to keep with it."""
+    if alongside is not None:
+        await conn.execute(f"WITH {alongside.ctes(1)} SELECT 1", *alongside.args)
 
 
 class Outbox:
@@ -118,38 +159,38 @@ class Outbox:
         self.channel = f"outbox_{schema}"
 
     async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage], *, notify: bool = True,
-                      hand_over_after: float = 0.0) -> list[int]:
-        """Call inside the transaction that changes the state these messages announce; answers the rows' ids, in
-        the messages' order. One statement, whatever the number of messages. `hand_over_after` (seconds) keeps the
-        relay off rows without a `not_before` while their writer publishes them itself."""
+                      hand_over_after: float = 0.0, alongside: Alongside | None = None) -> list[int]:
+        """Call inside the transaction that changes the state these messages announce (or give that change as
+        `alongside`); answers the rows' ids, in the messages' order. One statement, whatever the number of messages.
+        `hand_over_after` (seconds) keeps the relay off rows without a `not_before` while their writer publishes them
+        itself."""
         if not messages:
+            await _alone(conn, alongside)
             return []
         messages = _traced(messages)
+        query, more = _KEEP.along(alongside)
         ids = await conn.fetch(
-            "INSERT INTO outbox (topic, key, value, headers, not_before, held)"
-            " SELECT m.topic, m.key, m.value, m.headers, coalesce(m.not_before, now() + make_interval(secs => $6)),"
-            " m.not_before IS NULL AND $6 > 0"
-            " FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])"
-            " WITH ORDINALITY AS m(topic, key, value, headers, not_before, n) ORDER BY m.n RETURNING id",
-            [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
-            [m.headers for m in messages], [m.not_before for m in messages], hand_over_after,
+            query, [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
+            [m.headers for m in messages], [m.not_before for m in messages], hand_over_after, *more,
         )
         if notify:
             await conn.execute("SELECT pg_notify($1, '')", self.channel)  # delivered at commit
         return sorted(r["id"] for r in ids)  # ids grow in insertion order, which is the messages' order
 
-    async def enqueue_held(self, conn: Connection, messages: Sequence[OutboxMessage], *,
-                           hand_over_after: float, publishing: Sequence[int]) -> list[tuple[int, bool]]:
-        """Call inside the transaction; answers (id, free) per message, in order. A free row is held for its writer
-        for `hand_over_after` seconds; a row with an earlier row of its topic and key held by a writer or due for the
-        relay, other than `publishing`, is not free: it is the relay's, which sends it after those. So is a message
-        with a `not_before` of its own."""
+    async def enqueue_held(self, conn: Connection, messages: Sequence[OutboxMessage], *, hand_over_after: float,
+                           publishing: Sequence[int], alongside: Alongside | None = None) -> list[tuple[int, bool]]:
+        """Call inside the transaction (or give its change as `alongside`); answers (id, free) per message, in
+        order. A free row is held for its writer for `hand_over_after` seconds; a row with an earlier row of its
+        topic and key held by a writer or due for the relay, other than `publishing`, is not free: it is the
+        relay's, which sends it after those. So is a message with a `not_before` of its own."""
         if not messages:
+            await _alone(conn, alongside)
             return []
         messages = _traced(messages)
+        query, more = _KEEP_HELD.along(alongside)
         rows = await conn.fetch(
-            _KEEP_HELD, [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
-            [m.headers for m in messages], [m.not_before for m in messages], hand_over_after, list(publishing),
+            query, [m.topic for m in messages], [m.key for m in messages], [m.value for m in messages],
+            [m.headers for m in messages], [m.not_before for m in messages], hand_over_after, list(publishing), *more,
         )
         return [(r["id"], r["free"]) for r in rows]
 
@@ -282,17 +323,20 @@ class OutboxWriter:
                 if not same:
                     del self._mine_by_key[key]
 
-    async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage]) -> KeptRows:
-        """Inside the transaction: keep the messages; answers the rows to `publish` once it committed (the others
-        are the relay's, and it is woken for them at the commit)."""
+    async def enqueue(self, conn: Connection, messages: Sequence[OutboxMessage], *,
+                      alongside: Alongside | None = None) -> KeptRows:
+        """Inside the transaction, or outside one with the state the messages announce given as `alongside`: keep
+        the messages; answers the rows to `publish` once it committed (the others are the relay's, and it is woken
+        for them at the commit)."""
         failures_before = self._failures  # before the statement: a send failing while it runs counts as after
         if not messages:
+            await _alone(conn, alongside)
             return KeptRows()
         messages = _traced(messages)  # the rows it publishes carry the trace context too
         now = datetime.now(UTC)
         due = [m.not_before is None or m.not_before <= now for m in messages]
         if not any(due):  # all delayed (a board's latency): the relay's, as they always were
-            await self.outbox.enqueue(conn, messages)
+            await self.outbox.enqueue(conn, messages, alongside=alongside)
             return KeptRows()
         # A message due already is its writer's like any other (the relay would send it at once, and twice).
         # Built anew, not dataclasses.replace: that was 6% of board-sim's handler, whose answers all carry a time.
@@ -302,7 +346,8 @@ class OutboxWriter:
         # spent ≈ 0.5 µs encoding each id (a hundred or more under load, on every request).
         keys = {(m.topic, m.key) for m in held}
         kept = await self.outbox.enqueue_held(conn, held, hand_over_after=self._hand_over_after,
-                                              publishing=[i for key in keys for i in self._mine_by_key.get(key, ())])
+                                              publishing=[i for key in keys for i in self._mine_by_key.get(key, ())],
+                                              alongside=alongside)
         rows = KeptRows((OutboxRow(i, m.topic, m.key, m.value, m.headers)
                          for (i, free), m, d in zip(kept, messages, due, strict=True) if free and d), failures_before)
         if len(rows) < len(messages):

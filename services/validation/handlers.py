@@ -1,4 +1,4 @@
-"""Handles a batch of SubmitRecord commands in one transaction: decide, keep live credit IDs, emit events.
+"""Handles a batch of SubmitRecord commands: read, decide, then keep live credit IDs and events at once.
 Storage comes through validation.ports."""
 
 import logging
@@ -54,8 +54,7 @@ class SubmissionHandler:
             messages: list[OutboxMessage] = [event_message(self._topic, e, str(e.record_id)) for e in events]
             submitted = {e.record.record_id: m.value for e, m in zip(events, messages, strict=True)
                          if isinstance(e, RecordSubmitted)}
-            await tx.save_live(before, live, submitted)
-            rows = await tx.enqueue(messages)
+            rows = await tx.keep(before, live, submitted, [c.event_id for c in todo], messages)
         await self._store.publish(rows)  # right after the commit; the relay sends what this could not
         count_rejection_codes(events)
         log.info("batch validated", records=len(todo), events=len(messages))

@@ -86,8 +86,8 @@ async def fetch(reader: LookupReader, records: list[ReportedRecord]) -> BatchLoo
 
 async def fetch_fresh(batch: SubmissionBatch,
                       commands: list[SubmitRecord]) -> tuple[list[SubmitRecord], BatchLookups | None]:
-    """The commands not handled before (claimed in the batch's transaction) and what their records need; the claim
-    and the first reads share a round trip. None: nothing to do."""
+    """The commands not handled before (the batch's `keep` claims them) and what their records need; asking which
+    were handled and the first reads share a round trip. None: nothing to do."""
     records = _readable(commands)
     todo, known = await batch.fresh_and_known(commands, [(r.activity_id or "").strip() for r in records],
                                               [live_key(r) for r in records])

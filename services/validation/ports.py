@@ -49,27 +49,26 @@ class LookupReader(Protocol):
 
 
 class SubmissionBatch(LookupReader, Protocol):
-    """One batch of SubmitRecord commands, in one transaction."""
+    """One batch of SubmitRecord commands: its reads, then its writes at once (`keep`)."""
 
     async def fresh_and_known(self, commands: list[SubmitRecord], activity_ids: Iterable[str],
                               live_keys: Iterable[LiveKey]) -> tuple[list[SubmitRecord], Known]:
-        """The commands not handled before, claimed in this transaction, and `known` (of every command: a command
-        handled before only adds entries nobody looks up), in the same round trip."""
+        """The commands not handled before (each once) and `known` (of every command: a command handled before only
+        adds entries nobody looks up), in the same round trip. Claims nothing: `keep` does."""
         ...
 
-    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
-                        submitted: Mapping[UUID, bytes]) -> None:
-        """What the batch changed; `submitted`: the JSON of the RecordSubmitted event of each record it kept."""
-        ...
-
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
-        """Keep the events in the outbox; answers the rows to publish once the transaction committed."""
+    async def keep(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                   submitted: Mapping[UUID, bytes], handled: Sequence[UUID],
+                   messages: Sequence[OutboxMessage]) -> KeptRows:
+        """All or nothing: the commands `handled` claimed (fails if one was claimed meanwhile: the batch is retried),
+        what the batch changed of the live records (`submitted`: the JSON of the RecordSubmitted event of each
+        record it kept), and its events kept in the outbox; answers the rows to publish now that they are kept."""
         ...
 
 
 class SubmissionStore(Protocol):
     def batch(self) -> AbstractAsyncContextManager[SubmissionBatch]:
-        """A transaction: committed when the block ends, rolled back when it raises."""
+        """One batch's connection to storage: nothing is kept but by its `keep`."""
         ...
 
     def reading(self) -> AbstractAsyncContextManager[LookupReader]:

@@ -14,7 +14,7 @@ from shared.db import Connection
 from shared.events import LearnerRecord, SubmitRecord
 from shared.inbox import keep_fresh
 from shared.lifecycle import RecordStatus
-from shared.outbox import KeptRows, OutboxMessage, OutboxWriter
+from shared.outbox import Alongside, KeptRows, OutboxMessage, OutboxWriter
 from shared.states import state_code
 from shared.world import Activity, Physician
 from validation.matching import DirectoryEntry
@@ -55,12 +55,10 @@ _KNOWN = (
     "  JOIN unnest($2::text[], $3::text[], $4::text[]) AS k(p, c, t)"
     "  ON l.provider_id = k.p AND l.credit_id = k.c AND l.target_code = k.t) AS live"
 )
-# The same with the batch's command ids ($5) claimed as shared.inbox.claim_new claims them, in that round trip too.
-_FRESH_AND_KNOWN = (
-    "WITH claimed AS (INSERT INTO processed_events (event_id) SELECT DISTINCT unnest($5::uuid[])"
-    " ON CONFLICT DO NOTHING RETURNING event_id) "
-    + _KNOWN + ", ARRAY(SELECT event_id FROM claimed) AS fresh"
-)
+# The same with which of the batch's command ids ($5) were handled before, in that round trip too (they are claimed by
+# the statement that keeps the batch: `keep_batch`).
+_HANDLED_AND_KNOWN = (
+    _KNOWN + ", ARRAY(SELECT event_id FROM processed_events WHERE event_id = ANY($5::uuid[])) AS handled")
 
 
 async def _read_known(conn: Connection, query: str, activity_ids: Iterable[str], live_keys: Iterable[LiveKey],
@@ -102,33 +100,46 @@ def live_changes(before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRec
     return released, kept, moved
 
 
-async def save_live(conn: Connection, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
-                    submitted: Mapping[UUID, bytes] | None = None) -> None:
-    """Write what a batch changed, one statement per kind of change (released first: a batch may release a credit
-    ID and keep it again). `submitted`: the RecordSubmitted event (its JSON) that kept a record, by record ID: its
-    `record` is kept as it is, and PostgreSQL takes it out of the event (dumping each record again cost ≈ 5% of
-    validation's CPU per record); a record without one is dumped."""
+def _claimed_and_kept(first: int) -> str:
+    """The CTEs that keep a batch with its events (shared.outbox.Alongside): its commands' ids claimed, and the records
+    it kept holding their credit IDs. Both are plain INSERTs: if another instance handled a command, or kept the same
+    credit ID, meanwhile, the statement fails and the batch is retried, and then finds the command handled or that
+    record (603). Exactly one Add wins."""
+    c, p, credit, t, i, e, s = (f"${first + n}" for n in range(7))
+    return (f"claimed AS (INSERT INTO processed_events (event_id) SELECT unnest({c}::uuid[])),"
+            " live AS (INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
+            f" SELECT p, c, t, i, convert_from(e, 'UTF8')::jsonb -> 'record', s FROM unnest({p}::text[],"
+            f" {credit}::text[], {t}::text[], {i}::uuid[], {e}::bytea[], {s}::text[]) AS k(p, c, t, i, e, s))")
+
+
+async def keep_batch(conn: Connection, writer: OutboxWriter, before: dict[LiveKey, LiveRecord],
+                     after: dict[LiveKey, LiveRecord], submitted: Mapping[UUID, bytes], handled: Sequence[UUID],
+                     messages: Sequence[OutboxMessage]) -> KeptRows:
+    """Keep a decided batch: claim its commands (`handled`), write what it changed of the live records and keep its
+    events in the outbox, in one statement, which is atomic without a transaction: at a batch of one, BEGIN and
+    COMMIT were two of its five round trips. A batch that released credit IDs or moved statuses (deletes) runs those
+    first in a transaction with it (released first: a batch may release a credit ID and keep it again).
+    `submitted`: the RecordSubmitted event (its JSON) that kept a record, by record ID: its `record` is kept as it
+    is, and PostgreSQL takes it out of the event (dumping each record again cost ≈ 5% of validation's CPU per
+    record); a record without one is dumped."""
     released, kept, moved = live_changes(before, after)
-    if released:
-        await conn.execute(
-            "DELETE FROM live_records l USING unnest($1::text[], $2::text[], $3::text[]) AS k(p, c, t)"
-            " WHERE l.provider_id = k.p AND l.credit_id = k.c AND l.target_code = k.t",
-            [k[0] for k in released], [k[1] for k in released], [k[2] for k in released])
-    if kept:
-        # A plain INSERT: if another instance kept the same credit ID meanwhile, this batch fails and is
-        # retried, and then sees that record (603). Exactly one Add wins.
-        records = [k.record for k in kept]
-        events = submitted or {}
-        await conn.execute(
-            "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
-            " SELECT p, c, t, i, convert_from(e, 'UTF8')::jsonb -> 'record', s FROM unnest($1::text[], $2::text[],"
-            " $3::text[], $4::uuid[], $5::bytea[], $6::text[]) AS k(p, c, t, i, e, s)",
-            [r.provider_id for r in records], [r.credit_id for r in records], [r.target.code for r in records],
-            [r.record_id for r in records],
-            [events.get(r.record_id) or b'{"record":%b}' % r.model_dump_json().encode() for r in records],
-            [k.status for k in kept])
-    if moved:
-        await set_statuses(conn, moved)
+    records = [k.record for k in kept]
+    alongside = Alongside(_claimed_and_kept, [
+        list(handled), [r.provider_id for r in records], [r.credit_id for r in records],
+        [r.target.code for r in records], [r.record_id for r in records],
+        [submitted.get(r.record_id) or b'{"record":%b}' % r.model_dump_json().encode() for r in records],
+        [k.status for k in kept]])
+    if not released and not moved:
+        return await writer.enqueue(conn, messages, alongside=alongside)
+    async with conn.transaction():
+        if released:
+            await conn.execute(
+                "DELETE FROM live_records l USING unnest($1::text[], $2::text[], $3::text[]) AS k(p, c, t)"
+                " WHERE l.provider_id = k.p AND l.credit_id = k.c AND l.target_code = k.t",
+                [k[0] for k in released], [k[1] for k in released], [k[2] for k in released])
+        if moved:
+            await set_statuses(conn, moved)
+        return await writer.enqueue(conn, messages, alongside=alongside)
 
 
 async def set_statuses(conn: Connection, statuses: Sequence[tuple[object, str]]) -> None:
@@ -216,7 +227,7 @@ class SqlLookups:
 
 
 class SqlSubmissionBatch(SqlLookups):
-    """validation.ports.SubmissionBatch: one batch's transaction, its events kept in the outbox."""
+    """validation.ports.SubmissionBatch: one batch's reads, then its writes and events kept in one statement."""
 
     def __init__(self, conn: Connection, writer: OutboxWriter) -> None:
         super().__init__(conn)
@@ -224,16 +235,14 @@ class SqlSubmissionBatch(SqlLookups):
 
     async def fresh_and_known(self, commands: list[SubmitRecord], activity_ids: Iterable[str],
                               live_keys: Iterable[LiveKey]) -> tuple[list[SubmitRecord], Known]:
-        known, row = await _read_known(self._conn, _FRESH_AND_KNOWN, activity_ids, live_keys,
-                                       [c.event_id for c in commands])
-        return keep_fresh(commands, set(row["fresh"])), known
+        ids = [c.event_id for c in commands]
+        known, row = await _read_known(self._conn, _HANDLED_AND_KNOWN, activity_ids, live_keys, ids)
+        return keep_fresh(commands, set(ids).difference(row["handled"])), known
 
-    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
-                        submitted: Mapping[UUID, bytes]) -> None:
-        await save_live(self._conn, before, after, submitted)
-
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
-        return await self._writer.enqueue(self._conn, messages)
+    async def keep(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                   submitted: Mapping[UUID, bytes], handled: Sequence[UUID],
+                   messages: Sequence[OutboxMessage]) -> KeptRows:
+        return await keep_batch(self._conn, self._writer, before, after, submitted, handled, messages)
 
 
 class SqlSubmissions:
@@ -245,7 +254,7 @@ class SqlSubmissions:
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[SqlSubmissionBatch]:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:  # no transaction: `keep` writes atomically
             yield SqlSubmissionBatch(conn, self._writer)
 
     @asynccontextmanager

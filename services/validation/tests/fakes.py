@@ -28,7 +28,7 @@ class FakeValidationStore:
     handled: set[UUID] = field(default_factory=set)  # the inbox: command ids handled before
     outbox: list[OutboxMessage] = field(default_factory=list)
     published: list[OutboxMessage] = field(default_factory=list)
-    fail_on_enqueue: bool = False  # the transaction fails after deciding
+    fail_on_enqueue: bool = False  # keeping the batch fails after deciding
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator["FakeBatch"]:
@@ -82,24 +82,24 @@ class FakeBatch:
 
     async def fresh_and_known(self, commands: list[SubmitRecord], activity_ids: Iterable[str],
                               live_keys: Iterable[LiveKey]) -> tuple[list[SubmitRecord], Known]:
-        fresh = []
+        fresh, seen = [], set()
         for c in commands:
-            if c.event_id not in self._store.handled and c.event_id not in self._claimed:
-                self._claimed.add(c.event_id)
+            if c.event_id not in self._store.handled and c.event_id not in seen:
+                seen.add(c.event_id)
                 fresh.append(c)
         return fresh, await self.known(activity_ids, live_keys)
 
-    async def save_live(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
-                        submitted: Mapping[UUID, bytes]) -> None:
+    async def keep(self, before: dict[LiveKey, LiveRecord], after: dict[LiveKey, LiveRecord],
+                   submitted: Mapping[UUID, bytes], handled: Sequence[UUID],
+                   messages: Sequence[OutboxMessage]) -> KeptRows:
+        if self._store.fail_on_enqueue:
+            raise ConnectionError("the database went away")
+        if self._store.handled.intersection(handled):  # claimed meanwhile: the real statement fails likewise
+            raise RuntimeError("duplicate key value violates unique constraint processed_events_pkey")
         live = dict(self._store.live)
         for key in before.keys() - after.keys():
             live.pop(key, None)
         live.update(after)
-        self._live = live
-
-    async def enqueue(self, messages: Sequence[OutboxMessage]) -> KeptRows:
-        if self._store.fail_on_enqueue:
-            raise ConnectionError("the database went away")
-        self._messages = list(messages)
+        self._claimed, self._live, self._messages = set(handled), live, list(messages)
         return KeptRows(OutboxRow(id=n, topic=m.topic, key=m.key, value=m.value, headers=m.headers)
                         for n, m in enumerate(messages))
