@@ -32,6 +32,19 @@ async def claim_new(conn: Connection, event_ids: Iterable[UUID]) -> set[UUID]:
     return {r["event_id"] for r in rows}
 
 
+def handled_before(ids: str) -> str:
+    """SQL: an array of the ids among `ids` (a uuid[] parameter, e.g. "$5") claimed before, for a statement that
+    reads what a batch needs without claiming it (the claim comes with the batch's writes: `claim_all`)."""
+    return f"ARRAY(SELECT event_id FROM processed_events WHERE event_id = ANY({ids}::uuid[]))"
+
+
+def claim_all(ids: str) -> str:
+    """SQL: a data-modifying CTE (`claimed`) that claims every id of `ids` (a uuid[] parameter, each once), for the
+    statement that applies them. Unlike `claim_new` it fails on an id claimed meanwhile, and the statement with it:
+    for a writer that checked `handled_before` first, that is another instance having applied the same message."""
+    return f"claimed AS (INSERT INTO processed_events (event_id) SELECT unnest({ids}::uuid[]))"
+
+
 class Identified(Protocol):
     """A message with its business id: shared's pydantic events, and the msgspec events the projector and the notifier
     decode for speed."""

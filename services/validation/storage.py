@@ -12,7 +12,7 @@ import asyncpg
 from shared.boards import Board, BoardOverride, apply_overrides
 from shared.db import Connection
 from shared.events import LearnerRecord, SubmitRecord
-from shared.inbox import keep_fresh
+from shared.inbox import claim_all, handled_before, keep_fresh
 from shared.lifecycle import RecordStatus
 from shared.outbox import Alongside, KeptRows, OutboxMessage, OutboxWriter
 from shared.states import state_code
@@ -57,8 +57,7 @@ _KNOWN = (
 )
 # The same with which of the batch's command ids ($5) were handled before, in that round trip too (they are claimed by
 # the statement that keeps the batch: `keep_batch`).
-_HANDLED_AND_KNOWN = (
-    _KNOWN + ", ARRAY(SELECT event_id FROM processed_events WHERE event_id = ANY($5::uuid[])) AS handled")
+_HANDLED_AND_KNOWN = _KNOWN + f", {handled_before('$5')} AS handled"
 
 
 async def _read_known(conn: Connection, query: str, activity_ids: Iterable[str], live_keys: Iterable[LiveKey],
@@ -106,7 +105,7 @@ def _claimed_and_kept(first: int) -> str:
     credit ID, meanwhile, the statement fails and the batch is retried, and then finds the command handled or that
     record (603). Exactly one Add wins."""
     c, p, credit, t, i, e, s = (f"${first + n}" for n in range(7))
-    return (f"claimed AS (INSERT INTO processed_events (event_id) SELECT unnest({c}::uuid[])),"
+    return (f"{claim_all(c)},"
             " live AS (INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
             f" SELECT p, c, t, i, convert_from(e, 'UTF8')::jsonb -> 'record', s FROM unnest({p}::text[],"
             f" {credit}::text[], {t}::text[], {i}::uuid[], {e}::bytea[], {s}::text[]) AS k(p, c, t, i, e, s))")
