@@ -1,5 +1,5 @@
-"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|growth|relay|replicas|
-wakeups|...] [options]`:
+"""`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|growth|memory|relay|
+replicas|wakeups|...] [options]`:
 benchmarks, run on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
@@ -11,6 +11,7 @@ from bench import (
     growth,
     idle,
     intake_http,
+    memory,
     notifier_apply,
     pipeline,
     profile,
@@ -30,4 +31,5 @@ if __name__ == "__main__":
      "ceiling": ceiling.main, "profile": profile.main, "validation": validation_apply.main,
      "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main,
      "notifier": notifier_apply.main, "boards": boards_apply.main,
-     "growth": growth.main, "relay": relay.main, "replicas": replicas.main, "wakeups": wakeups.main}[which](rest)
+     "growth": growth.main, "memory": memory.main, "relay": relay.main, "replicas": replicas.main,
+     "wakeups": wakeups.main}[which](rest)

@@ -34,7 +34,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from bench.projector_apply import postgresql_cpu, record_events
-from bench.stack import cpu_seconds
+from bench.stack import cpu_seconds, memory_mb
 from intake.activities.queries import summary
 from intake.keys import Principal
 from intake.records.queries import list_records, record_filters
@@ -94,13 +94,6 @@ INSERT INTO {events} (event_id, record_id, event_type, occurred_at, payload)
 SELECT {event_id}, record_id, kind, submitted_at, '{{}}'::json
 FROM r CROSS JOIN (VALUES ('RecordSubmitted'), ('RecordAccepted')) AS k(kind)
 """
-
-
-def rss_mb(field: str = "VmRSS") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def grow(pool: asyncpg.Pool, tables: Tables, have: int, want: int) -> None:
@@ -254,11 +247,11 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"  {name}: {cpu * 1e6 / q:.0f} + {pg * 1e6 / q:.0f} µs/query, {seconds * 1e3 / q:.2f} ms")
                 rows.setdefault(f"{name}, µs CPU/query (both)", []).append((cpu + pg) * 1e6 / q)
                 rows.setdefault(f"{name}, ms wall", []).append(seconds * 1e3 / q)
-            rows.setdefault("RSS of this process, MB", []).append(rss_mb())
+            rows.setdefault("RSS of this process, MB", []).append(memory_mb())
             size_sql = "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest($1::text[]) AS t"
             rows.setdefault("projection tables and indexes, MB", []).append(
                 await pool.fetchval(size_sql, list(tables.all)) / 2**20)
-        peak_before_rebuild = rss_mb("VmHWM")
+        peak_before_rebuild = memory_mb(field="VmHWM")
         if args.rebuild_events:
             print(f"rebuild over {args.rebuild_events:,} events:")
             rebuilt = await rebuilding(settings, args.rebuild_events)
@@ -275,8 +268,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"pars projection rebuild: {replayed:,} events in {seconds:.1f} s, {replayed / seconds:,.0f} events/s"
               f" (target 50,000); CPU {cpu * 1e6 / replayed:.1f} µs/event here, {pg * 1e6 / replayed:.1f} in all of"
               " PostgreSQL (others' work included)")
-    print(f"peak RSS of this process: {peak_before_rebuild:,.0f} MB before the rebuild, {rss_mb('VmHWM'):,.0f} MB"
-          f" with it; PostgreSQL's shared_buffers: {buffers}")
+    print(f"peak RSS of this process: {peak_before_rebuild:,.0f} MB before the rebuild, "
+          f"{memory_mb(field='VmHWM'):,.0f} MB with it; PostgreSQL's shared_buffers: {buffers}")
 
 
 def main(argv: list[str]) -> None:

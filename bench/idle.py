@@ -144,14 +144,6 @@ def wait_quiet(stack: BenchStack, below: float = 20.0, timeout: float = 120.0) -
     raise SystemExit(f"the stack was still busy {timeout:.0f} s after the last figure")
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The process's resident-memory high-water mark (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise ValueError(f"no VmHWM for process {pid}")
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench idle", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

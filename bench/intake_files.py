@@ -14,23 +14,17 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from intake.batch_files.model import FileFormat
-from pars_cli.demo_files import batch_file, template_b_rows
+from bench.files import provider_file
+from bench.stack import memory_mb
 from pars_cli.generate import generate_world
 from shared.world import World
 
 
 def world_and_files(count: int, rows: int) -> tuple[World, list[tuple[str, bytes]]]:
     world = generate_world(providers=max(4, count), activities=60, physicians=4000, seed=3)  # the suite's
-    files = []
-    for index in range(count):
-        turned = world.model_copy(update={"providers": world.providers[index:] + world.providers[:index]})
-        provider, found = template_b_rows(turned, rows, datetime.now(UTC).date())
-        files.append((provider, batch_file(found, FileFormat.XLSX)))
-    return world, files
+    return world, [provider_file(world, index, rows) for index in range(count)]
 
 
 def intake_work(provider: str, content: bytes) -> int:
@@ -75,20 +69,6 @@ def _collector_time() -> Iterator[list[float]]:
         gc.callbacks.remove(timed)
 
 
-def _hwm_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-
-def _rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def child(count: int, rows: int) -> None:
     """Runs in a fresh process: files made, then parsed at once; prints the peak above the files' own bytes."""
     import gc
@@ -98,14 +78,14 @@ def child(count: int, rows: int) -> None:
     gc.collect()
     # Lower the high-water mark to the present RSS so the peak is this step's (Linux: clear_refs 5).
     Path("/proc/self/clear_refs").write_text("5")
-    base = _rss_kb()
+    base = memory_mb()
     threads = [threading.Thread(target=intake_work, args=f) for f in files]
     began = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(f"{(_hwm_kb() - base) / 1024:.1f} {base / 1024:.1f} {time.perf_counter() - began:.2f}")
+    print(f"{memory_mb(field='VmHWM') - base:.1f} {base:.1f} {time.perf_counter() - began:.2f}")
 
 
 async def accepted(files: list[tuple[str, bytes]], runs: int) -> None:

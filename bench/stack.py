@@ -78,6 +78,15 @@ def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
     return used
 
 
+def memory_mb(pid: int | str = "self", field: str = "VmRSS") -> float:
+    """A process's memory from /proc/PID/status, in MB: its resident memory (VmRSS) or another field of that
+    file, such as its resident high-water mark (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no {field} for process {pid}")
+
+
 def server_pids() -> dict[str, list[int]]:
     """Kafka's and PostgreSQL's processes on this machine, found by their command lines."""
     found: dict[str, list[int]] = {"kafka": [], "postgresql": []}

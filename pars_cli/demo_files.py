@@ -17,8 +17,11 @@ HEADER = list(TEMPLATE_B_HEADER[:12])  # one Activity Certification column is en
 MISTAKES = ("622", "675", "690")
 
 
-def template_b_rows(world: World, count: int, today: date, mistake_every: int = 0) -> tuple[str, list[list[str]]]:
-    """The first provider's ID and `count` rows; with `mistake_every` n, every nth row carries a mistake."""
+def template_b_rows(world: World, count: int, today: date, mistake_every: int = 0,
+                    start: int = 0) -> tuple[str, list[list[str]]]:
+    """The first provider's ID and `count` rows, from the `start`th on (rows `start`, `start` + 1, ... of the one
+    sequence, so files of different starts do not repeat each other); with `mistake_every` n, every nth row carries
+    a mistake."""
     provider = world.providers[0].id
     activities = [a for a in world.activities if a.provider_id == provider and a.moc and a.start_date <= today
                   and a.end_date >= today - timedelta(days=60)]
@@ -28,7 +31,7 @@ def template_b_rows(world: World, count: int, today: date, mistake_every: int = 
         board: [(p, c) for p in world.physicians for c in p.certifications if c.board == board]
         for a in activities for board in a.moc}
     rows = []
-    for i in range(count):
+    for i in range(start, start + count):
         activity = activities[i % len(activities)]
         board, credit_types = next(iter(activity.moc.items()))
         holders = holders_of[board] or [(world.physicians[0], None)]
