@@ -96,14 +96,19 @@ def _report(samples: Samples, peaks: dict[str, float], rows: int, kept: int, sec
     print(f"\n{rows:,} rows in {args.providers}-file rounds of {ROWS:,}-row {args.format} files, {kept:,} records kept "
           f"and settled by their boards, in {seconds / 60:.1f} min ({os.cpu_count()} cores); warm after "
           f"{samples.records[warm]:,} rows")
-    print(f"{'service':<14}{'start MB':>10}{'warm MB':>10}{'end MB':>10}{'peak MB':>10}{'MB/100k':>10}  flat")
+    fifth = max(1, (len(samples.records) - warm) // 5)
+    print(f"{'service':<14}{'start MB':>10}{'warm MB':>10}{'end MB':>10}{'peak MB':>10}{'MB/100k':>10}"
+          f"{'Δ medians':>11}  flat")
     grows = []
     for name, rss in samples.rss.items():
         slope = slope_per_100k(samples.records[warm:], rss[warm:])
         flat = slope <= FLAT_MB_PER_100K
         if not flat:
             grows.append(name)
-        print(f"{name:<14}{rss[0]:>10.1f}{rss[warm]:>10.1f}{rss[-1]:>10.1f}{peaks.get(name, 0):>10.1f}{slope:>10.2f}  "
-              + ("yes" if flat else "NO"))
+        change = statistics.median(rss[-fifth:]) - statistics.median(rss[warm:warm + fifth])
+        print(f"{name:<14}{rss[0]:>10.1f}{rss[warm]:>10.1f}{rss[-1]:>10.1f}{peaks.get(name, 0):>10.1f}{slope:>10.2f}"
+              f"{change:>+11.1f}  " + ("yes" if flat else "NO"))
+    print(f"(Δ medians: the median of the last fifth of the samples less that of the first fifth after the warm-up, "
+          f"{fifth} samples each: the wandering from round to round weighs less in it than in the slope)")
     print(f"no service's memory grows (slope ≤ {FLAT_MB_PER_100K:g} MB per 100,000 records after the warm-up): "
           + ("yes" if not grows else "NO: " + ", ".join(grows)))
