@@ -29,6 +29,7 @@ from pars_cli.generate import generate_world
 
 FLAT_MB_PER_100K = 1.0
 WARM_UP_SHARE = 0.1
+MIN_SAMPLES = 5  # rounds after the warm-up before a slope says anything
 # The suite's world has too few MOC activities running and holders of their boards for a million rows that differ:
 # its rows would repeat from ≈ 10,000 on for some providers. Here ≈ 95% of a million differ.
 ACTIVITIES, PHYSICIANS = 800, 20_000
@@ -97,6 +98,7 @@ def _report(samples: Samples, peaks: dict[str, float], rows: int, kept: int, sec
           f"and settled by their boards, in {seconds / 60:.1f} min ({os.cpu_count()} cores); warm after "
           f"{samples.records[warm]:,} rows")
     fifth = max(1, (len(samples.records) - warm) // 5)
+    judged = len(samples.records) - warm >= MIN_SAMPLES
     print(f"{'service':<14}{'start MB':>10}{'warm MB':>10}{'end MB':>10}{'peak MB':>10}{'MB/100k':>10}"
           f"{'Δ medians':>11}  flat")
     grows = []
@@ -107,8 +109,9 @@ def _report(samples: Samples, peaks: dict[str, float], rows: int, kept: int, sec
             grows.append(name)
         change = statistics.median(rss[-fifth:]) - statistics.median(rss[warm:warm + fifth])
         print(f"{name:<14}{rss[0]:>10.1f}{rss[warm]:>10.1f}{rss[-1]:>10.1f}{peaks.get(name, 0):>10.1f}{slope:>10.2f}"
-              f"{change:>+11.1f}  " + ("yes" if flat else "NO"))
+              f"{change:>+11.1f}  " + ("-" if not judged else "yes" if flat else "NO"))
     print(f"(Δ medians: the median of the last fifth of the samples less that of the first fifth after the warm-up, "
           f"{fifth} samples each: the wandering from round to round weighs less in it than in the slope)")
     print(f"no service's memory grows (slope ≤ {FLAT_MB_PER_100K:g} MB per 100,000 records after the warm-up): "
-          + ("yes" if not grows else "NO: " + ", ".join(grows)))
+          + (f"not judged: {len(samples.records) - warm} samples after the warm-up, {MIN_SAMPLES} needed "
+             "(more --records)" if not judged else "yes" if not grows else "NO: " + ", ".join(grows)))
