@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from bench.files import ROWS, Sent, provider_file, provider_keys, send_files
+from bench.files import ROWS, provider_file, provider_keys, send_files
 from bench.idle import wait_quiet
 from bench.stack import BenchStack, bench_stack, memory_mb
 from intake.batch_files.model import FileFormat
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> None:
             files = upcoming.result()
             if number + 1 < rounds:
                 upcoming = writer.submit(round_files, number + 1)
-            sent: Sent = send_files(stack, files, keys, name=f"bench.{args.format}")
+            sent = send_files(stack, files, keys, name=f"bench.{args.format}")
             sent_rows, kept = sent_rows + sent.rows, kept + sent.kept
             wait_quiet(stack)
             samples.take(stack, sent_rows)
