@@ -1,0 +1,32 @@
+"""Fixed thresholds for glibc's allocator, so a long-running service gives freed memory back.
+
+glibc starts by serving blocks of 128 KiB or more with their own mmap, but each time such a block is freed it raises
+that threshold to the block's size (up to 32 MiB) and the heap's trim threshold to twice it. A Kafka fetch or a large
+statement result now and then ratchets both up, and from then on such buffers come from the heap and its free top
+stays resident: a service's RSS creeps through a long run while its Python objects hold flat (docs/PERFORMANCE.md,
+"Memory through a million records"). Setting the thresholds turns that adjustment off.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+# mallopt's parameters (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+
+MMAP_THRESHOLD = 256 * 1024  # blocks this large get their own mapping, returned when freed
+TRIM_THRESHOLD = 512 * 1024  # a free top of the heap larger than this is returned at once
+
+
+def fix_malloc_thresholds() -> bool:
+    """Set glibc's mmap and trim thresholds; False where the C library is not glibc (musl has no mallopt)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -1,0 +1,45 @@
+"""glibc's thresholds fixed: blocks a service frees after a large one still get their own mapping, not the heap."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from shared.heap import MMAP_THRESHOLD
+
+# In a fresh interpreter: free an 8 MiB block (glibc then raises its mmap threshold to 8 MiB unless it is fixed),
+# hold twenty blocks of 512 KiB, and print how much the [heap] mapping grew for them.
+_PROBE = """
+import sys
+from shared.heap import fix_malloc_thresholds
+if sys.argv[1] == "fixed":
+    assert fix_malloc_thresholds()
+
+def heap_kb():
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[heap]"):
+            start, end = (int(x, 16) for x in line.split()[0].split("-"))
+            return (end - start) // 1024
+    return 0
+
+big = bytearray(8 * 1024 * 1024)
+del big
+before = heap_kb()
+held = [bytearray(512 * 1024) for _ in range(20)]
+print(heap_kb() - before)
+"""
+
+
+def _heap_growth_kb(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps; glibc's allocator")
+def test_large_blocks_stay_out_of_the_heap_after_a_larger_one_is_freed() -> None:
+    assert MMAP_THRESHOLD < 512 * 1024  # the probe's blocks are ones the fixed threshold maps on their own
+    # glibc's own adjustment: the freed 8 MiB block raised the threshold, so the 10 MiB came from the heap
+    assert _heap_growth_kb("default") >= 20 * 512
+    # fixed: each block is a mapping of its own, given back when freed
+    assert _heap_growth_kb("fixed") < 512
