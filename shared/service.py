@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import tracing
-from shared.heap import fix_malloc_thresholds
+from shared.heap import tune_malloc
 from shared.http_protocol import HttpProtocol
 from shared.inbox import keep_pruned
 from shared.kafka import kafka_answers, make_broker
@@ -166,7 +166,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
     (shared.inbox.keep_pruned) while the service runs.
     """
     settings = settings or get_settings()
-    fix_malloc_thresholds()  # before the service's buffers come and go: its RSS stays flat through long runs
+    tune_malloc()  # before the service's buffers come and go: its RSS stays flat through long runs
     configure_logging(service, settings.log_level, settings.log_format)  # before uvicorn logs its first line
     serve_as(service)
     broker = make_broker(settings, service)

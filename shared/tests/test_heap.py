@@ -6,15 +6,15 @@ import sys
 
 import pytest
 
-from shared.heap import MMAP_THRESHOLD
+from shared.heap import ARENAS, MMAP_THRESHOLD
 
 # In a fresh interpreter: free an 8 MiB block (glibc then raises its mmap threshold to 8 MiB unless it is fixed),
 # hold twenty blocks of 512 KiB, and print how much the [heap] mapping grew for them.
 _PROBE = """
 import sys
-from shared.heap import fix_malloc_thresholds
+from shared.heap import tune_malloc
 if sys.argv[1] == "fixed":
-    assert fix_malloc_thresholds()
+    assert tune_malloc()
 
 def heap_kb():
     for line in open("/proc/self/maps"):
@@ -43,3 +43,36 @@ def test_large_blocks_stay_out_of_the_heap_after_a_larger_one_is_freed() -> None
     assert _heap_growth_kb("default") >= 20 * 512
     # fixed: each block is a mapping of its own, given back when freed
     assert _heap_growth_kb("fixed") < 512
+
+
+# In a fresh interpreter: four threads allocate at once, each holding its blocks until all have; then glibc's own
+# statistics, one "Arena N:" per arena, on standard error.
+_THREADS = """
+import ctypes, sys, threading
+from shared.heap import tune_malloc
+if sys.argv[1] == "tuned":
+    assert tune_malloc()
+all_hold = threading.Barrier(4)
+
+def allocate():
+    held = [bytearray(1000) for _ in range(2000)]
+    all_hold.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def _arenas(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", _THREADS, mode], capture_output=True, text=True, check=True)
+    return sum(line.startswith("Arena ") for line in done.stderr.splitlines())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
+def test_threads_share_one_arena_besides_the_main_one() -> None:
+    assert _arenas("default") > ARENAS  # glibc's own: an arena for each thread that allocated at once
+    assert _arenas("tuned") == ARENAS
