@@ -24,7 +24,7 @@ ARENAS = 2  # the main thread's heap and one that every other thread shares
 
 
 def tune_malloc() -> bool:
-    """Set glibc's mmap and trim thresholds and its arena count; False where the C library is not glibc (musl has
+    """Fixes glibc's mmap and trim thresholds and its arena count; False where the C library is not glibc (musl has
     no mallopt)."""
     name = ctypes.util.find_library("c")
     if name is None:
