@@ -1,11 +1,12 @@
-"""`python -m bench memory [--records N] [--providers P] [--format xlsx|txt]`: does any service's memory grow
+"""`python -m bench memory [--records N] [--providers P] [--format xlsx|txt] [--rest S]`: does any service's memory grow
 through a million-record run?
 
 One stack of the six services (bench/stack.py, boards answering at once) and rounds of P providers' 5,000-row
 Template B files uploaded at once, each round followed until every kept record is settled by its board in the
 projection, until N records (default 1,000,000) have gone through; the next round's files are written while one
-runs. After each round, once the services are quiet, every service's resident memory (VmRSS, /proc); at the end
-each one's peak (VmHWM).
+runs. After each round, once the services are quiet and again S seconds later (`--rest`, default 12: each service
+gives its freed memory back within 10 s of the end of a burst, shared/heap.py), every service's resident memory
+(VmRSS, /proc), the second sample being the one judged; at the end each one's peak (VmHWM).
 
 The first tenth of the records warms the services up (connection pools, caches of the world, Kafka's buffers,
 the interpreter's arenas): each service's growth is measured from the first sample after it, as the slope of the
@@ -61,6 +62,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--records", type=int, default=1_000_000, help="rows to send, in rounds")
     parser.add_argument("--providers", type=int, default=4, help="files a round, one provider's each")
     parser.add_argument("--format", choices=("xlsx", "txt"), default="xlsx")
+    parser.add_argument("--rest", type=float, default=12.0,
+                        help="seconds after a round's end before the judged sample (0: as soon as quiet)")
     args = parser.parse_args(argv)
     file_format = FileFormat.XLSX if args.format == "xlsx" else FileFormat.TXT
     rounds = max(1, -(-args.records // (ROWS * args.providers)))
@@ -83,10 +86,13 @@ def main(argv: list[str]) -> None:
             sent = send_files(stack, files, keys, name=f"bench.{args.format}")
             sent_rows, kept = sent_rows + sent.rows, kept + sent.kept
             wait_quiet(stack)
+            quiet = {s.name: memory_mb(s.process.pid) for s in stack.processes if s.process}
+            time.sleep(args.rest)
             samples.take(stack, sent_rows)
             print(f"round {number + 1}/{rounds}: {sent_rows:,} rows, {kept:,} kept and settled, "
                   f"{sent.kept / sent.settled:,.0f} settled records/s; RSS MB "
-                  + ", ".join(f"{name} {rss[-1]:.0f}" for name, rss in samples.rss.items()), flush=True)
+                  + ", ".join(f"{name} {rss[-1]:.0f}" + (f" ({quiet[name]:.0f} when quiet)" if args.rest else "")
+                              for name, rss in samples.rss.items()), flush=True)
         peaks = {s.name: memory_mb(s.process.pid, "VmHWM") for s in stack.processes if s.process}
     _report(samples, peaks, sent_rows, kept, time.perf_counter() - began, args)
 

@@ -33,7 +33,7 @@ TOPIC_FILES_DELETED_SECONDS = 65.0  # file.delete.delay.ms (Kafka's default, 60 
 # Measured apart: on a projection grown to a million records (3-5 minutes), and through a million records (≈ 25).
 APART = {"cost per record, 10k → 1M records in the projection": "make bench BENCH=growth (3-5 min)",
          "pars projection rebuild ≥ 50,000 events/s": "make bench BENCH=growth (3-5 min)",
-         "no service's memory grows through a 1M-record run": "make bench BENCH=memory (≈ 25 min)"}
+         "no service's memory grows through a 1M-record run": "make bench BENCH=memory (≈ 35 min)"}
 
 
 def main(argv: list[str]) -> None:

@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import tracing
-from shared.heap import tune_malloc
+from shared.heap import give_back_after_bursts, tune_malloc
 from shared.http_protocol import HttpProtocol
 from shared.inbox import keep_pruned
 from shared.kafka import kafka_answers, make_broker
@@ -188,6 +188,7 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
         pruners = [asyncio.create_task(keep_pruned(pool, keep, every), name="processed-events-retention")
                    for pool in running.pools]
         pruners += [asyncio.create_task(chore(), name=getattr(chore, "__name__", "chore")) for chore in running.chores]
+        pruners.append(asyncio.create_task(give_back_after_bursts(), name="give-back-after-bursts"))
         # What start-up made (modules, models, pools) lives as long as the process: in the permanent generation the
         # collector's full passes no longer walk it (they did on every batch file intake parsed: docs/PERFORMANCE.md).
         gc.freeze()

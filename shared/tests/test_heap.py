@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from shared.heap import ARENAS, MMAP_THRESHOLD
+from shared.heap import ARENAS, MMAP_THRESHOLD, give_back_after_bursts
 
 # In a fresh interpreter: free an 8 MiB block (glibc then raises its mmap threshold to 8 MiB unless it is fixed),
 # hold twenty blocks of 512 KiB, and print how much the [heap] mapping grew for them.
@@ -40,7 +40,7 @@ def _heap_growth_kb(mode: str) -> int:
 def test_large_blocks_stay_out_of_the_heap_after_a_larger_one_is_freed() -> None:
     assert MMAP_THRESHOLD < 512 * 1024  # the probe's blocks are ones the fixed threshold maps on their own
     # glibc's own adjustment: the freed 8 MiB block raised the threshold, so the 10 MiB came from the heap
-    assert _heap_growth_kb("default") >= 20 * 512
+    assert _heap_growth_kb("default") >= 18 * 512  # most of it: the heap may have had some room
     # fixed: each block is a mapping of its own, given back when freed
     assert _heap_growth_kb("fixed") < 512
 
@@ -76,3 +76,31 @@ def _arenas(mode: str) -> int:
 def test_threads_share_one_arena_besides_the_main_one() -> None:
     assert _arenas("default") > ARENAS  # glibc's own: an arena for each thread that allocated at once
     assert _arenas("tuned") == ARENAS
+
+
+class _Done(Exception):
+    pass
+
+
+async def test_freed_memory_goes_back_once_after_each_burst() -> None:
+    # The process's CPU seconds at start and at each check: a burst (1 s a check), quiet twice, a short stir
+    # (0.1 s: no burst), quiet, another burst, quiet twice.
+    readings = iter([0.0, 1.0, 2.0, 2.0, 2.0, 2.1, 2.1, 3.1, 4.1, 4.1, 4.1])
+    trims: list[float] = []
+    now = 0.0
+
+    def clock() -> float:
+        nonlocal now
+        try:
+            now = next(readings)
+        except StopIteration:
+            raise _Done from None
+        return now
+
+    def trim(pad: int) -> int:
+        trims.append(now)
+        return 1
+
+    with pytest.raises(_Done):
+        await give_back_after_bursts(0.001, clock=clock, trim=trim)
+    assert trims == [2.0, 4.1]  # once at the end of each burst; never while busy, never again while quiet
