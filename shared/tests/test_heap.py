@@ -1,4 +1,4 @@
-"""glibc's thresholds fixed: blocks a service frees after a large one still get their own mapping, not the heap."""
+"""glibc set for a long run: large blocks keep their own mappings, threads share an arena, freed memory goes back."""
 from __future__ import annotations
 
 import subprocess
