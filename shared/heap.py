@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,12 +39,9 @@ def tune_malloc() -> bool:
 
 
 def _libc_function(name: str) -> Any:
-    """The C library's function, or None where it has none (musl has no mallopt nor malloc_trim)."""
-    path = ctypes.util.find_library("c")
-    try:
-        return getattr(ctypes.CDLL(path), name) if path else None
-    except (OSError, AttributeError):
-        return None
+    """The C library's function, from the process's own symbols (no search for the library, which runs ldconfig), or
+    None where it has none (musl has no malloc_trim)."""
+    return getattr(ctypes.CDLL(None), name, None)
 
 
 # A burst is over when the process used less than this share of a core over a whole check, after at least BURST_CPU
