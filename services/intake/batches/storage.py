@@ -36,7 +36,8 @@ async def record_failed(pool: asyncpg.Pool, batch_id: UUID, provider_id: str, fi
 async def save_batch(conn: Connection, batch_id: UUID, provider_id: str, file_name: str,
                      parsed: "ParsedBatch[QueuedRow]") -> None:
     """The batch, its rows as they came and its records, written in the transaction that queues them; `parsed` is
-    service.parse_to_queue's (rows of QueuedRecords)."""
+    service.parse_to_queue's (rows of QueuedRecords). Only this writes rows and records, each with its batch, so
+    their tables keep no foreign key to `batches` (a check a row copied in: migration 0006)."""
     await conn.execute(
         "INSERT INTO batches (batch_id, provider_id, file_name, format, layout, status, records, preamble, header)"
         " VALUES ($1, $2, $3, $4, $5, 'processing', $6, $7, $8)",
