@@ -1,0 +1,60 @@
+"""The relay's look for due rows stays cheap whatever PostgreSQL believes of the outbox. An outbox churns between a
+few held rows among many dead ones (each row lives under a second) and a file's backlog, and is seldom analyzed in
+either state: planned from its statistics, the look started parallel workers to find nothing (20-80 ms, once a second
+in each service while its writer held rows), and sorted every due row's value on disk for each batch of a backlog."""
+
+import json
+from typing import Any
+
+import pytest
+
+from shared.db import Connection, create_pool, migrate
+from shared.outbox import _DUE_ANY, _DUE_IN_BUCKETS, KEY_BUCKETS
+from shared.settings import Settings
+from tests.support import plan_nodes
+
+pytestmark = pytest.mark.integration
+
+BATCH = 2000
+
+
+async def _plans(conn: Connection) -> list[list[dict[str, Any]]]:
+    """Every node of the relay's two statements as they run now (EXPLAIN ANALYZE: they only read)."""
+    plans = [
+        await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {_DUE_ANY}", BATCH),
+        await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {_DUE_IN_BUCKETS}", BATCH,
+                            list(range(KEY_BUCKETS // 2))),
+    ]
+    return [plan_nodes((json.loads(p) if isinstance(p, str) else p)[0]["Plan"]) for p in plans]
+
+
+def _parallel_or_on_disk(nodes: list[dict[str, Any]]) -> list[str]:
+    return [n["Node Type"] for n in nodes
+            if n["Node Type"].startswith("Gather") or n.get("Parallel Aware") or n.get("Temp Written Blocks")]
+
+
+@pytest.mark.parametrize("state", ["held among dead rows", "a file's backlog"])
+async def test_the_relays_look_for_due_rows_runs_on_one_backend_in_memory(settings: Settings, state: str) -> None:
+    schema = settings.schema("outboxplan")
+    pool = await create_pool(settings.database_url, schema, max_size=1)
+    try:
+        await migrate(pool, schema, "projector")
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM outbox")
+            if state == "held among dead rows":  # a busy writer's rows, most published and deleted already
+                await conn.execute(
+                    "INSERT INTO outbox (topic, key, value, not_before, held) SELECT 't', convert_to('k' || g, 'UTF8'),"
+                    " convert_to(repeat('v', 1000), 'UTF8'), now() + interval '10 seconds', true"
+                    " FROM generate_series(1, 40000) g")
+                await conn.execute("DELETE FROM outbox WHERE id <= (SELECT max(id) - 500 FROM outbox)")
+            else:  # four files' submissions, due for the relay
+                await conn.execute(
+                    "INSERT INTO outbox (topic, key, value, headers, not_before) SELECT 'pars.submissions',"
+                    " convert_to('P1:ccid:' || md5(g::text), 'UTF8'), convert_to(repeat('v', 1200), 'UTF8'),"
+                    " '{\"event_type\": \"SubmitRecord\"}', now() - interval '1 second'"
+                    " FROM generate_series(1, 20000) g")
+            plans = await _plans(conn)
+    finally:
+        await pool.close()
+    for nodes in plans:
+        assert not _parallel_or_on_disk(nodes), nodes
