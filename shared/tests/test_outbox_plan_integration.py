@@ -3,7 +3,6 @@ few held rows among many dead ones (each row lives under a second) and a file's 
 either state: planned from its statistics, the look started parallel workers to find nothing (20-80 ms, once a second
 in each service while its writer held rows), and sorted every due row's value on disk for each batch of a backlog."""
 
-import json
 from typing import Any
 
 import pytest
@@ -25,7 +24,7 @@ async def _plans(conn: Connection) -> list[list[dict[str, Any]]]:
         await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {_DUE_IN_BUCKETS}", BATCH,
                             list(range(KEY_BUCKETS // 2))),
     ]
-    return [plan_nodes((json.loads(p) if isinstance(p, str) else p)[0]["Plan"]) for p in plans]
+    return [plan_nodes(p[0]["Plan"]) for p in plans]  # the pool's codec decodes the json column
 
 
 def _parallel_or_on_disk(nodes: list[dict[str, Any]]) -> list[str]:
