@@ -88,7 +88,12 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
     read by sequential scans while a backlog of thousands of rows waited (the settler's DELETE took 31 ms for 290
     rows during an upload of four files, 0.3 ms planned for its arguments), and so were young tables (the
     projection's records) that grew faster than autovacuum looked. Planning each time cost nothing measurable on the
-    API's path (docs/PERFORMANCE.md)."""
+    API's path (docs/PERFORMANCE.md).
+
+    No statement is compiled to machine code (`jit` off): the services' statements are short (a batch's rows by key,
+    a page of a list). Planned on a young table or an outbox full of dead rows, a batch's statement was estimated
+    past the cost at which PostgreSQL compiles it, and compiling took 25-60 ms, several times the statement's own
+    work (docs/PERFORMANCE.md)."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema(schema)}")
@@ -98,7 +103,8 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
         await conn.close()
     return await asyncpg.create_pool(
         database_url, min_size=min_size, max_size=max_size, init=_init_connection, connection_class=PooledConnection,
-        server_settings={"search_path": schema, "application_name": schema, "plan_cache_mode": "force_custom_plan"},
+        server_settings={"search_path": schema, "application_name": schema, "plan_cache_mode": "force_custom_plan",
+                         "jit": "off"},
     )
 
 

@@ -102,17 +102,17 @@ class Alongside:
 # topic and key is held by a writer or due for the relay (other than $7, the rows this writer is publishing or has
 # published): then it is the relay's, which sends no row while an earlier one of its key is held. A message with a
 # not_before of its own is the relay's at that time, as with `enqueue`. Answers each id with whether its writer may
-# publish it. `same_key` is materialized so that $7 is compared with the few rows of the same keys only.
+# publish it. Each key of the batch is asked for its first such row alone, in id order (LIMIT 1 keeps it a lookup
+# per key): an index scan that stops at the first live row of the key. Asked as one join, PostgreSQL read the whole
+# outbox, tens of thousands of dead rows between autovacuum's visits, for every batch (docs/PERFORMANCE.md).
 _KEEP_HELD_CTES = """
 m AS MATERIALIZED (
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])
         WITH ORDINALITY AS m(topic, key, value, headers, not_before, n)
-), same_key AS MATERIALIZED (
-    SELECT o.id, o.topic, o.key FROM outbox o JOIN (SELECT DISTINCT topic, key FROM m) q
-        ON o.key = q.key AND o.topic = q.topic
-    WHERE o.held OR o.not_before <= now()
 ), earlier AS (
-    SELECT DISTINCT topic, key FROM same_key WHERE id <> ALL($7::bigint[])
+    SELECT q.topic, q.key FROM (SELECT DISTINCT topic, key FROM m) q CROSS JOIN LATERAL (
+        SELECT FROM outbox o WHERE o.key = q.key AND o.topic = q.topic AND (o.held OR o.not_before <= now())
+            AND o.id <> ALL($7::bigint[]) ORDER BY o.id LIMIT 1) o
 ), kept AS (
     INSERT INTO outbox (topic, key, value, headers, not_before, held)
     SELECT m.topic, m.key, m.value, m.headers,
@@ -557,6 +557,12 @@ _DUE_ANY = _DUE.format(buckets="")
 # half the buckets and sorted all the backlog's rows (8 buckets of 20,000 rows: 150 ms instead of 2).
 _DUE_IN_BUCKETS = _DUE.format(buckets=f"AND {_BUCKET} <> ALL($2::int[]) ")
 
+# When to look again: the next delayed row's time, and whether any row is left. "Any row" is asked of the primary
+# key: `EXISTS (SELECT FROM outbox)` read the table from its first page, past every dead row autovacuum had not yet
+# removed (55 ms a look among a file's deleted rows).
+_NEXT_LOOK = ("SELECT (SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox WHERE not_before > now()),"
+              " (SELECT min(id) FROM outbox) IS NOT NULL")
+
 
 class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, publish: PublishRows, batch_size: int = 2000) -> None:
@@ -647,9 +653,7 @@ class OutboxRelay:
             if not rows:
                 if want < KEY_BUCKETS:
                     return 0, 0.0  # its half was empty: at once, every bucket it can take
-                later = await conn.fetchrow(
-                    "SELECT (SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox"
-                    " WHERE not_before > now()), EXISTS (SELECT FROM outbox)")
+                later = await conn.fetchrow(_NEXT_LOOK)
                 assert later is not None  # a SELECT without FROM answers one row
                 return 0, None if not later[1] else 1.0 if later[0] is None else later[0]
             await self._publish([OutboxRow(r["id"], r["topic"], r["key"], r["value"], r["headers"]) for r in rows])
