@@ -92,7 +92,7 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
 
     No statement is compiled to machine code (`jit` off): the services' statements are short (a batch's rows by key,
     a page of a list). Planned on a young table or an outbox full of dead rows, a batch's statement was estimated
-    past the cost at which PostgreSQL compiles it, and compiling took 25-60 ms, several times the statement's own
+    past the cost at which PostgreSQL compiles it, and compiling took 25-46 ms, several times the statement's own
     work (docs/PERFORMANCE.md)."""
     conn = await asyncpg.connect(database_url)
     try:
