@@ -108,7 +108,7 @@ async def test_a_statement_is_planned_for_the_table_as_it_is_not_as_it_was_when_
 @pytest.mark.integration
 async def test_no_statement_is_compiled_to_machine_code(settings: Settings) -> None:
     """A statement whose estimated cost passes PostgreSQL's JIT threshold (as a batch's statement on a young table or
-    a bloated outbox did) is run as planned, not compiled first (25-60 ms a statement)."""
+    a bloated outbox did) is run as planned, not compiled first (25-46 ms a statement)."""
     costly = "EXPLAIN (FORMAT JSON) SELECT count(*) FROM pg_class a, pg_class b, pg_class c"
     pool = await create_pool(settings.database_url, settings.schema("jittest"), min_size=1, max_size=1)
     try:
