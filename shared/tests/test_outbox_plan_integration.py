@@ -19,15 +19,24 @@ pytestmark = pytest.mark.integration
 BATCH = 2000
 
 
+# A busy writer's rows, most published and deleted already: 500 held rows among 40,000 dead ones, never analyzed.
+_HELD_AMONG_DEAD = (
+    "INSERT INTO outbox (topic, key, value, not_before, held) SELECT 't', convert_to('k' || g, 'UTF8'),"
+    " convert_to(repeat('v', 1000), 'UTF8'), now() + interval '10 seconds', true FROM generate_series(1, 40000) g;"
+    " DELETE FROM outbox WHERE id <= (SELECT max(id) - 500 FROM outbox)")
+
+
+async def _plan(conn: Connection, statement: str, *args: Any) -> list[dict[str, Any]]:
+    """Every node of a statement as it runs now (EXPLAIN ANALYZE: the relay's statements only read)."""
+    explained = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {statement}", *args)
+    return plan_nodes(explained[0]["Plan"])  # the pool's codec decodes the json column
+
+
 async def _plans(conn: Connection) -> list[list[dict[str, Any]]]:
-    """Every node of the relay's statements as they run now (EXPLAIN ANALYZE: they only read)."""
-    plans = [
-        await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {_DUE_ANY}", BATCH),
-        await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {_DUE_IN_BUCKETS}", BATCH,
-                            list(range(KEY_BUCKETS // 2))),
-        await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {_NEXT_LOOK}"),
-    ]
-    return [plan_nodes(p[0]["Plan"]) for p in plans]  # the pool's codec decodes the json column
+    """The relay's statements."""
+    return [await _plan(conn, _DUE_ANY, BATCH),
+            await _plan(conn, _DUE_IN_BUCKETS, BATCH, list(range(KEY_BUCKETS // 2))),
+            await _plan(conn, _NEXT_LOOK)]
 
 
 async def _keep_plan(conn: Connection) -> list[dict[str, Any]]:
@@ -38,11 +47,9 @@ async def _keep_plan(conn: Connection) -> list[dict[str, Any]]:
     transaction = conn.transaction()
     await transaction.start()
     try:
-        plan = await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", ["t"] * 300, keys,
-                                   [b"v" * 1000] * 300, [{}] * 300, [None] * 300, 5.0, [])
+        return await _plan(conn, query, ["t"] * 300, keys, [b"v" * 1000] * 300, [{}] * 300, [None] * 300, 5.0, [])
     finally:
         await transaction.rollback()
-    return plan_nodes(plan[0]["Plan"])
 
 
 def _outbox_read_whole(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,12 +69,8 @@ async def test_the_relays_look_for_due_rows_runs_on_one_backend_in_memory(settin
         await migrate(pool, schema, "projector")
         async with pool.acquire() as conn:
             await conn.execute("DELETE FROM outbox")
-            if state == "held among dead rows":  # a busy writer's rows, most published and deleted already
-                await conn.execute(
-                    "INSERT INTO outbox (topic, key, value, not_before, held) SELECT 't', convert_to('k' || g, 'UTF8'),"
-                    " convert_to(repeat('v', 1000), 'UTF8'), now() + interval '10 seconds', true"
-                    " FROM generate_series(1, 40000) g")
-                await conn.execute("DELETE FROM outbox WHERE id <= (SELECT max(id) - 500 FROM outbox)")
+            if state == "held among dead rows":
+                await conn.execute(_HELD_AMONG_DEAD)
             else:  # four files' submissions, due for the relay
                 await conn.execute(
                     "INSERT INTO outbox (topic, key, value, headers, not_before) SELECT 'pars.submissions',"
@@ -89,12 +92,8 @@ async def test_a_writers_check_and_the_relays_last_look_skip_the_dead_rows(setti
     try:
         await migrate(pool, schema, "projector")
         async with pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO outbox (topic, key, value, not_before, held) SELECT 't', convert_to('k' || g, 'UTF8'),"
-                " convert_to(repeat('v', 1000), 'UTF8'), now() + interval '10 seconds', true"
-                " FROM generate_series(1, 40000) g")
-            await conn.execute("DELETE FROM outbox WHERE id <= (SELECT max(id) - 500 FROM outbox)")
-            keep, look = await _keep_plan(conn), (await _plans(conn))[2]
+            await conn.execute(_HELD_AMONG_DEAD)
+            keep, look = await _keep_plan(conn), await _plan(conn, _NEXT_LOOK)
     finally:
         await pool.close()
     assert not _outbox_read_whole(keep), keep
