@@ -21,6 +21,7 @@ from shared.ids import new_id
 from shared.logging import get_logger
 from shared.metrics import count_produced
 from shared.outbox import OutboxRow, PublishRows
+from shared.partitioning import KeyPartitioner, partition_of
 from shared.settings import Settings
 from shared.topics import BOARD_RESPONSES, RECORD_EVENTS, SUBMISSIONS, TopicSpec
 
@@ -87,6 +88,7 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         # (at 100 completions/s a caller's p50 was twice as long: docs/PERFORMANCE.md).
         linger_ms=0,
         max_batch_size=512 * 1024,
+        partitioner=KeyPartitioner(),  # Kafka's default partitioner, faster (shared.partitioning)
         allow_auto_create_topics=False,
         graceful_timeout=20.0,
         logger=None,
@@ -95,18 +97,44 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
 
 def row_publisher(broker: KafkaBroker) -> PublishRows:
     async def publish(rows: Sequence[OutboxRow]) -> None:
-        # Queue every send first, then wait for all acks: one round of batches, order kept per partition.
         producer = _producer_of(broker)
         if producer is None:  # FastStream's test broker: its own publish
             pending = [await broker.publish(row.value, row.topic, key=row.key, headers=row.headers, no_confirm=True)
                        for row in rows]
         else:
-            pending = [await producer.send(row.topic, row.value, key=row.key, headers=_as_faststream_sends(row.headers))
-                       for row in rows]
+            pending = await _send_in_batches(producer, rows)
         await asyncio.gather(*pending)
         count_produced(rows)
 
     return publish
+
+
+async def _send_in_batches(producer: Any, rows: Sequence[OutboxRow]) -> list[asyncio.Future[Any]]:
+    """Queues the rows, each partition's in batches of our own and in order (one round: the acks are awaited by the
+    caller). A message sent alone (`producer.send`) cost 15 µs of CPU here, 6 of them for its own future and the
+    accumulator's work, the rest mostly aiokafka's Python murmur2 (shared.partitioning); in batches of our own, with
+    the partition computed once by the faster hash, 7 µs. The producer still numbers each batch for idempotence
+    when it sends it, and keeps one batch per partition queued at a time, so a partition's order holds."""
+    partitions: dict[str, tuple[list[int], list[int]]] = {}
+    batches: dict[tuple[str, int], Any] = {}  # (topic, partition): aiokafka BatchBuilder
+    queued: list[asyncio.Future[Any]] = []
+    for row in rows:
+        if (known := partitions.get(row.topic)) is None:
+            known = partitions[row.topic] = (sorted(await producer.partitions_for(row.topic)),
+                                             list(producer.client.cluster.available_partitions_for_topic(row.topic)))
+        where = (row.topic, partition_of(row.key, *known))
+        message = {"key": row.key, "value": row.value, "timestamp": None,
+                   "headers": _as_faststream_sends(row.headers)}
+        batch = batches.get(where)
+        if batch is not None and batch.append(**message) is not None:
+            continue
+        if batch is not None:  # full: queued, and the partition's next rows go in a new one
+            queued.append(await producer.send_batch(batch, where[0], partition=where[1]))
+        batch = batches[where] = producer.create_batch()
+        batch.append(**message)  # an empty batch takes any message the producer would
+    for (topic, partition), batch in batches.items():
+        queued.append(await producer.send_batch(batch, topic, partition=partition))
+    return queued
 
 
 def _producer_of(broker: KafkaBroker) -> Any:

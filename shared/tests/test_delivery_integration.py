@@ -11,6 +11,7 @@ from typing import cast
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from shared.consumer import FETCH_WAIT_MS, TRANSIENT_PAUSE, Delivery, subscribe_batches
 from shared.db import create_pool, migrate
@@ -420,6 +421,32 @@ async def test_an_idle_relay_looks_seldom_yet_sends_at_once_even_after_losing_it
     finally:
         await relay.stop()
         await pool.close()
+
+
+async def test_rows_go_to_their_keys_partitions_in_order_over_several_batches(settings: Settings) -> None:
+    """row_publisher queues each partition's rows in batches of its own: every row lands in the partition aiokafka's
+    own partitioner picks for its key, and each key's rows in the order given, also when a partition's rows fill
+    several batches (512 KB each: here ≈ 1.4 MB a partition)."""
+    await ensure_topics(settings, [TopicSpec("batched", "k", (), (), partitions=3)])
+    topic = settings.topic("batched")
+    keys = [f"0008001:c{i}".encode() for i in range(40)]
+    rows = [OutboxRow(n, topic, keys[n % len(keys)], json.dumps({"n": n, "pad": "x" * 1000}).encode(),
+                      {"event_type": "RecordSubmitted"}) for n in range(4000)]
+    broker = make_broker(settings, "test")
+    await broker.start()
+    try:
+        await row_publisher(broker)(rows)
+    finally:
+        await broker.stop()
+    got = await read_topic(settings, topic, len(rows))
+    assert len(got) == len(rows)
+    partitions = [0, 1, 2]
+    assert all(r.partition == DefaultPartitioner()(r.key, partitions, partitions) for r in got)
+    assert len({r.partition for r in got}) == 3
+    by_key: dict[bytes, list[int]] = {}
+    for record in sorted(got, key=lambda r: (r.partition, r.offset)):
+        by_key.setdefault(record.key, []).append(json.loads(record.value)["n"])
+    assert by_key == {key: list(range(i, len(rows), len(keys))) for i, key in enumerate(keys)}
 
 
 async def test_rows_leave_with_the_headers_faststreams_publish_gives_them(settings: Settings) -> None:
