@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 
 from intake.attachments import content_disposition, safe_file_name
 from intake.batch_files.model import FRAMING_BYTES, MAX_FILE_BYTES, BatchFileError, ParsedBatch, too_large
-from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import service, storage
 from intake.batches.schemas import Batch, BatchAccepted, BatchDryRun, BatchPage, BatchRefusal
 from intake.dependencies import CurrentPrincipal, CurrentProvider, Pool
@@ -133,8 +132,7 @@ async def download_successes(batch_id: UUID, principal: CurrentPrincipal, pool: 
 async def _outcome_file(pool: asyncpg.Pool, batch: asyncpg.Record, *, rejected: bool) -> Response:
     if batch["status"] == "failed":
         raise ApiError(409, "batch_failed", f"The file was refused as a whole: {batch['reason']}")
-    outcomes = await storage.row_outcomes(pool, batch["batch_id"], "rejected" if rejected else "added")
-    written = outcome_file(batch, outcomes, rejected=rejected)
+    written = await service.outcome_file_of(pool, batch, rejected=rejected)
     headers = {"Content-Disposition": content_disposition(written.file_name),
                "X-Batch-Status": batch["status"]}
     return Response(written.content, media_type=written.media_type, headers=headers)

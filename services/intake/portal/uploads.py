@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from intake.attachments import content_disposition, safe_file_name
 from intake.batch_files.model import MAX_FILE_BYTES, BatchFileError, too_large
-from intake.batch_files.writers.outcome_files import outcome_file
 from intake.batches import service, storage
 from intake.dependencies import Pool
 from intake.errors import error_body
@@ -113,8 +112,7 @@ async def _outcome_file(request: Request, session: PortalSession, pool: asyncpg.
                 f"There is no upload {batch_id} for your provider.")
         return render(request, "message.html", {"title": "No file to download", "text": text},
                       status_code=404 if row is None else 409, session=session)
-    outcomes = await storage.row_outcomes(pool, row["batch_id"], "rejected" if rejected else "added")
-    written = outcome_file(row, outcomes, rejected=rejected)
+    written = await service.outcome_file_of(pool, row, rejected=rejected)
     return Response(written.content, media_type=written.media_type, headers={
         "Content-Disposition": content_disposition(written.file_name), "X-Batch-Status": row["status"],
         "Cache-Control": "no-store"})
