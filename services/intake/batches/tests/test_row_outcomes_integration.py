@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from openpyxl import load_workbook
 
-from intake.batch_files.model import Layout
+from intake.batch_files.model import Layout, RowOutcome
 from intake.batch_files.writers import outcome_files
 from intake.batches import service, storage
 from intake.batches.tests.conftest import P
@@ -85,9 +85,9 @@ async def test_a_batchs_file_is_written_off_the_event_loop(intake_pool: asyncpg.
     assert batch is not None
     writers: list[int] = []
 
-    def writing(*args: object, **kwargs: bool) -> outcome_files.WrittenFile:
+    def writing(batch: asyncpg.Record, outcomes: list[RowOutcome], *, rejected: bool) -> outcome_files.WrittenFile:
         writers.append(threading.get_ident())
-        return outcome_files.outcome_file(*args, **kwargs)
+        return outcome_files.outcome_file(batch, outcomes, rejected=rejected)
 
     monkeypatch.setattr(service, "outcome_file", writing)
     written = await service.outcome_file_of(intake_pool, batch, rejected=True)
