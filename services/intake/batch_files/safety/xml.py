@@ -45,25 +45,44 @@ def _dtd_refused(line: int | None = None) -> BatchFileError:
                                              "does not accept them. Remove the DOCTYPE declaration and upload again.")
 
 
+# No entity is substituted, no DTD or network resource loaded, libxml2's size and depth limits stay on.
+_SAFE_PARSING = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+                 "remove_pis": True}
+# How much of the document the root check gives the parser at a time. iterparse reads 32 KB before its first event:
+# for a web service's 100-record report (75 KB) the check took 2.1 ms of the report's 9.6; in 2 KB steps, 0.09.
+_PROLOG_STEP = 2048
+
+
 def iterparse(data: bytes, **kwargs: object) -> etree.iterparse:
-    # No entity is substituted, no DTD or network resource loaded, libxml2's size and depth limits stay on.
-    return etree.iterparse(io.BytesIO(data), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                           remove_pis=True, **kwargs)
+    return etree.iterparse(io.BytesIO(data), **_SAFE_PARSING, **kwargs)
 
 
 def check_prolog_and_root(data: bytes, accepted: tuple[str, ...]) -> str:
     """The root's tag, read by parsing only up to it: another document is refused before it is read.
 
     `accepted` are the root tags taken; an error names the first as the one expected."""
+    parser = etree.XMLPullParser(events=("start",), **_SAFE_PARSING)
     try:
-        _, root = next(iter(iterparse(data, events=("start",))))
+        for at in range(0, len(data), _PROLOG_STEP):
+            parser.feed(data[at:at + _PROLOG_STEP])
+            if (tag := _root_tag(parser, accepted)) is not None:
+                return tag
+        parser.close()
     except etree.XMLSyntaxError as error:
+        # An error past the root's start tag: the root is judged first, as if parsing had stopped there (the
+        # document's own parse meets the error again).
+        if (tag := _root_tag(parser, accepted)) is not None:
+            return tag
         raise syntax_error(error) from None
-    except StopIteration:
-        raise BatchFileError("not_well_formed", "The file is not well-formed XML: it has no root element.") from None
-    _check_root(root, accepted)
-    tag: str = root.tag  # an element's (lxml's names are untyped)
-    return tag
+    raise BatchFileError("not_well_formed", "The file is not well-formed XML: it has no root element.")
+
+
+def _root_tag(parser: etree.XMLPullParser, accepted: tuple[str, ...]) -> str | None:
+    for _, root in parser.read_events():
+        _check_root(root, accepted)
+        tag: str = root.tag  # an element's (lxml's names are untyped)
+        return tag
+    return None
 
 
 def _check_root(root: etree._Element, accepted: tuple[str, ...]) -> None:

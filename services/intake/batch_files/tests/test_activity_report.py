@@ -13,8 +13,8 @@ import pytest
 from lxml import etree
 
 from intake.batch_files.model import BatchFileError, FileFormat, Layout, ParsedBatch, RowOutcome, RowRecord
-from intake.batch_files.readers.activity_report import AR_NS, PARS_NS, REPORT, _reports, read_activity_report
-from intake.batch_files.safety.xml import iterparse
+from intake.batch_files.readers.activity_report import AR_NS, PARS_NS, REPORT, ROOT, _reports, read_activity_report
+from intake.batch_files.safety.xml import check_prolog_and_root, iterparse
 from intake.batch_files.tests.activity_reports import activity_report_xml
 from intake.batch_files.tests.hostile_xml import hostile_xml_files
 from intake.batch_files.writers.activity_report import ReportResult, activity_report_results_xml, write_activity_reports
@@ -342,6 +342,31 @@ def test_results_xml() -> None:
 def test_there_are_enough_hostile_cases() -> None:
     ids = [case[0] for case in HOSTILE]
     assert len(ids) >= 12 and len(ids) == len(set(ids))
+
+
+_ROOT = f'<ActivityReports xmlns="{AR_NS}">'
+
+
+@pytest.mark.parametrize("before", [0, 2030, 2047, 9000], ids=["at once", "across the first step", "at its end",
+                                                               "several steps in"])
+def test_the_root_is_found_wherever_its_start_tag_falls(before: int) -> None:
+    """The root check hands the parser 2 KB at a time (safety.xml): a start tag split between two of them, or
+    behind a long prolog, is the root all the same."""
+    prolog = '<?xml version="1.0"?>' + (f"<!--{'x' * (before - 28)}-->" if before else "")
+    assert check_prolog_and_root(f"{prolog}{_ROOT}</ActivityReports>".encode(), (ROOT, REPORT)) == ROOT
+
+
+def test_the_root_is_judged_before_an_error_past_its_start_tag() -> None:
+    """As when the parser read up to the root and stopped: another document is refused for its root, and an Activity
+    Report's own error is left to the parse of its reports, which names it."""
+    with pytest.raises(BatchFileError) as refused:
+        check_prolog_and_root(b"<rss><channel></rss>", (ROOT, REPORT))
+    assert refused.value.code == "wrong_root"
+    malformed = f"{_ROOT}<ActivityReport></ActivityReports>".encode()
+    assert check_prolog_and_root(malformed, (ROOT, REPORT)) == ROOT
+    with pytest.raises(BatchFileError) as refused:
+        read(malformed)
+    assert refused.value.code == "not_well_formed"
 
 
 HOSTILE = hostile_xml_files()
