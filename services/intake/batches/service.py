@@ -1,5 +1,6 @@
 """A batch upload's way in: the file read off the event loop (batch_files/read.py) and kept with its records'
-messages, which the submission path (submitting/writer.py) queues for the relay in the same transaction."""
+messages, which the submission path (submitting/writer.py) queues for the relay in the same transaction; and its
+way out, the rejection and success files, written off the loop too."""
 
 import asyncio
 from collections.abc import AsyncIterator

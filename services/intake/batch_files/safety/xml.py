@@ -79,11 +79,13 @@ def check_prolog_and_root(data: bytes, accepted: tuple[str, ...]) -> str:
 
 
 def _root_tag(parser: etree.XMLPullParser, accepted: tuple[str, ...]) -> str | None:
-    for _, root in parser.read_events():
-        _check_root(root, accepted)
-        tag: str = root.tag  # an element's (lxml's names are untyped)
-        return tag
-    return None
+    """The root's tag once the parser has met its start tag (checked), else None."""
+    started = next(iter(parser.read_events()), None)
+    if started is None:
+        return None
+    _check_root(started[1], accepted)
+    tag: str = started[1].tag  # an element's (lxml's names are untyped)
+    return tag
 
 
 def _check_root(root: etree._Element, accepted: tuple[str, ...]) -> None:

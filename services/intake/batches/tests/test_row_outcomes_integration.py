@@ -75,8 +75,9 @@ def _sheet(content: bytes) -> list[tuple]:
 
 async def test_a_batchs_file_is_written_off_the_event_loop(intake_pool: asyncpg.Pool,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API's and the portal's downloads write the file in a worker thread: openpyxl takes ≈ 0.35 s for 4,000 rows,
-    which every other request to the process waited through on the loop. The file is what outcome_file writes."""
+    """The API's and the portal's downloads write the file in a worker thread: 4,000 rows took 0.5-0.6 s, nearly all
+    openpyxl's, which every other request to the process waited through on the loop. The file is what outcome_file
+    writes."""
     batch_id = await _batch(intake_pool, 30, {n: ["rejected"] for n in range(0, 30, 3)})
     await intake_pool.execute("UPDATE batches SET layout = $2 WHERE batch_id = $1", batch_id, Layout.TEMPLATE_B.value)
     await intake_pool.execute("""UPDATE batch_records SET errors = '[{"code": "661", "message": "Not found."}]'"""
