@@ -1,8 +1,8 @@
 """Which partition of a topic a message goes to: Kafka's default partitioner (the Java client's, and aiokafka's
 DefaultPartitioner), with the key's hash computed faster.
 
-aiokafka hashes a key byte by byte in Python, 4.5 µs for a 36-byte record id here, for each of the five keyed
-messages a filed record sends; this reads the key's 4-byte words with one `struct` call (2.5 µs) and gives the same
+aiokafka hashes a key byte by byte in Python, 4.5-5.4 µs for a 36-byte record id here, for each of the five keyed
+messages a filed record sends; this reads the key's 4-byte words with one `struct` call (2.7 µs) and gives the same
 hash. Every producer of a topic must agree on it: a key's messages stay in order only within one partition."""
 
 import random
