@@ -15,7 +15,7 @@ from itertools import chain
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -49,7 +49,7 @@ FETCH_LOOP_WAIT_MS = 5_000
 POLL_WAIT_MS = 30_000
 # While messages flow, a consumer's fetches wait this long at most, or its linger (long_polls). aiokafka sends no
 # fetch to a broker that has one in flight, so what the fetch in flight holds up waits with it: a rewind (a seek,
-# after a transient failure), and a partition whose records were still unread when the fetch was sent without it.
+# after a transient failure).
 FLOWING_FETCH_WAIT_MS = 500
 LINGER_MIN_BYTES = 1 << 20  # a lingering fetch's answer: as soon as the broker has so much (long_polls)
 
@@ -80,15 +80,80 @@ def _fetch_within(consumer: AIOKafkaConsumer, min_bytes: int, max_wait_ms: int) 
     fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = min_bytes, max_wait_ms
 
 
+def _position_now(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The consumer's position in `tp` as it stands, or None when `tp` is not assigned to it (a rebalance) or its
+    position is being reset. aiokafka's `position()` is a coroutine that may wait; this never does."""
+    subscription = consumer._subscription
+    if not subscription.is_assigned(tp):
+        return None
+    state = subscription.subscription.assignment.state_value(tp)
+    return state.position if state.has_valid_position and not state.paused else None
+
+
+class _Held:
+    """Records taken from aiokafka's fetcher and not yet handed to the handler, per partition, in offset order.
+
+    Why take them: aiokafka sends one fetch at a time to a broker and leaves out of it every partition whose fetched
+    records are still unread. A poll of `max_records` that leaves some behind thus keeps their partitions out of the
+    next fetch, and what those partitions receive meanwhile waits for that fetch (a lingering one, up to the linger)
+    and then for one more. Taking every fetched record keeps every partition in each fetch; the handler still gets
+    at most `max_records` a batch.
+
+    A rewind (a nack's seek) or a rebalance moves the consumer's position in a partition away from where these
+    records left it; they are then stale (the records come again from the broker, or are another member's) and are
+    dropped, as aiokafka drops its own fetched records in that case."""
+
+    def __init__(self) -> None:
+        self._records: dict[TopicPartition, list[ConsumerRecord]] = {}
+        self._position: dict[TopicPartition, int] = {}  # where taking them left the consumer in each partition
+
+    def __len__(self) -> int:
+        return sum(map(len, self._records.values()))
+
+    def add(self, consumer: AIOKafkaConsumer, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        for tp, records in batches.items():
+            self._records.setdefault(tp, []).extend(records)
+            if (position := _position_now(consumer, tp)) is not None:
+                self._position[tp] = position
+            else:  # already unassigned: not ours to hand
+                self._drop(tp)
+
+    def take(self, consumer: AIOKafkaConsumer, max_records: int | None) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Up to `max_records` of the records still valid, each partition's in order."""
+        taken: dict[TopicPartition, list[ConsumerRecord]] = {}
+        room = max_records
+        for tp in list(self._records):
+            if _position_now(consumer, tp) != self._position.get(tp):
+                self._drop(tp)
+                continue
+            if room is not None and room <= 0:
+                continue
+            records = self._records[tp]
+            count = len(records) if room is None else min(room, len(records))
+            taken[tp], rest = records[:count], records[count:]
+            if rest:
+                self._records[tp] = rest
+            else:
+                self._drop(tp)
+            if room is not None:
+                room -= count
+        return taken
+
+    def _drop(self, tp: TopicPartition) -> None:
+        self._records.pop(tp, None)
+        self._position.pop(tp, None)
+
+
 def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> None:
     """A batch subscriber's poll that waits for messages up to POLL_WAIT_MS and returns at the first. FastStream's
     own sleeps its batch_timeout_ms after an empty poll, so a message arriving then waited for nothing; and a
     longer timeout would lengthen that sleep too. Stopping the consumer ends a waiting poll at once.
 
     Once messages flow, the broker holds each fetch at most FLOWING_FETCH_WAIT_MS (a lingering consumer's, its
-    linger), not the idle FETCH_WAIT_MS, so a rewind or a partition held up behind the fetch in flight waits no
-    longer than that. A poll that finds nothing within twice that time goes back to the long poll answered at the
-    first message, so an idle consumer costs no more.
+    linger), not the idle FETCH_WAIT_MS, so a rewind waits no longer than that. A poll that finds nothing within
+    twice that time goes back to the long poll answered at the first message, so an idle consumer costs no more.
+    Each poll takes every record fetched so far and hands at most `max_records` (`_Held`), so no partition is left
+    out of the next fetch.
 
     `linger_ms`: batches that grow with the load. While messages flow, the broker holds each fetch until it has
     LINGER_MIN_BYTES or `linger_ms` passed, so the handler takes what arrived meanwhile in one batch (one
@@ -97,20 +162,25 @@ def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> 
     path: each hop's answer waits up to `linger_ms` longer."""
     flowing = False
     min_bytes, wait_ms = (LINGER_MIN_BYTES, linger_ms) if linger_ms else (1, FLOWING_FETCH_WAIT_MS)
+    held = _Held()
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
         nonlocal flowing
-        if flowing:
-            batches = await consumer.getmany(timeout_ms=2 * wait_ms + 100, max_records=max_records)
-            if not batches:  # the flow stopped
+        if max_records is not None and len(held) >= max_records:  # a backlog: hand it before taking more
+            return tuple(chain.from_iterable(held.take(consumer, max_records).values()))
+        if held:  # whatever else was fetched meanwhile, without waiting
+            held.add(consumer, await consumer.getmany(timeout_ms=0))
+        if flowing and not held:
+            held.add(consumer, await consumer.getmany(timeout_ms=2 * wait_ms + 100))
+            if not held:  # the flow stopped
                 flowing = False
                 _fetch_within(consumer, 1, FETCH_WAIT_MS)
-        if not flowing:
-            batches = await consumer.getmany(timeout_ms=POLL_WAIT_MS, max_records=max_records)
-            if batches:
+        if not flowing and not held:
+            held.add(consumer, await consumer.getmany(timeout_ms=POLL_WAIT_MS))
+            if held:
                 flowing = True
                 _fetch_within(consumer, min_bytes, wait_ms)
-        return tuple(chain.from_iterable(batches.values()))
+        return tuple(chain.from_iterable(held.take(consumer, max_records).values()))
 
     subscriber.get_msg = get_msg
 
