@@ -186,8 +186,13 @@ def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> 
 
 
 def event_type_of(record: ConsumerRecord) -> bytes | None:
-    """The `event_type` header every outbox message carries (shared.outbox.event_message), if there is one."""
-    return next((value for key, value in record.headers or () if key == "event_type"), None)
+    """The `event_type` header every outbox message carries (shared.outbox.event_message), if there is one. A plain
+    loop: every consumer of pars.record-events asks this of every record, and a generator took four times as long."""
+    headers: Sequence[tuple[str, bytes]] = record.headers or ()
+    for key, value in headers:
+        if key == "event_type":
+            return value
+    return None
 
 
 def event_types(*events: type[Envelope]) -> frozenset[bytes]:
