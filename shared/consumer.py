@@ -139,6 +139,12 @@ class _Held:
                 room -= count
         return taken
 
+    def first_offset(self, tp: TopicPartition, position: int) -> int | None:
+        """The offset of the first record held for `tp`, while they are still valid at the consumer's `position`:
+        where the records not handed yet begin (shared.metrics' consumer lag counts from there)."""
+        records = self._records.get(tp)
+        return records[0].offset if records and self._position.get(tp) == position else None
+
     def _drop(self, tp: TopicPartition) -> None:
         self._records.pop(tp, None)
         self._position.pop(tp, None)
@@ -162,7 +168,7 @@ def long_polls(subscriber: Any, max_records: int | None, linger_ms: int = 0) -> 
     path: each hop's answer waits up to `linger_ms` longer."""
     flowing = False
     min_bytes, wait_ms = (LINGER_MIN_BYTES, linger_ms) if linger_ms else (1, FLOWING_FETCH_WAIT_MS)
-    held = _Held()
+    held = subscriber.held_records = _Held()
 
     async def get_msg(consumer: AIOKafkaConsumer) -> tuple[ConsumerRecord, ...]:
         nonlocal flowing

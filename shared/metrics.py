@@ -93,9 +93,10 @@ def count_produced(rows: Iterable[Any]) -> None:
 
 
 class ConsumerLag(Collector):
-    """pars_consumer_lag: per group, topic and partition, the messages past the consumer's position (the next offset
-    it will fetch), from what the consumer itself knows: the high watermark each fetch answer carries. Read at
-    scrape time, no request to Kafka; a partition not fetched yet has no high watermark and is left out."""
+    """pars_consumer_lag: per group, topic and partition, the messages not handed to the handler yet: past the
+    consumer's position (the next offset it will fetch), or past the first record its poll took and still holds
+    (shared.consumer: `_Held`). From what the consumer itself knows: the high watermark each fetch answer carries.
+    Read at scrape time, no request to Kafka; a partition not fetched yet has no high watermark and is left out."""
 
     def __init__(self) -> None:
         self._watched: list[tuple[str, str, weakref.ref[Any]]] = []
@@ -110,21 +111,22 @@ class ConsumerLag(Collector):
 
     @staticmethod
     def _family() -> GaugeMetricFamily:
-        return GaugeMetricFamily("pars_consumer_lag", "Messages past the consumer's position, by partition",
+        return GaugeMetricFamily("pars_consumer_lag", "Messages not handed to the consumer's handler yet, by partition",
                                  labels=["service", "group", "topic", "partition"])
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = self._family()
         for service, group, ref in self._watched:
-            consumer = getattr(ref(), "consumer", None)
+            subscriber = ref()
+            consumer = getattr(subscriber, "consumer", None)
             if consumer is None:
                 continue
-            for topic, partition, lag in _lags(consumer):
+            for topic, partition, lag in _lags(consumer, getattr(subscriber, "held_records", None)):
                 family.add_metric([service, group, topic, str(partition)], lag)
         yield family
 
 
-def _lags(consumer: Any) -> Iterator[tuple[str, int, int]]:
+def _lags(consumer: Any, held: Any) -> Iterator[tuple[str, int, int]]:
     try:  # aiokafka's subscription state: what highwater() and position() read, without position()'s waiting
         assignment = consumer._subscription.subscription.assignment
         if assignment is None:
@@ -132,7 +134,8 @@ def _lags(consumer: Any) -> Iterator[tuple[str, int, int]]:
         for tp in list(consumer.assignment()):
             state = assignment.state_value(tp)
             if state is not None and state.highwater is not None and state.has_valid_position:
-                yield tp.topic, tp.partition, max(0, state.highwater - state.position)
+                first = held.first_offset(tp, state.position) if held is not None else None
+                yield tp.topic, tp.partition, max(0, state.highwater - (state.position if first is None else first))
     except (AttributeError, AssertionError, KeyError):  # no assignment (a rebalance, a stop): nothing to show
         return
 
