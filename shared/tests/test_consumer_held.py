@@ -27,7 +27,7 @@ async def _publish(broker: KafkaBroker, topic: str, partition: int, numbers: ran
 async def test_a_partition_read_in_several_polls_is_in_the_next_fetch(settings: Settings) -> None:
     """Two partitions of 25 records each, and a handler that takes 10 at a time. Were the polls to take 10 each from
     the fetcher, the partition read last would still hold unread records when the other's fetch went out, and what
-    it gets next would wait for that lingering fetch and then for one more (≈ 6.8 s here). Taken at once, the first
+    it gets next would wait for that lingering fetch and then for one more (7.4 s measured). Taken at once, the first
     fetch after them asks for both partitions: one linger at most."""
     await ensure_topics(settings, [TopicSpec("held-fetch", "k", (), (), partitions=2)])
     topic = settings.topic("held-fetch")
