@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 from board_router.events import BoardVerdict, DeleteSubmitted, RecordEvent, RecordSubmitted
 from board_router.messages import BoardRequest, board_request, outbox_message, verdict_event
@@ -15,6 +16,10 @@ from shared.settings import Settings
 from shared.topics import RECORD_EVENTS, board_requests
 
 log = get_logger(__name__)
+
+
+def _asks_a_board(event: RecordEvent) -> TypeGuard[RecordSubmitted | DeleteSubmitted]:
+    return isinstance(event, DeleteSubmitted) or (isinstance(event, RecordSubmitted) and event.needs_board)
 
 
 class Router:
@@ -33,22 +38,22 @@ class Router:
         return outbox_message(topic, request, learner_key(record))
 
     async def on_record_events(self, batch: list[Delivery[RecordEvent]]) -> None:
-        work = [d.message for d in batch if isinstance(d.message, RecordSubmitted | DeleteSubmitted)]
+        """Ask each record's board to add it (or withdraw it), once: a request's id is its record's and action's, so
+        the requests table is this hop's claim. A request already open or settled (the event delivered again) is not
+        sent again, and an event that asks nothing of a board writes nothing."""
+        work = [e for d in batch if _asks_a_board(e := d.message)]
         if not work:
             return
         async with self._store.transaction() as tables:
-            work = await tables.fresh_only(work)
-            submitted = [e.record for e in work if isinstance(e, RecordSubmitted) and e.needs_board]
+            submitted = [e.record for e in work if isinstance(e, RecordSubmitted)]
             await tables.remember_records(submitted)
             known = {r.record_id: r for r in submitted}
             deletes = [e for e in work if isinstance(e, DeleteSubmitted)]
             known |= await tables.routed_records([e.record_id for e in deletes
                                                   if e.record_id is not None and e.record_id not in known])
             boards, now = await tables.boards(), datetime.now(UTC)
-            messages, opened, due = [], [], {}  # due: each board's answer time, the same for the whole batch
+            opened, due = [], {}  # due: each board's answer time, the same for the whole batch
             for event in work:
-                if isinstance(event, RecordSubmitted) and not event.needs_board:
-                    continue
                 action = "add" if isinstance(event, RecordSubmitted) else "delete"
                 record = None if event.record_id is None else known.get(event.record_id)
                 if record is None:
@@ -58,12 +63,16 @@ class Router:
                     raise LookupError(f"no board {record.target.code!r} for record {record.record_id}")
                 # One request serves both the message and the requests row: each costs a new event id and time.
                 request = board_request(record, action, event.correlation_id)
-                messages.append(self._request_message(request))
                 code = record.target.code
                 if code not in due:
                     due[code] = answer_due(board, self._settings.board_latency_scale, now, self._grace)
                 opened.append((request, due[code]))
-            await tables.open_requests(opened)
+            new = await tables.open_requests(opened)
+            messages = []
+            for request, _ in opened:
+                if request.request_id in new:
+                    new.discard(request.request_id)  # an event twice in the batch: its request once
+                    messages.append(self._request_message(request))
             rows = await tables.enqueue(messages)
         await self._store.publish(rows)  # right after the commit; the relay sends what this could not
 

@@ -4,16 +4,13 @@ fakes."""
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import NamedTuple, Protocol, TypeVar
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 from board_router.events import RoutedRecord
 from board_router.messages import BoardRequest
 from shared.boards import Board
-from shared.inbox import Identified
 from shared.outbox import KeptRows, OutboxMessage
-
-E = TypeVar("E", bound=Identified)
 
 
 class SentRequest(NamedTuple):
@@ -38,10 +35,6 @@ class OverdueRequest(NamedTuple):
 class RouterTables(Protocol):
     """One transaction over the router's tables and its outbox."""
 
-    async def fresh_only(self, events: list[E]) -> list[E]:
-        """The events not applied before, claimed in this transaction."""
-        ...
-
     async def boards(self) -> dict[str, Board]:
         """Every board, with this schema's overrides (deadlines and latency it routes by)."""
         ...
@@ -50,8 +43,9 @@ class RouterTables(Protocol):
 
     async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, RoutedRecord]: ...
 
-    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> None:
-        """Each request sent, with the time its board should have answered by."""
+    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> set[UUID]:
+        """Each request, with the time its board should have answered by; answers the ids of those not opened
+        before (a request's id is its record's and action's: the table is the records hop's claim)."""
         ...
 
     async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:

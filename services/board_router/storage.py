@@ -9,11 +9,10 @@ import asyncpg
 
 from board_router.events import RoutedRecord, read_record
 from board_router.messages import BoardRequest, record_json
-from board_router.ports import E, OverdueRequest, SentRequest
+from board_router.ports import OverdueRequest, SentRequest
 from shared.board_overrides import read_boards
 from shared.boards import Board
 from shared.db import Connection
-from shared.inbox import fresh_only
 from shared.outbox import KeptRows, OutboxMessage, OutboxWriter
 
 
@@ -22,9 +21,6 @@ class RouterTablesSql:
 
     def __init__(self, conn: Connection, writer: OutboxWriter) -> None:
         self._conn, self._writer = conn, writer
-
-    async def fresh_only(self, events: list[E]) -> list[E]:
-        return await fresh_only(self._conn, events)
 
     async def boards(self) -> dict[str, Board]:
         return await read_boards(self._conn)
@@ -44,15 +40,16 @@ class RouterTablesSql:
                                       list(set(record_ids)))
         return {rec.record_id: rec for rec in (read_record(r[0]) for r in rows)}
 
-    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> None:
-        await self._conn.execute(
+    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> set[UUID]:
+        rows = await self._conn.fetch(
             "INSERT INTO requests (request_id, record_id, board, action, correlation_id, provider_id, answer_due)"
             " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],"
-            " $7::timestamptz[]) ON CONFLICT (request_id) DO NOTHING",
+            " $7::timestamptz[]) ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
             [q.request_id for q, _ in sent], [q.record.record_id for q, _ in sent],
             [q.record.target.code for q, _ in sent], [q.action for q, _ in sent], [q.correlation_id for q, _ in sent],
             [q.provider_id for q, _ in sent], [due for _, due in sent],
         )
+        return {r[0] for r in rows}
 
     async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
         # By the primary key alone, the open ones picked here. With "AND settled_at IS NULL" PostgreSQL trusted

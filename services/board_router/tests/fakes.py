@@ -9,7 +9,7 @@ from uuid import UUID
 
 from board_router.events import RoutedRecord
 from board_router.messages import BoardRequest
-from board_router.ports import E, OverdueRequest, SentRequest
+from board_router.ports import OverdueRequest, SentRequest
 from shared.boards import Board, shipped_boards
 from shared.outbox import KeptRows, OutboxMessage, OutboxRow
 
@@ -33,7 +33,6 @@ class FakeRouterStore:
     """The router's tables and outbox as Python objects; a transaction that raises leaves them as they were."""
 
     boards_by_code: dict[str, Board] = field(default_factory=shipped_boards)
-    processed: set[UUID] = field(default_factory=set)
     routed: dict[UUID, RoutedRecord] = field(default_factory=dict)
     sent: dict[UUID, RequestRow] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
@@ -41,20 +40,15 @@ class FakeRouterStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["FakeRouterStore"]:
-        saved = copy.deepcopy((self.processed, self.routed, self.sent, self.outbox))
+        saved = copy.deepcopy((self.routed, self.sent, self.outbox))
         try:
             yield self
         except BaseException:
-            self.processed, self.routed, self.sent, self.outbox = saved
+            self.routed, self.sent, self.outbox = saved
             raise
 
     async def publish(self, rows: KeptRows) -> None:
         self.published.extend(rows)
-
-    async def fresh_only(self, events: list[E]) -> list[E]:
-        todo = [e for e in events if e.event_id not in self.processed]
-        self.processed.update(e.event_id for e in todo)
-        return list({e.event_id: e for e in todo}.values())
 
     async def boards(self) -> dict[str, Board]:
         return self.boards_by_code
@@ -66,10 +60,14 @@ class FakeRouterStore:
     async def routed_records(self, record_ids: Iterable[UUID]) -> dict[UUID, RoutedRecord]:
         return {i: self.routed[i] for i in record_ids if i in self.routed}
 
-    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> None:
+    async def open_requests(self, sent: list[tuple[BoardRequest, datetime]]) -> set[UUID]:
+        new = set()
         for q, due in sent:
-            self.sent.setdefault(q.request_id, RequestRow(q.record.record_id, q.record.target.code, q.action,
-                                                          q.correlation_id, due))
+            if q.request_id not in self.sent:
+                self.sent[q.request_id] = RequestRow(q.record.record_id, q.record.target.code, q.action,
+                                                     q.correlation_id, due)
+                new.add(q.request_id)
+        return new
 
     async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
         return {i: SentRequest(i, r.record_id, r.correlation_id, r.verdict_id) for i in request_ids

@@ -111,6 +111,15 @@ async def test_a_submission_delivered_again_asks_the_board_once() -> None:
     assert len(requests_sent(store)) == 1
 
 
+async def test_a_submission_delivered_again_after_its_board_answered_asks_nothing() -> None:
+    store, record = FakeRouterStore(), learner_record()
+    router = await routed(store, record)
+    await router.on_verdicts(answers(verdict(record, "add")))
+    store.outbox.clear()
+    await router.on_record_events(batch(submitted(record)))  # its claim is its request: open or settled, it stays
+    assert store.outbox == []
+
+
 async def test_a_delete_asks_the_board_to_withdraw_the_record_it_was_sent() -> None:
     store, record = FakeRouterStore(), learner_record()
     router = await routed(store, record)
@@ -125,7 +134,7 @@ async def test_a_delete_of_a_record_never_routed_fails_the_batch_and_keeps_nothi
     store, known, unknown = FakeRouterStore(), learner_record(), learner_record()
     with pytest.raises(LookupError):
         await Router(store, SETTINGS).on_record_events(batch(submitted(known), deleted(unknown)))
-    assert (store.outbox, store.sent, store.processed, store.published) == ([], {}, set(), [])
+    assert (store.outbox, store.sent, store.routed, store.published) == ([], {}, {}, [])
 
 
 async def test_a_rejecting_verdict_settles_its_request_and_appends_the_rejection_once() -> None:
