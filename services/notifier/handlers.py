@@ -22,17 +22,15 @@ class RejectionCollector:
         if not events:
             return
         async with self._store.transaction() as tables:
-            todo = await tables.fresh_only(events)
             # A board's rejection from a router before 2026-12-03 names its record only: its details are in what the
             # notifier kept of every RecordSubmitted until then.
             submitted = await tables.submitted_details(
-                {e.record_id for e in todo if isinstance(e, RecordRejected) and e.record is None
+                {e.record_id for e in events if isinstance(e, RecordRejected) and e.record is None
                  and e.record_id is not None})
-            opted_in = await tables.opted_in({e.provider_id for e in digested_by_pars(todo)})
-            kept = kept_rejections(todo, submitted, opted_in)
-            await tables.keep(kept)
+            opted_in = await tables.opted_in({e.provider_id for e in digested_by_pars(events)})
+            new = await tables.keep(kept_rejections(events, submitted, opted_in))
         correlation = {e.event_id: e.correlation_id for e in events}
-        for k in kept:
+        for k in new:
             with bind_correlation(correlation_id=correlation[k.event_id], record_id=str(k.record_id)):
                 log.info("rejection kept for digest", provider_id=k.provider_id, board=k.board,
                          codes=[e["code"] for e in k.errors])

@@ -2,21 +2,14 @@
 
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, TypeVar
+from typing import Protocol
 from uuid import UUID
 
-from notifier.events import Event
 from notifier.rejections import KeptRejection, SubmittedDetails
-
-E = TypeVar("E", bound=Event)
 
 
 class RejectionTables(Protocol):
     """One transaction over the tables a batch of record events changes."""
-
-    async def fresh_only(self, events: list[E]) -> list[E]:
-        """The events not applied before, claimed in this transaction."""
-        ...
 
     async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
         """The details kept of these records while rejections did not carry them (before 2026-12-03)."""
@@ -26,8 +19,9 @@ class RejectionTables(Protocol):
         """Of these providers, those who asked for PARS's own rejections in their digest."""
         ...
 
-    async def keep(self, rejections: list[KeptRejection]) -> None:
-        """Keep each rejection for its provider's digest, once (by event id)."""
+    async def keep(self, rejections: list[KeptRejection]) -> list[KeptRejection]:
+        """Keep each rejection for its provider's digest, once: the rejections kept are the notifier's claim on their
+        events (by event id, for good: digests mark them, nothing deletes them). Answers those not kept before."""
         ...
 
 

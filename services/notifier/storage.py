@@ -10,10 +10,8 @@ from uuid import UUID
 import asyncpg
 
 from notifier.digests import Digest, Rejection, digest_id
-from notifier.ports import E
 from notifier.rejections import KeptRejection, SubmittedDetails
 from shared.db import Connection, array_columns
-from shared.inbox import fresh_only
 
 UPSERT_TITLE = ("INSERT INTO activities (id, title) VALUES ($1, $2)"
                 " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title")
@@ -24,9 +22,6 @@ class RejectionTablesSql:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-
-    async def fresh_only(self, events: list[E]) -> list[E]:
-        return await fresh_only(self._conn, events)
 
     async def submitted_details(self, record_ids: Collection[UUID]) -> dict[UUID, SubmittedDetails]:
         if not record_ids:
@@ -43,18 +38,25 @@ class RejectionTablesSql:
                                       list(provider_ids))
         return {r[0] for r in rows}
 
-    async def keep(self, rejections: list[KeptRejection]) -> None:
-        if rejections:
-            # The errors as JSON text: a list inside the jsonb[] argument would be read as one more dimension.
-            await self._conn.execute(
-                "INSERT INTO rejections (event_id, provider_id, record_id, board, errors, occurred_at, activity_id,"
-                " first_name, last_name, learner_id, completion_date) SELECT e, p, r, b, x::jsonb, o, a, f, l, i, d"
-                " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],"
-                " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS k(e, p, r, b, x, o, a, f, l, i, d)"
-                " ON CONFLICT (event_id) DO NOTHING",
-                *array_columns([(k.event_id, k.provider_id, k.record_id, k.board, json.dumps(k.errors), k.occurred_at,
-                                 k.activity_id, k.first_name, k.last_name, k.learner_id, k.completion_date)
-                                for k in rejections], 11))
+    async def keep(self, rejections: list[KeptRejection]) -> list[KeptRejection]:
+        if not rejections:
+            return []
+        # The errors as JSON text: a list inside the jsonb[] argument would be read as one more dimension.
+        rows = await self._conn.fetch(
+            "INSERT INTO rejections (event_id, provider_id, record_id, board, errors, occurred_at, activity_id,"
+            " first_name, last_name, learner_id, completion_date) SELECT e, p, r, b, x::jsonb, o, a, f, l, i, d"
+            " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[],"
+            " $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS k(e, p, r, b, x, o, a, f, l, i, d)"
+            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+            *array_columns([(k.event_id, k.provider_id, k.record_id, k.board, json.dumps(k.errors), k.occurred_at,
+                             k.activity_id, k.first_name, k.last_name, k.learner_id, k.completion_date)
+                            for k in rejections], 11))
+        new, kept = {r[0] for r in rows}, []
+        for k in rejections:
+            if k.event_id in new:
+                new.discard(k.event_id)  # a rejection twice in the batch: once
+                kept.append(k)
+        return kept
 
 
 class NotifierStorage:

@@ -32,7 +32,8 @@ async def test_a_batch_of_rejections_is_kept_whole_and_a_repeat_changes_nothing(
             tables = RejectionTablesSql(conn)
             await conn.executemany("INSERT INTO records (record_id, provider_id, activity_id, first_name, last_name,"
                                    " learner_id, completion_date) VALUES ($1, $2, $3, $4, $5, $6, $7)", records)
-            await tables.keep(kept)
+            assert await tables.keep(kept) == kept[:1]  # the claim: what was kept, once
+            assert await tables.keep(kept) == []  # delivered again
             assert await tables.submitted_details([first, second]) == {
                 first: SubmittedDetails("A1", "Ann", "Lee", "L1", "2026-11-02"),
                 second: SubmittedDetails("A2", "Bo", "Ng", None, "2026-11-03")}
