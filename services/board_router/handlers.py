@@ -3,10 +3,11 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TypeGuard
+from uuid import UUID
 
 from board_router.events import BoardVerdict, DeleteSubmitted, RecordEvent, RecordSubmitted
 from board_router.messages import BoardRequest, board_request, outbox_message, verdict_event
-from board_router.ports import RouterStore
+from board_router.ports import RouterStore, SentRequest
 from board_router.routing import answer_due, learner_key
 from shared.consumer import TRANSIENT, Delivery
 from shared.logging import get_logger
@@ -82,27 +83,29 @@ class Router:
         they hold, and a consumer that lost them gets them back."""
         verdicts = [d.message for d in batch]
         async with self._store.transaction() as tables:
-            found = await tables.requests((v.request_id for v in verdicts), settled_too=replay)
-            records = await tables.routed_records(v.record_id for v in verdicts
-                                                  if v.request_id in found and v.record_id is not None)
-            messages, settled, events = [], [], []
-            topic = self._settings.topic(RECORD_EVENTS.name)
+            firsts: dict[UUID, BoardVerdict] = {}  # each request's first verdict in the batch: the one that settles it
             for verdict in verdicts:
-                request = found.get(verdict.request_id)
-                if request is None:
-                    continue  # settled already: a duplicate or late verdict changes nothing
-                if request.verdict_id is None:
-                    settled.append((verdict.request_id, verdict.event_id))
-                    found.pop(verdict.request_id)
-                elif request.verdict_id != verdict.event_id:
-                    continue  # another verdict settled this request
+                firsts.setdefault(verdict.request_id, verdict)
+            settled = await tables.settle_open([(r, v.event_id) for r, v in firsts.items()])
+            before = await tables.settled_requests([r for r in firsts if r not in settled]) if replay else {}
+            answered: list[tuple[BoardVerdict, SentRequest]] = []
+            for verdict in verdicts:
+                if (request := settled.get(verdict.request_id)) is not None:
+                    if firsts[verdict.request_id] is verdict:
+                        answered.append((verdict, request))
+                elif (request := before.get(verdict.request_id)) is not None and request.verdict_id == verdict.event_id:
+                    answered.append((verdict, request))
+                # else settled already (a duplicate or late verdict changes nothing), or by another verdict
+            records = await tables.routed_records(v.record_id for v, _ in answered if v.record_id is not None)
+            messages, events = [], []
+            topic = self._settings.topic(RECORD_EVENTS.name)
+            for verdict, request in answered:
                 record = None if verdict.record_id is None else records.get(verdict.record_id)
                 if record is None:
                     raise LookupError(f"verdict for record {verdict.record_id} that was never routed")
                 event = verdict_event(verdict, record, request.correlation_id)
                 messages.append(outbox_message(topic, event, str(event.record_id)))
                 events.append(event)
-            await tables.settle(settled)
             rows = await tables.enqueue(messages)
         await self._store.publish(rows)
         if not replay:  # a replay's events were counted when first appended

@@ -48,13 +48,13 @@ class RouterTables(Protocol):
         before (a request's id is its record's and action's: the table is the records hop's claim)."""
         ...
 
-    async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
-        """The open requests (and, for a replay, the settled ones too), locked until the commit."""
+    async def settle_open(self, verdicts: list[tuple[UUID, UUID]]) -> dict[UUID, SentRequest]:
+        """(request id, verdict id), each request once: settles those still open with their verdict, locked until the
+        commit, and answers them as they were (open)."""
         ...
 
-    async def settle(self, settled: list[tuple[UUID, UUID]]) -> None:
-        """(request id, verdict id): each settled by its verdict; only requests that `requests` answered open in this
-        transaction (and so locked until the commit)."""
+    async def settled_requests(self, request_ids: Iterable[UUID]) -> dict[UUID, SentRequest]:
+        """Those of these requests settled before, with the verdict that settled each (a replay's)."""
         ...
 
     async def overdue(self, limit: int) -> list[OverdueRequest]:

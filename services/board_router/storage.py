@@ -51,26 +51,26 @@ class RouterTablesSql:
         )
         return {r[0] for r in rows}
 
-    async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
-        # By the primary key alone, the open ones picked here. With "AND settled_at IS NULL" PostgreSQL trusted
-        # statistics from a time when few requests were open and read every open one by the partial index for
-        # each batch: 74 ms a batch of 300 with 200,000 open, 3 ms this way (docs/PERFORMANCE.md).
+    async def settle_open(self, verdicts: list[tuple[UUID, UUID]]) -> dict[UUID, SentRequest]:
+        # One statement settles and locks: another instance settling the same request waits for this commit, then
+        # finds it settled. Open is "verdict_id IS NULL" (set with settled_at, always): with "settled_at IS NULL",
+        # the predicate of the partial index of open requests, PostgreSQL trusted statistics from a time when few
+        # requests were open and joined each batch against every open one (165 ms a batch of 300 with 200,000
+        # open; docs/PERFORMANCE.md); this way each request is found by its key.
         rows = await self._conn.fetch(
-            "SELECT request_id, record_id, correlation_id, verdict_id, settled_at IS NULL FROM requests"
-            " WHERE request_id = ANY($1::uuid[]) FOR UPDATE",
+            "UPDATE requests q SET settled_at = now(), verdict_id = s.v FROM unnest($1::uuid[], $2::uuid[]) AS s(r, v)"
+            " WHERE q.request_id = s.r AND q.verdict_id IS NULL RETURNING q.request_id, q.record_id, q.correlation_id",
+            [r for r, _ in verdicts], [v for _, v in verdicts],
+        )
+        return {r[0]: SentRequest(r[0], r[1], r[2], None) for r in rows}
+
+    async def settled_requests(self, request_ids: Iterable[UUID]) -> dict[UUID, SentRequest]:
+        rows = await self._conn.fetch(
+            "SELECT request_id, record_id, correlation_id, verdict_id FROM requests"
+            " WHERE request_id = ANY($1::uuid[]) AND verdict_id IS NOT NULL",
             list(set(request_ids)),
         )
-        return {r[0]: SentRequest(r[0], r[1], r[2], r[3]) for r in rows if settled_too or r[4]}
-
-    async def settle(self, settled: list[tuple[UUID, UUID]]) -> None:
-        # Each request once in `settled`, one that `requests` found open and locked in this transaction (the
-        # handler settles it with its first verdict): so no "settled_at IS NULL", which from the same stale
-        # statistics joined the batch against every open request (165 ms a batch of 300 with 200,000 open).
-        await self._conn.execute(
-            "UPDATE requests q SET settled_at = now(), verdict_id = s.v FROM unnest($1::uuid[], $2::uuid[]) AS s(r, v)"
-            " WHERE q.request_id = s.r",
-            [r for r, _ in settled], [v for _, v in settled],
-        )
+        return {r[0]: SentRequest(*r) for r in rows}
 
     async def overdue(self, limit: int) -> list[OverdueRequest]:
         rows = await self._conn.fetch(

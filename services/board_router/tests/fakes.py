@@ -69,14 +69,17 @@ class FakeRouterStore:
                 new.add(q.request_id)
         return new
 
-    async def requests(self, request_ids: Iterable[UUID], *, settled_too: bool = False) -> dict[UUID, SentRequest]:
-        return {i: SentRequest(i, r.record_id, r.correlation_id, r.verdict_id) for i in request_ids
-                if (r := self.sent.get(i)) is not None and (settled_too or not r.settled)}
-
-    async def settle(self, settled: list[tuple[UUID, UUID]]) -> None:
-        for request_id, verdict_id in settled:
-            if not (row := self.sent[request_id]).settled:
+    async def settle_open(self, verdicts: list[tuple[UUID, UUID]]) -> dict[UUID, SentRequest]:
+        settled = {}
+        for request_id, verdict_id in verdicts:
+            if (row := self.sent.get(request_id)) is not None and not row.settled:
+                settled[request_id] = SentRequest(request_id, row.record_id, row.correlation_id, None)
                 row.settled, row.verdict_id = True, verdict_id
+        return settled
+
+    async def settled_requests(self, request_ids: Iterable[UUID]) -> dict[UUID, SentRequest]:
+        return {i: SentRequest(i, r.record_id, r.correlation_id, r.verdict_id) for i in request_ids
+                if (r := self.sent.get(i)) is not None and r.settled}
 
     async def overdue(self, limit: int) -> list[OverdueRequest]:
         now = datetime.now(UTC)

@@ -1,5 +1,6 @@
 """A batch of verdicts finds its requests by their key, however few requests were open when the table was last
-analyzed: with the open-ness in the statement, PostgreSQL read every open request for each batch."""
+analyzed: with the partial index's predicate ("settled_at IS NULL") in the statement, PostgreSQL read every open
+request for each batch."""
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -39,18 +40,18 @@ async def test_a_batch_of_verdicts_reads_its_own_requests_not_every_open_one(set
         async with pool.acquire() as conn, conn.transaction():  # the transaction's own counts
             tables = RouterTablesSql(conn, writer)
             before = await conn.fetchval(_READ)
-            found = await tables.requests(asked)
+            found = await tables.settle_open([(i, verdicts[i]) for i in asked])
             read = await conn.fetchval(_READ) - before
-            await tables.settle([(i, verdicts[i]) for i in found])
         assert set(found) == set(asked)
         assert read <= 2 * len(asked)  # before: the 5,000 open requests, by the partial index
         settled = await pool.fetch("SELECT request_id, verdict_id FROM requests WHERE settled_at > $1",
                                    datetime(2000, 1, 1, tzinfo=UTC))
         assert {r[0]: r[1] for r in settled if r[0] in verdicts} == verdicts
         assert await pool.fetchval("SELECT count(*) FROM requests WHERE settled_at IS NULL") == 4_700
-        async with pool.acquire() as conn, conn.transaction():  # settled now: only a replay finds them
+        async with pool.acquire() as conn, conn.transaction():  # settled now: a second verdict settles nothing
             tables = RouterTablesSql(conn, writer)
-            assert await tables.requests(asked) == {}
-            assert set(await tables.requests(asked, settled_too=True)) == set(asked)
+            assert await tables.settle_open([(i, UUID(int=0)) for i in asked]) == {}
+            again = await tables.settled_requests(asked + opened[300:310])  # the replay's look: settled ones only
+            assert {i: r.verdict_id for i, r in again.items()} == verdicts
     finally:
         await pool.close()

@@ -164,6 +164,17 @@ async def test_a_second_verdict_for_a_settled_request_is_ignored_even_on_replay(
     assert store.sent[first.request_id].verdict_id == first.event_id
 
 
+async def test_of_two_verdicts_for_an_open_request_in_one_batch_the_first_settles_it() -> None:
+    store, record = FakeRouterStore(), learner_record()
+    router = await routed(store, record)
+    store.outbox.clear()
+    first, second = verdict(record, "add", "661"), verdict(record, "add")
+    await router.on_verdicts(answers(first, second, first))
+    [event] = record_events(store)
+    assert isinstance(event, RecordRejected)
+    assert store.sent[first.request_id].verdict_id == first.event_id
+
+
 async def test_a_replay_appends_the_settled_verdicts_event_again_with_the_same_id() -> None:
     store, record = FakeRouterStore(), learner_record()
     router = await routed(store, record)
