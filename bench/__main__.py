@@ -1,5 +1,5 @@
 """`python -m bench [suite|pipeline|queries|batches|ceiling|profile|idle|notifier|boards|growth|memory|relay|
-replicas|wakeups|...] [options]`:
+replicas|wakeups|wal|...] [options]`:
 benchmarks, run on demand, printing figures. With no name, the suite: every figure in one table (bench/suite.py)."""
 
 import sys
@@ -22,6 +22,7 @@ from bench import (
     suite,
     validation_apply,
     wakeups,
+    wal,
 )
 
 if __name__ == "__main__":
@@ -32,4 +33,4 @@ if __name__ == "__main__":
      "intake": intake_http.main, "projector": projector_apply.main, "idle": idle.main,
      "notifier": notifier_apply.main, "boards": boards_apply.main,
      "growth": growth.main, "memory": memory.main, "relay": relay.main, "replicas": replicas.main,
-     "wakeups": wakeups.main}[which](rest)
+     "wakeups": wakeups.main, "wal": wal.main}[which](rest)
