@@ -12,6 +12,7 @@ import asyncpg
 from notifier.digests import Digest, Rejection, digest_id
 from notifier.rejections import KeptRejection, SubmittedDetails
 from shared.db import Connection, array_columns
+from shared.inbox import keep_fresh
 
 UPSERT_TITLE = ("INSERT INTO activities (id, title) VALUES ($1, $2)"
                 " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title")
@@ -51,12 +52,7 @@ class RejectionTablesSql:
             *array_columns([(k.event_id, k.provider_id, k.record_id, k.board, json.dumps(k.errors), k.occurred_at,
                              k.activity_id, k.first_name, k.last_name, k.learner_id, k.completion_date)
                             for k in rejections], 11))
-        new, kept = {r[0] for r in rows}, []
-        for k in rejections:
-            if k.event_id in new:
-                new.discard(k.event_id)  # a rejection twice in the batch: once
-                kept.append(k)
-        return kept
+        return keep_fresh(rejections, {r[0] for r in rows})  # a rejection twice in the batch: once
 
 
 class NotifierStorage:
