@@ -48,8 +48,10 @@ class Round:
 
 
 def waldump() -> Path | None:
-    """The server's pg_waldump: beside its `postgres` binary (Debian keeps them in /usr/lib/postgresql/N/bin)."""
-    return next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_waldump"), reverse=True)), None)
+    """The newest PostgreSQL's pg_waldump (Debian keeps each version's in /usr/lib/postgresql/N/bin), as
+    deploy/local/postgres.sh picks the newest version for the server."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_waldump"), key=lambda p: int(p.parts[-3]))
+    return found[-1] if found else None
 
 
 def read_wal(tool: Path, wal_dir: Path, start: str, end: str) -> Counter[tuple[str, str, str]] | None:
