@@ -93,7 +93,12 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
     No statement is compiled to machine code (`jit` off): the services' statements are short (a batch's rows by key,
     a page of a list). Planned on a young table or an outbox full of dead rows, a batch's statement was estimated
     past the cost at which PostgreSQL compiles it, and compiling took 25-46 ms, several times the statement's own
-    work (docs/PERFORMANCE.md)."""
+    work (docs/PERFORMANCE.md).
+
+    A page read at random costs the planner 1.1 sequential ones, not 4: the services' tables live in memory (or on
+    solid-state disks), where looking up each of a batch's 500 keys by index costs less than reading a table of
+    20,000 rows, and with 4 PostgreSQL read a whole table for each batch until it passed ~100,000 rows (the
+    projection's records, the router's requests, validation's live records; docs/PERFORMANCE.md)."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema(schema)}")
@@ -104,7 +109,7 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
     return await asyncpg.create_pool(
         database_url, min_size=min_size, max_size=max_size, init=_init_connection, connection_class=PooledConnection,
         server_settings={"search_path": schema, "application_name": schema, "plan_cache_mode": "force_custom_plan",
-                         "jit": "off"},
+                         "jit": "off", "random_page_cost": "1.1"},
     )
 
 
