@@ -102,9 +102,12 @@ class Alongside:
 # topic and key is held by a writer or due for the relay (other than $7, the rows this writer is publishing or has
 # published): then it is the relay's, which sends no row while an earlier one of its key is held. A message with a
 # not_before of its own is the relay's at that time, as with `enqueue`. Answers each id with whether its writer may
-# publish it. Each key of the batch is asked for its first such row alone, in id order (LIMIT 1 keeps it a lookup
-# per key): an index scan that stops at the first live row of the key. Asked as one join, PostgreSQL read the whole
-# outbox, tens of thousands of dead rows between autovacuum's visits, for every batch (docs/PERFORMANCE.md).
+# publish it. Each key of the batch is asked alone whether it has such a row (LIMIT 1 keeps it a lookup per key): an
+# index scan of outbox_by_key that stops at the first live row of the key. Asked as one join, PostgreSQL read the
+# whole outbox, tens of thousands of dead rows between autovacuum's visits, for every batch. The lookup is not
+# ordered by id either: then the primary key, scanned in id order and filtered, was a way too, and an outbox
+# vacuumed while nearly empty, which PostgreSQL then takes for one row however large it grows, was read that way for
+# each key (1.8 s a batch of 1,000; docs/PERFORMANCE.md).
 _KEEP_HELD_CTES = """
 m AS MATERIALIZED (
     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::timestamptz[])
@@ -112,7 +115,7 @@ m AS MATERIALIZED (
 ), earlier AS (
     SELECT q.topic, q.key FROM (SELECT DISTINCT topic, key FROM m) q CROSS JOIN LATERAL (
         SELECT FROM outbox o WHERE o.key = q.key AND o.topic = q.topic AND (o.held OR o.not_before <= now())
-            AND o.id <> ALL($7::bigint[]) ORDER BY o.id LIMIT 1) o
+            AND o.id <> ALL($7::bigint[]) LIMIT 1) o
 ), kept AS (
     INSERT INTO outbox (topic, key, value, headers, not_before, held)
     SELECT m.topic, m.key, m.value, m.headers,
@@ -547,21 +550,30 @@ _TAKE_BUCKETS = ("SELECT coalesce(array_agg(b), '{}') FROM (SELECT b FROM unnest
 # chose parallel workers for a look that found nothing, or sorted every due row's value on disk for each batch
 # (20,000 rows: 120-190 ms a round against 14-46 this way; one relay drains a backlog 40-58% faster,
 # docs/PERFORMANCE.md).
-_DUE = ("WITH c AS MATERIALIZED (SELECT id FROM outbox o WHERE not_before <= now() {buckets}ORDER BY id LIMIT $1)"
-        " SELECT o.id, o.topic, o.key, o.value, o.headers FROM c JOIN outbox o ON o.id = c.id WHERE NOT EXISTS ("
-        " SELECT FROM outbox e WHERE e.key = o.key AND e.topic = o.topic AND e.id < o.id AND e.held"
-        " AND e.not_before > now()) ORDER BY o.id")
+# Every other step can go only one way, whatever PostgreSQL believes of the table. An outbox vacuumed while nearly
+# empty is taken for one row however large it grows, and then every plan costs the same: a join by id was planned
+# as a scan of the whole table for each due row (10 s a round of 2,000 among 20,000). So each due row is read by
+# its place in the table (ctid: only a TID scan takes it), and the held row before it is asked of its key alone by a
+# subquery run for that row: its position as (key, id) and its hold as one IS TRUE test leave no index but
+# outbox_by_key a condition to use (with "e.id < o.id" or "e.not_before > now()" the primary key or outbox_due, each
+# scanned whole, were ways too).
+_DUE = ("WITH c AS MATERIALIZED (SELECT id, ctid AS t FROM outbox o WHERE not_before <= now() {buckets}ORDER BY id"
+        " LIMIT $1) SELECT o.id, o.topic, o.key, o.value, o.headers FROM c JOIN outbox o ON o.ctid = c.t"
+        " WHERE (SELECT true FROM outbox e WHERE e.key = o.key AND (e.key, e.id) < (o.key, o.id) AND e.topic = o.topic"
+        " AND (e.held AND e.not_before > now()) IS TRUE LIMIT 1) IS NULL ORDER BY o.id")
 _DUE_ANY = _DUE.format(buckets="")
 # Rows of the buckets taken, said as "none of the buckets left": PostgreSQL guesses each inequality true for 99.5% of
 # rows, so it keeps reading outbox in id order until the batch is full. Said as "= ANY(taken)" it guessed 4% for
 # half the buckets and sorted all the backlog's rows (8 buckets of 20,000 rows: 150 ms instead of 2).
 _DUE_IN_BUCKETS = _DUE.format(buckets=f"AND {_BUCKET} <> ALL($2::int[]) ")
 
-# When to look again: the next delayed row's time, and whether any row is left. "Any row" is asked of the primary
-# key: `EXISTS (SELECT FROM outbox)` read the table from its first page, past every dead row autovacuum had not yet
-# removed (55 ms a look among a file's deleted rows).
-_NEXT_LOOK = ("SELECT (SELECT extract(epoch FROM min(not_before) - now())::float FROM outbox WHERE not_before > now()),"
-              " (SELECT min(id) FROM outbox) IS NOT NULL")
+# When to look again: the next delayed row's time, and whether any row is left: each the first row in outbox_due's
+# order, which no other index has and a scan would have to sort. `EXISTS (SELECT FROM outbox)` read the table from
+# its first page, past every dead row autovacuum had not yet removed (55 ms a look among a file's deleted rows);
+# `min(id)`, with the outbox taken for one row (above), was read from the whole of outbox_by_key (13 ms), and a
+# `min(not_before)` of the future rows read every held row (4 ms among 4,000).
+_NEXT_LOOK = ("SELECT (SELECT extract(epoch FROM not_before - now())::float FROM outbox WHERE not_before > now()"
+              " ORDER BY not_before LIMIT 1), (SELECT not_before FROM outbox ORDER BY not_before LIMIT 1) IS NOT NULL")
 
 
 class OutboxRelay:
