@@ -156,3 +156,20 @@ async def test_a_batch_that_released_a_credit_id_keeps_it_again_with_its_events(
         assert not conn.is_in_transaction()
     assert await stored(pool) == {key: new}
     assert await outbox_and_claims(pool) == ([b"e"], {command})
+
+
+async def test_a_batch_of_statuses_finds_its_records_by_id_before_the_table_is_ever_analyzed(
+        pool: asyncpg.Pool) -> None:
+    """A young table autovacuum has not analyzed yet: PostgreSQL knows record IDs are unique from the index alone.
+    Before, it guessed 200 distinct IDs and read the whole index for a batch of 400 (a merge join)."""
+    await pool.execute(
+        "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
+        " SELECT 'p1', 'c' || g, 'ABIM', gen_random_uuid(), '{}', 'Submitted' FROM generate_series(1, 60000) g")
+    ids = [r[0] for r in await pool.fetch("SELECT record_id FROM live_records ORDER BY credit_id LIMIT 400")]
+    read = ("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'live_records' AND schemaname = current_schema()")
+    async with pool.acquire() as conn, conn.transaction():  # the transaction's own counts
+        before = await conn.fetchval(read)
+        await storage.set_statuses(conn, [(i, "Accepted") for i in ids])
+        assert await conn.fetchval(read) - before <= 2 * len(ids)
+    assert await pool.fetchval("SELECT count(*) FROM live_records WHERE status = 'Accepted'") == len(ids)
