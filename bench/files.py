@@ -96,8 +96,9 @@ def send_files(stack: BenchStack, files: list[tuple[str, bytes]], keys: dict[str
 
 
 def files_at_scale(stack: BenchStack, world: World, providers: int, ceiling: float,
-                   name: str = "files: settled records/s") -> Figure:
-    files = [provider_file(world, i) for i in range(providers)]
+                   name: str = "files: settled records/s", skip: int = 0) -> Figure:
+    """`providers` files of `ROWS` rows uploaded at once (each provider's rows after `skip` of its own)."""
+    files = [provider_file(world, i, skip=skip) for i in range(providers)]
     sent = send_files(stack, files, provider_keys(stack, [p for p, _ in files]))
     return Figure(name, sent.kept / sent.settled, "records/s", 0.5 * ceiling,
                   per_ceiling=True,

@@ -5,7 +5,8 @@ GET /healthz rate (the floor: what the API's framework answers with no work behi
 In order: the ceiling (plain aiokafka through the pipeline's hops), and the same chain with the design's
 PostgreSQL writes at each hop (inbox, a state row, an outbox); then one stack of the six services (boards
 answering at once) and, on it: idle cost (once the broker has removed the ceiling's topics); files at scale and
-intake's peak memory while they parse; one workbook alone; the API with wrk; a caller at 100 requests/s; web
+intake's peak memory while they parse; one workbook alone; files at scale again (the stack's second files: what
+the first left in the tables and their statistics); the API with wrk; a caller at 100 requests/s; web
 services. Then files at scale again on a stack of two processes of each service, and the outbox relay with one and
 two processes (bench/replicas.py). `--profile DIR` also records intake, validation and the projector with py-spy
 during files at scale and the wrk run (figures then pay for the sampling).
@@ -29,6 +30,7 @@ from shared.settings import Settings
 
 PROFILED = ("intake", "validation", "projector")
 DURABLE = "ceiling with the design's writes"
+SECOND_FILES = "files: settled records/s, the stack's second files"
 TOPIC_FILES_DELETED_SECONDS = 65.0  # file.delete.delay.ms (Kafka's default, 60 s) and a margin
 # Measured apart: on a projection grown to a million records (3-5 minutes), and through a million records (≈ 25).
 APART = {"cost per record, 10k → 1M records in the projection": "make bench BENCH=growth (3-5 min)",
@@ -78,6 +80,10 @@ def main(argv: list[str]) -> None:
                               "MB", 200, AT_MOST, note="VmHWM after files at scale (the process's peak so far)"))
         idle.wait_quiet(stack)
         figures.extend(files.one_file(stack, world))
+        idle.wait_quiet(stack)
+        # The same stack's second files: what the tables, their statistics and autovacuum left after the first files
+        # (plans made from statistics of an outbox vacuumed nearly empty once ran this at half speed).
+        figures.append(files.files_at_scale(stack, world, args.providers, rate, SECOND_FILES, skip=2 * files.ROWS))
         idle.wait_quiet(stack)
         floor = api.healthz_floor(stack, args.seconds)
         figures.append(Figure("API: GET /healthz (the floor)", floor.requests_per_second, "/s", per_floor=True,
