@@ -127,7 +127,11 @@ async def test_an_outbox_vacuumed_nearly_empty_is_read_by_key_and_place_when_its
             due_any, due_in_buckets, look = await _plans(conn)
     finally:
         await pool.close()
-    assert _buffers(keep) <= 30 * 300, keep  # before: 720,000 a batch of 1,000 by the primary key
-    assert _buffers(due_any) <= 10 * BATCH, due_any  # before: 12,500,000
-    assert _buffers(due_in_buckets) <= 10 * BATCH, due_in_buckets
-    assert _buffers(look) <= 100, look  # before: 6,000-12,000, all of outbox_by_key
+    # Bounds with room for the first phase's dead rows, which VACUUM leaves while another session's snapshot may
+    # still see them (the suite's other tests): a few pages a row, against the whole table a row before.
+    assert _buffers(keep) <= 100 * 300, keep  # before: 720,000 a batch of 1,000, by the primary key
+    assert _buffers(due_any) <= 50 * BATCH, due_any  # before: 5,900,000-12,500,000
+    assert _buffers(due_in_buckets) <= 50 * BATCH, due_in_buckets
+    # The look asks only outbox_due, first entries only (before: the whole of outbox_by_key for min(id)).
+    scans = [n for n in look if n.get("Relation Name") == "outbox"]
+    assert scans and all(n.get("Index Name") == "outbox_due" for n in scans), look
