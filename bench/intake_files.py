@@ -16,14 +16,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench.files import provider_file
+from bench.files import provider_file, suite_world
 from bench.stack import memory_mb
-from pars_cli.generate import generate_world
 from shared.world import World
 
 
 def world_and_files(count: int, rows: int) -> tuple[World, list[tuple[str, bytes]]]:
-    world = generate_world(providers=max(4, count), activities=60, physicians=4000, seed=3)  # the suite's
+    world = suite_world(max(4, count))
     return world, [provider_file(world, index, rows) for index in range(count)]
 
 

@@ -13,7 +13,6 @@ from bench import files, idle, relay
 from bench.ceiling import measure
 from bench.stack import bench_stack
 from bench.table import Figure, render
-from pars_cli.generate import generate_world
 from shared.settings import Settings
 from shared.world import World
 
@@ -44,7 +43,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--providers", type=int, default=4, help="files at scale: one 5,000-row file each")
     parser.add_argument("--messages", type=int, default=20_000, help="through the ceiling's chain and the relays")
     args = parser.parse_args(argv)
-    world = generate_world(providers=args.providers, activities=60, physicians=4000, seed=3)
+    world = files.suite_world(args.providers)
     rate = measure(Settings(), args.messages)
     table = [Figure("ceiling: plain aiokafka chain", rate, "records/s", per_ceiling=True),
              *figures(world, args.providers, rate, None, args.messages)]

@@ -25,7 +25,6 @@ from bench.profile import find_py_spy, profiled
 from bench.stack import bench_stack, memory_mb
 from bench.table import AT_MOST, Figure, render
 from bench.wrk import ensure_wrk
-from pars_cli.generate import generate_world
 from shared.settings import Settings
 
 PROFILED = ("intake", "validation", "projector")
@@ -49,7 +48,7 @@ def main(argv: list[str]) -> None:
     ensure_wrk()  # before minutes of other figures
     if args.profile:
         find_py_spy()
-    world = generate_world(providers=args.providers, activities=60, physicians=4000, seed=3)
+    world = files.suite_world(args.providers)
     began, load_before = datetime.now(UTC), _load()
 
     rate = ceiling.measure(Settings(), args.messages)
