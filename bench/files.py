@@ -24,8 +24,8 @@ TIMEOUT = 600.0
 
 def suite_world(providers: int) -> World:
     """The world `make bench` files in. Its 8,000 physicians leave each provider fresh rows for files at scale, one
-    xlsx and the stack's second files: with 4,000, a provider's rows past ~10,000 repeated a physician's completion of
-    an activity (603), and the second files kept 11,782 of 20,000."""
+    xlsx and the stack's second files: with 4,000, a provider's rows past ~10,000 came back to the same learners and
+    activities on other dates, and the second files kept 11,782 of their 20,000 rows."""
     return generate_world(providers=providers, activities=60, physicians=8000, seed=3)
 
 
