@@ -98,7 +98,7 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
     A page read at random costs the planner 1.1 sequential ones, not 4: the services' tables live in memory (or on
     solid-state disks), where looking up each of a batch's 500 keys by index costs less than reading a table of
     20,000 rows, and with 4 PostgreSQL read a whole table for each batch until it passed ~100,000 rows (the
-    projection's records, the router's requests, validation's live records; docs/PERFORMANCE.md)."""
+    projection's records, the router's requests; docs/PERFORMANCE.md)."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema(schema)}")
