@@ -21,11 +21,13 @@ pytestmark = pytest.mark.integration
 BATCH = 2000
 
 
-# A busy writer's rows, most published and deleted already: 500 held rows among 40,000 dead ones, never analyzed.
-_HELD_AMONG_DEAD = (
+# A busy writer's 40,000 rows, all but the last `{left}` published and deleted already.
+_HELD_LEFT = (
     "INSERT INTO outbox (topic, key, value, not_before, held) SELECT 't', convert_to('k' || g, 'UTF8'),"
     " convert_to(repeat('v', 1000), 'UTF8'), now() + interval '10 seconds', true FROM generate_series(1, 40000) g;"
-    " DELETE FROM outbox WHERE id <= (SELECT max(id) - 500 FROM outbox)")
+    " DELETE FROM outbox WHERE id <= (SELECT max(id) - {left} FROM outbox)")
+# 500 held rows among 40,000 dead ones, never analyzed.
+_HELD_AMONG_DEAD = _HELD_LEFT.format(left=500)
 
 
 async def _plan(conn: Connection, statement: str, *args: Any) -> list[dict[str, Any]]:
@@ -117,7 +119,7 @@ async def test_an_outbox_vacuumed_nearly_empty_is_read_by_key_and_place_when_its
     try:
         await migrate(pool, schema, "projector")
         async with pool.acquire() as conn:
-            await conn.execute(_HELD_AMONG_DEAD.replace("max(id) - 500", "max(id) - 1"))
+            await conn.execute(_HELD_LEFT.format(left=1))
             await conn.execute("VACUUM ANALYZE outbox")
             await conn.execute(
                 "INSERT INTO outbox (topic, key, value, not_before, held) SELECT 't', convert_to('k' || g, 'UTF8'),"
