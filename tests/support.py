@@ -1,4 +1,4 @@
-"""Helpers for tests: unique names (and dropping what was made under them) and free ports."""
+"""Helpers for tests: unique names (and dropping what was made under them), free ports, plans and reads."""
 
 import asyncio
 import contextlib
@@ -29,6 +29,14 @@ def kafka_release() -> str:
 def plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     """Every node of an `EXPLAIN (FORMAT JSON)` plan, the top one first."""
     return [plan, *(n for child in plan.get("Plans", []) for n in plan_nodes(child))]
+
+
+async def rows_read(conn: Any, table: str) -> int:
+    """Rows `table` (of the connection's current schema) has given its readers in this transaction: sequential scans'
+    and index fetches'. Read before and after a statement, inside one transaction, it counts the statement's reads."""
+    return await conn.fetchval(
+        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+        " WHERE relname = $1 AND schemaname = current_schema()", table)
 
 
 NAMESPACES: set[str] = set()  # every namespace this process made up, to drop when its test session ends

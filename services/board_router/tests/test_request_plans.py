@@ -14,14 +14,13 @@ from shared.db import create_pool, migrate
 from shared.outbox import Outbox, OutboxRow, OutboxWriter
 from shared.service_registry import BOARD_ROUTER
 from shared.settings import Settings
+from tests.support import rows_read
 
 pytestmark = pytest.mark.integration
 
 _OPEN = ("INSERT INTO requests (request_id, record_id, board, action, correlation_id, provider_id, answer_due,"
          " settled_at, verdict_id) SELECT gen_random_uuid(), gen_random_uuid(), 'ABIM', 'add', 'c', 'p', now(),"
          " {settled}, {verdict} FROM generate_series(1, $1) RETURNING request_id")
-_READ = ("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
-         " WHERE relname = 'requests' AND schemaname = current_schema()")
 
 
 async def _nowhere(rows: Sequence[OutboxRow]) -> None:  # nothing here publishes
@@ -42,9 +41,9 @@ async def test_a_batch_of_verdicts_reads_its_own_requests_not_every_open_one(
         writer = OutboxWriter(pool, Outbox(schema), _nowhere)
         async with pool.acquire() as conn, conn.transaction():  # the transaction's own counts
             tables = RouterTablesSql(conn, writer)
-            before = await conn.fetchval(_READ)
+            before = await rows_read(conn, "requests")
             found = await tables.settle_open([(i, verdicts[i]) for i in asked])
-            read = await conn.fetchval(_READ) - before
+            read = await rows_read(conn, "requests") - before
         assert set(found) == set(asked)
         assert read <= 2 * len(asked)  # before: every open request, once (by the partial index) or for each verdict
         now_settled = await pool.fetch("SELECT request_id, verdict_id FROM requests WHERE settled_at > $1",

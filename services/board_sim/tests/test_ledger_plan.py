@@ -10,12 +10,9 @@ from shared.db import create_pool, migrate
 from shared.outbox import Outbox, OutboxRow, OutboxWriter
 from shared.service_registry import BOARD_SIM
 from shared.settings import Settings
+from tests.support import rows_read
 
 pytestmark = pytest.mark.integration
-
-_READ = ("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
-         " WHERE relname = 'credits' AND schemaname = current_schema()")
-
 
 async def _nowhere(rows: Sequence[OutboxRow]) -> None:  # nothing here publishes
     raise AssertionError(rows)
@@ -36,9 +33,9 @@ async def test_a_batch_reads_the_credits_of_its_own_learners_before_the_table_is
         keys += [(f"b{n}", "a-none") for n in range(500)]
         writer = OutboxWriter(pool, Outbox(schema), _nowhere)
         async with pool.acquire() as conn, conn.transaction():  # the transaction's own counts
-            before = await conn.fetchval(_READ)
+            before = await rows_read(conn, "credits")
             book = await DeskTablesSql(conn, writer).ledger("ABIM", keys)
-            read = await conn.fetchval(_READ) - before
+            read = await rows_read(conn, "credits") - before
         found = {key: grants for key, grants in book.grants.items() if grants}
         assert set(found) == set(keys[:500])
         assert all(len(grants) == 1 for grants in found.values())

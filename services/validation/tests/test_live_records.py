@@ -15,6 +15,7 @@ from shared.lifecycle import RecordStatus
 from shared.outbox import Outbox, OutboxMessage, OutboxRow, OutboxWriter
 from shared.service_registry import VALIDATION
 from shared.settings import Settings
+from tests.support import rows_read
 from validation import storage
 from validation.storage import LiveKey, LiveRecord
 
@@ -166,10 +167,8 @@ async def test_a_batch_of_statuses_finds_its_records_by_id_before_the_table_is_e
         "INSERT INTO live_records (provider_id, credit_id, target_code, record_id, record, status)"
         " SELECT 'p1', 'c' || g, 'ABIM', gen_random_uuid(), '{}', 'Submitted' FROM generate_series(1, 60000) g")
     ids = [r[0] for r in await pool.fetch("SELECT record_id FROM live_records ORDER BY credit_id LIMIT 400")]
-    read = ("SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
-            " WHERE relname = 'live_records' AND schemaname = current_schema()")
     async with pool.acquire() as conn, conn.transaction():  # the transaction's own counts
-        before = await conn.fetchval(read)
+        before = await rows_read(conn, "live_records")
         await storage.set_statuses(conn, [(i, "Accepted") for i in ids])
-        assert await conn.fetchval(read) - before <= 2 * len(ids)
+        assert await rows_read(conn, "live_records") - before <= 2 * len(ids)
     assert await pool.fetchval("SELECT count(*) FROM live_records WHERE status = 'Accepted'") == len(ids)
