@@ -10,7 +10,7 @@ from typing import cast
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from shared.consumer import FETCH_WAIT_MS, TRANSIENT_PAUSE, Delivery, subscribe_batches
@@ -472,3 +472,44 @@ async def test_rows_leave_with_the_headers_faststreams_publish_gives_them(settin
         assert dict(mine.headers)["content-type"] == b"" and dict(mine.headers)["event_type"] == b"RecordSubmitted"
     assert dict(ours[0].headers)["correlation_id"] == dict(theirs[0].headers)["correlation_id"] == b"c-1"
     assert len(dict(ours[1].headers)["correlation_id"]) == 36  # a new one, as FastStream makes when none is given
+
+
+async def test_a_message_whose_headers_are_not_text_is_handled_like_any_other(settings: Settings) -> None:
+    # Kafka headers are bytes; a foreign writer's need not be text. The handlers read the records' raw headers, so
+    # such a message (and the batch it comes in) is handled as it is, and committed.
+    source = settings.topic("binary-headers")
+    await ensure_topics(settings, [TopicSpec("binary-headers", "k", (), (), partitions=1),
+                                   dead_letters("lenient")])
+    handled: list[str] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        handled.extend(d.message["n"] for d in batch)
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for n, headers in (("a", [("correlation_id", b"c-1")]), ("binary", [("x-signature", b"\xff\xfe\x00")]),
+                           ("b", [])):
+            await producer.send_and_wait(source, json.dumps({"n": n}).encode(), key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    broker = make_broker(settings, "lenient")
+    group = settings.group("binary-headers-test")
+    subscribe_batches(broker, settings, service="lenient", topics=[source], group=group, decode=json.loads,
+                      handle=handle)
+    await broker.start()
+    try:
+        for _ in range(100):
+            if len(handled) == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert handled == ["a", "binary", "b"]
+    finally:
+        await broker.stop()
+    assert await read_topic(settings, settings.topic(dead_letters("lenient").name), 1, timeout=1.0) == []
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
+    await consumer.start()
+    try:
+        assert await consumer.committed(TopicPartition(source, 0)) == 3
+    finally:
+        await consumer.stop()
