@@ -34,6 +34,7 @@ from shared.consumer import (
     FETCH_LOOP_WAIT_MS,
     FETCH_WAIT_MS,
     long_polls,
+    records_as_they_came,
     records_of,
     subscribe_batches,
     the_message,
@@ -58,7 +59,7 @@ def subscribe_waiters(broker: KafkaBroker, settings: Settings, waiters: Waiters)
                                    fetch_max_wait_ms=FETCH_WAIT_MS, consumer_timeout_ms=FETCH_LOOP_WAIT_MS)
     long_polls(subscriber, 1000)
 
-    @subscriber
+    @subscriber(parser=records_as_they_came(subscriber))
     async def on_outcomes(msg: Any) -> None:  # the KafkaMessage, by `the_message`
         if not waiters.waiting:
             return
