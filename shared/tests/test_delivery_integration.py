@@ -40,6 +40,24 @@ async def read_topic(settings: Settings, topic: str, count: int, timeout: float 
     return got
 
 
+async def committed_offset(settings: Settings, group: str, topic: str) -> int | None:
+    """The offset `group` committed in partition 0 of `topic`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, 0))
+    finally:
+        await consumer.stop()
+
+
+async def until_handled(handled: list[str], count: int) -> None:
+    """Until the handler has applied `count` messages, or 10 s passed."""
+    for _ in range(100):
+        if len(handled) >= count:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def test_migrations_apply_once_even_when_instances_start_together(settings: Settings) -> None:
     schema = settings.schema(VALIDATION.schema)
     pools = [await create_pool(settings.database_url, schema) for _ in range(3)]
@@ -191,20 +209,12 @@ async def test_a_poison_message_goes_to_the_dead_letter_topic_and_the_rest_are_a
         assert sorted(int(h["dlq.source.offset"]) for h in headers) == [2, 4]
         assert any(b"cannot apply this one" in h["dlq.error"] for h in headers)
         assert {r.value for r in dead} == {b'{"n": "poison"}', b"\xff not json"}
-        for _ in range(50):
-            if sorted(handled) == ["a", "b", "c", "d"]:
-                break
-            await asyncio.sleep(0.1)
+        await until_handled(handled, 4)
         assert sorted(handled) == ["a", "b", "c", "d"]
     finally:
         await broker.stop()
     # Offsets were committed past everything, the dead letters included: nothing spins, nothing is lost.
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
-    await consumer.start()
-    try:
-        assert await consumer.committed(TopicPartition(source, 0)) == 6
-    finally:
-        await consumer.stop()
+    assert await committed_offset(settings, group, source) == 6
 
 
 async def test_events_a_handler_does_not_read_are_passed_over_undecoded_and_committed(settings: Settings) -> None:
@@ -228,20 +238,12 @@ async def test_events_a_handler_does_not_read_are_passed_over_undecoded_and_comm
                 ({"event_type": "DeleteSubmitted"}, b'{"n": "delete"}')]
         for headers, value in sent:
             await broker.publish(value, source, key=b"k", headers=headers)
-        for _ in range(100):
-            if len(handled) == 3:
-                break
-            await asyncio.sleep(0.1)
+        await until_handled(handled, 3)
         assert handled == ["submitted", "no header: decoded", "delete"]
     finally:
         await broker.stop()
     assert await read_topic(settings, settings.topic(dead_letters("picky").name), 1, timeout=1.0) == []
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
-    await consumer.start()
-    try:
-        assert await consumer.committed(TopicPartition(source, 0)) == 4
-    finally:
-        await consumer.stop()
+    assert await committed_offset(settings, group, source) == 4
 
 
 @pytest.mark.parametrize("outage", [
@@ -499,17 +501,9 @@ async def test_a_message_whose_headers_are_not_text_is_handled_like_any_other(se
                       handle=handle)
     await broker.start()
     try:
-        for _ in range(100):
-            if len(handled) == 3:
-                break
-            await asyncio.sleep(0.1)
+        await until_handled(handled, 3)
         assert handled == ["a", "binary", "b"]
     finally:
         await broker.stop()
     assert await read_topic(settings, settings.topic(dead_letters("lenient").name), 1, timeout=1.0) == []
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group)
-    await consumer.start()
-    try:
-        assert await consumer.committed(TopicPartition(source, 0)) == 3
-    finally:
-        await consumer.stop()
+    assert await committed_offset(settings, group, source) == 3
