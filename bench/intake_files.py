@@ -18,7 +18,6 @@ from pathlib import Path
 
 from bench.files import provider_file, suite_world
 from bench.stack import memory_mb
-from shared.service import collect_as_a_running_service
 from shared.world import World
 
 
@@ -76,7 +75,6 @@ def child(count: int, rows: int) -> None:
     _, files = world_and_files(count, rows)
     intake_work(*world_and_files(1, 20)[1][0])  # imports and first-call caches before the baseline
     gc.collect()
-    collect_as_a_running_service()
     # Lower the high-water mark to the present RSS so the peak is this step's (Linux: clear_refs 5).
     Path("/proc/self/clear_refs").write_text("5")
     base = memory_mb()
@@ -184,7 +182,6 @@ def main(argv: list[str]) -> None:
         asyncio.run(accepted(files, args.runs))
     provider, content = files[0]
     intake_work(provider, content)  # warm
-    collect_as_a_running_service()
     wall, cpu = [], []
     with _collector_time() as collecting:
         for _ in range(args.runs):

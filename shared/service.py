@@ -84,19 +84,6 @@ TICK_SECONDS = 1.0
 # A worker's server answers only the stack's health checks and metrics scrapes on loopback: its Date header may lag
 # by seconds, and each tick is a wake-up of an idle process (0.3-0.5 ms of CPU on a small VM; docs/PERFORMANCE.md).
 WORKER_TICK_SECONDS = 5.0
-# The cyclic collector's thresholds once a service runs (Python's are 700, 10, 10). A batch or a request holds
-# thousands of young containers for a few milliseconds; collected every 700 allocations, the ones still held were
-# walked and promoted again and again: 14 µs a row of intake's parse, 8% of its CPU under wrk, 6% of validation's.
-# At 5,000 the collector walks far fewer of them, for a few MB more resident (docs/PERFORMANCE.md).
-COLLECTOR_THRESHOLDS = (5_000, 20, 20)
-
-
-def collect_as_a_running_service() -> None:
-    """What start-up made (modules, models, pools) lives as long as the process: in the permanent generation the
-    collector's full passes no longer walk it (they did on every batch file intake parsed: docs/PERFORMANCE.md).
-    From here on the collector runs less often (COLLECTOR_THRESHOLDS). In-process benchmarks call it too."""
-    gc.freeze()
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 class _Server(uvicorn.Server):
@@ -202,7 +189,9 @@ def worker_app(service: str, setup: Setup, settings: Settings | None = None,
                    for pool in running.pools]
         pruners += [asyncio.create_task(chore(), name=getattr(chore, "__name__", "chore")) for chore in running.chores]
         pruners.append(asyncio.create_task(give_back_after_bursts(), name="give-back-after-bursts"))
-        collect_as_a_running_service()
+        # What start-up made (modules, models, pools) lives as long as the process: in the permanent generation the
+        # collector's full passes no longer walk it (they did on every batch file intake parsed: docs/PERFORMANCE.md).
+        gc.freeze()
         log.info("service started", kafka=settings.kafka_bootstrap_servers, namespace=settings.namespace)
         try:
             yield
