@@ -8,6 +8,7 @@ nothing spins forever.
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,8 +65,13 @@ async def the_message(msg: Any) -> Any:
     the raw records (`records_of`) and decode them with their own model, so FastStream's JSON decoding of every
     message would be wasted work (it was a fifth of a consumer's time). And a handler taking `msg: KafkaMessage`
     instead is given it by FastDepends in a worker thread (a `Context` is resolved by a sync method, which it runs
-    through anyio's thread pool): 95-135 us of CPU per batch, in process."""
-    return msg
+    through anyio's thread pool): 95-135 us of CPU per batch, in process.
+
+    A weak proxy of it: the message keeps what its decoder answers, and keeping itself made it a reference cycle,
+    so each batch, its records and their values stayed in memory until a full pass of the cyclic collector found
+    them (docs/PERFORMANCE.md, "A batch freed when it is handled"). FastStream holds the message while the handler
+    runs."""
+    return weakref.proxy(msg)
 
 
 def records_as_they_came(subscriber: Any) -> Callable[[tuple[ConsumerRecord, ...]], Awaitable[Any]]:
