@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
+from shared.collector import collector_held
 from shared.commits import Commits
 from shared.db import DATABASE_UNAVAILABLE
 from shared.events import Envelope
@@ -314,9 +315,9 @@ def subscribe_batches(
     metrics_of = topic_metrics(service)
     only_topic = metrics_of(topics[0]) if len(topics) == 1 else None
 
-    @subscriber(parser=records_as_they_came(subscriber))
-    async def on_batch(msg: Any) -> None:  # the KafkaMessage, by `the_message`
-        records = records_of(msg)
+    async def handled(records: list[ConsumerRecord]) -> tuple[dict[str, int], float]:
+        """Decodes the batch's messages and settles them; answers how many of each topic's were handled, and how long
+        that took. What it decoded is freed as it returns, before the collector is let go (on_batch)."""
         deliveries: list[Delivery[T]] = []
         for record in records:
             if wanted is not None and (kind := event_type_of(record)) is not None and kind not in wanted:
@@ -326,20 +327,29 @@ def subscribe_batches(
             except Exception as exc:  # not one of our messages: no retry can fix it
                 await dead_letter(record, exc)
         if not deliveries:
-            commits.handled(msg.consumer, records)
-            return
+            return {}, 0.0
         started = time.perf_counter()
+        of_topic: dict[str, list[Delivery[T]]] = {}
+        if len(topics) == 1:
+            of_topic[topics[0]] = deliveries
+        else:
+            for delivery in deliveries:
+                of_topic.setdefault(delivery.record.topic, []).append(delivery)
+        if not by_topic:
+            await settle(deliveries)
+        else:
+            outcomes = await asyncio.gather(*map(settle, of_topic.values()), return_exceptions=True)
+            if failures := [o for o in outcomes if isinstance(o, BaseException)]:
+                # A transient failure first: the whole batch is redelivered, the topics applied meanwhile too.
+                raise next((f for f in failures if isinstance(f, TRANSIENT)), failures[0])
+        return {topic: len(of) for topic, of in of_topic.items()}, time.perf_counter() - started
+
+    @subscriber(parser=records_as_they_came(subscriber))
+    async def on_batch(msg: Any) -> None:  # the KafkaMessage, by `the_message`
+        records = records_of(msg)
         try:
-            if not by_topic:
-                await settle(deliveries)
-            else:
-                of_topic: dict[str, list[Delivery[T]]] = {}
-                for delivery in deliveries:
-                    of_topic.setdefault(delivery.record.topic, []).append(delivery)
-                outcomes = await asyncio.gather(*map(settle, of_topic.values()), return_exceptions=True)
-                if failures := [o for o in outcomes if isinstance(o, BaseException)]:
-                    # A transient failure first: the whole batch is redelivered, the topics applied meanwhile too.
-                    raise next((f for f in failures if isinstance(f, TRANSIENT)), failures[0])
+            with collector_held():  # no pass over the batch's young objects while it runs (shared/collector.py)
+                counts, seconds = await handled(records)
         except TRANSIENT as exc:
             # Rewind to the batch's first offsets; idempotent handlers make the redelivery harmless.
             log.warning("infrastructure unavailable; batch will be redelivered", error=repr(exc))
@@ -350,9 +360,9 @@ def subscribe_batches(
             commits.handled(msg.consumer, records)
             raise
         commits.handled(msg.consumer, records)
-        seconds = time.perf_counter() - started
         if only_topic is not None:
-            only_topic.handled(len(deliveries), seconds)
+            if counts:
+                only_topic.handled(sum(counts.values()), seconds)
         else:  # by_topic: the topics were handled side by side, each batch took as long as them all
-            for topic in {d.record.topic for d in deliveries}:
-                metrics_of(topic).handled(sum(1 for d in deliveries if d.record.topic == topic), seconds)
+            for topic, count in counts.items():
+                metrics_of(topic).handled(count, seconds)

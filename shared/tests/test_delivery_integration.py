@@ -1,7 +1,9 @@
 """The delivery machinery against the real Kafka and PostgreSQL: migrations, outbox relay, retries, DLQ."""
 
 import asyncio
+import gc
 import json
+import weakref
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -10,7 +12,7 @@ from typing import cast
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from shared.consumer import FETCH_WAIT_MS, TRANSIENT_PAUSE, Delivery, subscribe_batches
@@ -507,3 +509,41 @@ async def test_a_message_whose_headers_are_not_text_is_handled_like_any_other(se
         await broker.stop()
     assert await read_topic(settings, settings.topic(dead_letters("lenient").name), 1, timeout=1.0) == []
     assert await committed_offset(settings, group, source) == 3
+
+
+async def test_a_batch_is_handled_with_the_collector_held_and_freed_without_it(settings: Settings) -> None:
+    # The collector is off while a batch is handled and on again after (shared.collector); and what the batch held
+    # is freed by reference counts once it is handled, with no collector at all: FastStream's message keeps what the
+    # decoder answered, and a message that kept itself held its batch's records until a full pass found the cycle.
+    source = settings.topic("freed-batches")
+    await ensure_topics(settings, [TopicSpec("freed-batches", "k", (), (), partitions=1), dead_letters("frugal")])
+    handled: list[str] = []
+    collecting: list[bool] = []
+    records: list[weakref.ref[ConsumerRecord]] = []
+
+    async def handle(batch: list[Delivery[dict]]) -> None:
+        collecting.append(gc.isenabled())
+        records.extend(weakref.ref(d.record) for d in batch)
+        handled.extend(d.message["n"] for d in batch)
+
+    broker = make_broker(settings, "frugal")
+    subscribe_batches(broker, settings, service="frugal", topics=[source], group=settings.group("frugal-test"),
+                      decode=json.loads, handle=handle)
+    await broker.start()
+    try:
+        assert gc.isenabled()
+        await broker.publish(b'{"n": "held"}', source, key=b"k")
+        await until_handled(handled, 1)
+        assert (handled, collecting, gc.isenabled()) == (["held"], [False], True)
+        gc.disable()
+        try:
+            # FastStream's poll loop holds the batch it handled last until the next comes: the one before is freed.
+            for n, message in enumerate((b'{"n": "freed"}', b'{"n": "next"}'), start=2):
+                await broker.publish(message, source, key=b"k")
+                await until_handled(handled, n)
+            assert handled == ["held", "freed", "next"]
+            assert records[1]() is None
+        finally:
+            gc.enable()
+    finally:
+        await broker.stop()
