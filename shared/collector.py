@@ -6,7 +6,8 @@ again by the older generations' passes, though nearly all of them are freed by t
 is done. Held off for the batch, the collector runs its next young pass after it, over what the batch left: the
 cyclic garbage it made (collected then, as young as it would have been) and what it keeps. Raising the thresholds
 instead saved as much CPU but let cyclic garbage reach the old generation and wait there: the services' memory grew
-(docs/PERFORMANCE.md, "FastStream's header dicts").
+(docs/PERFORMANCE.md, "FastStream's header dicts" and "A batch freed when it is handled"). Used by every batch
+consumer (shared/consumer.py), intake's file parses and the projection's rebuild.
 """
 
 import gc

@@ -14,7 +14,6 @@ under the lock apply the log's last events the projector's way (projector.handle
 
 import asyncio
 import contextlib
-import gc
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from projector.bulk_load import BulkLoad, bulk_connection
 from projector.events import RecordEvent, decode_record_event
 from projector.handlers import apply_events
 from projector.storage import SqlGeneration, Tables
+from shared.collector import collector_held
 from shared.db import Connection, create_pool, migrate
 from shared.kafka import kafka_client_args
 from shared.service_registry import PROJECTOR
@@ -117,15 +117,10 @@ async def _load(consumer: AIOKafkaConsumer, settings: Settings, schema: str, liv
         load = BulkLoad(fresh, timeline=conns[0], rows=conns[1])
         # The load's objects live until it ends: the collector's passes over them (a full one each time the
         # objects alive grow by a quarter) were most of the decoding's CPU. What it leaves is collected after.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_held():
             async for events in _batches(consumer, ends):
                 await load.add(events)
             await load.finish()
-        finally:
-            if collecting:
-                gc.enable()
         await _index_like(conns, live, fresh)
         await load.apply_late(conns[0])
         return load.read

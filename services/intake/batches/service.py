@@ -109,8 +109,8 @@ class ParseTurns:
 
 def _collector_held(read: Callable[..., T], *args: Any) -> T:
     """A parse builds every row and record of its file, and keeps them: the collector's young passes walked each
-    of them, and promoted them to be walked again (14 of a row's 78 µs). Held off, one pass after the parse walks
-    what it built, once (shared/collector.py)."""
+    of them, and promoted them to be walked again (up to 14 of a row's 78 µs in the service: docs/PERFORMANCE.md).
+    Held off, one pass after the parse walks what it built, once (shared/collector.py)."""
     with collector_held():
         return read(*args)
 
