@@ -3,10 +3,10 @@ messages, which the submission path (submitting/writer.py) queues for the relay 
 way out, the rejection and success files, written off the loop too."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import cast
 from uuid import UUID
 
 import asyncpg
@@ -23,7 +23,6 @@ from shared.outbox import Outbox, OutboxMessage
 from shared.settings import Settings
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 
 # What an upload keeps lives until its transaction: the collector walks every object of it in each full pass,
@@ -107,25 +106,20 @@ class ParseTurns:
             yield
 
 
-def _collector_held(read: Callable[..., T], *args: Any) -> T:
-    """A parse builds every row and record of its file, and keeps them: the collector's young passes walked each
-    of them, and promoted them to be walked again (up to 14 of a row's 78 µs in the service: docs/PERFORMANCE.md).
-    Held off, one pass after the parse walks what it built, once (shared/collector.py)."""
-    with collector_held():
-        return read(*args)
-
-
 async def parse_off_loop(turns: ParseTurns, file_name: str, data: bytes, provider_id: str,
                          batch_id: UUID) -> ParsedBatch:
     # Parsing 5,000 rows takes CPU time: a thread keeps the API answering meanwhile.
     async with turns.turn(data):
-        return await asyncio.to_thread(_collector_held, parse, file_name, data, provider_id, batch_id)
+        return await asyncio.to_thread(collector_held()(parse), file_name, data, provider_id, batch_id)
 
 
 async def parse_to_queue_off_loop(turns: ParseTurns, settings: Settings, file_name: str, data: bytes,
                                   provider_id: str, batch_id: UUID) -> ParsedBatch[QueuedRow]:
+    # A parse builds every row and record of its file and keeps them: the collector's young passes walked each of
+    # them and promoted them to be walked again (up to 14 of a row's 78 µs in the service: docs/PERFORMANCE.md). Held
+    # off (shared/collector.py), one pass after the parse walks what it built, once.
     async with turns.turn(data):
-        return await asyncio.to_thread(_collector_held, parse_to_queue, settings, file_name, data, provider_id,
+        return await asyncio.to_thread(collector_held()(parse_to_queue), settings, file_name, data, provider_id,
                                        batch_id)
 
 
