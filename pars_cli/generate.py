@@ -21,10 +21,7 @@ The cyclic garbage collector is paused while a world is built (and restored afte
 its repeated full collections made generation about five times slower.
 """
 
-import gc
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +29,7 @@ from itertools import accumulate
 from typing import Any
 
 from shared.boards import Board, shipped_boards
+from shared.collector import collector_held
 from shared.npi import is_valid_npi, npi_check_digit
 from shared.world import World
 
@@ -407,18 +405,6 @@ def _physicians(rng: random.Random, count: int, activities: list[dict], reserved
     return out
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small acyclic objects (5x faster at 100k)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _generate(providers: int, activities: int, physicians: int, seed: int, reserved: _Reserved) -> dict:
     for name, value in (("providers", providers), ("activities", activities), ("physicians", physicians)):
         if value < 0:
@@ -432,7 +418,7 @@ def _generate(providers: int, activities: int, physicians: int, seed: int, reser
 
 def generate_world(*, providers: int, activities: int, physicians: int, seed: int) -> World:
     """A world of the given size; the same arguments always give the same world."""
-    with _gc_paused():
+    with collector_held():  # many small acyclic objects: 5x faster at 100k
         return World.model_validate(_generate(providers, activities, physicians, seed, _Reserved()))
 
 
@@ -485,7 +471,7 @@ def demo_world(seed: int = 1, today: date | None = None) -> World:
         board_ids={c["board"]: {c["id"]} for c in _DEMO_PHYSICIAN["certifications"]},
         people={(_DEMO_PHYSICIAN["first_name"], _DEMO_PHYSICIAN["last_name"], _DEMO_PHYSICIAN["dob"])},
     )
-    with _gc_paused():
+    with collector_held():  # many small acyclic objects: 5x faster at 100k
         data = _generate(3, 12, 300, seed, reserved)
         data["providers"].insert(0, dict(_DEMO_PROVIDER))
         guide_activity = dict(_DEMO_ACTIVITY)

@@ -7,7 +7,7 @@ is done. Held off for the batch, the collector runs its next young pass after it
 cyclic garbage it made (collected then, as young as it would have been) and what it keeps. Raising the thresholds
 instead saved as much CPU but let cyclic garbage reach the old generation and wait there: the services' memory grew
 (docs/PERFORMANCE.md, "FastStream's header dicts" and "A batch freed when it is handled"). Used by every batch
-consumer (shared/consumer.py), intake's file parses and the projection's rebuild.
+consumer (shared/consumer.py), intake's file parses, the projection's rebuild and the generation of a world (pars_cli).
 """
 
 import gc
