@@ -24,8 +24,12 @@ from bench import (
     wakeups,
     wal,
 )
+from pars_cli.stack import interrupt_on_ctrl_c_and_sigterm
 
 if __name__ == "__main__":
+    # A bench stopped from outside stops the stack it started (bench/stack.py's clean-up runs on the way out): its
+    # services would otherwise go on running, idle, and share the cores with whatever runs next.
+    interrupt_on_ctrl_c_and_sigterm()
     which, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else (
         "suite", sys.argv[1:])
     {"suite": suite.main, "pipeline": pipeline.main, "queries": queries.main, "batches": batches.main,

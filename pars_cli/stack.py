@@ -261,6 +261,14 @@ def _on_sigterm(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def interrupt_on_ctrl_c_and_sigterm() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, so what this process started is stopped on the way out, even when
+    it was started with SIGINT ignored, as a shell does for a command it runs in the background (Python then installs
+    no KeyboardInterrupt of its own)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class _StopAsked:
     """From here on Ctrl-C and SIGTERM only set a flag the supervisor loop reads, so an interrupt never lands
     inside `Popen.poll` (it could leave a child's wait lock held, and the clean-up's wait would never return).
@@ -293,10 +301,7 @@ def run_stack(settings: Settings, *, load_demo: bool = True, brokers: int = 1, r
     from pars_cli import admin
     from pars_cli.demo_files import write_demo_files
 
-    # Ctrl-C stops the stack even when this process was started with SIGINT ignored, as a shell does for a
-    # command it runs in the background (Python then installs no KeyboardInterrupt of its own).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupt_on_ctrl_c_and_sigterm()
     logs, processes, smtp, demo_files = local_dir() / "logs", [], None, []
     cluster: LocalCluster | None = None
     cluster_started: list[int] = []
