@@ -98,7 +98,15 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
     A page read at random costs the planner 1.1 sequential ones, not 4: the services' tables live in memory (or on
     solid-state disks), where looking up each of a batch's 500 keys by index costs less than reading a table of
     20,000 rows, and with 4 PostgreSQL read a whole table for each batch until it passed ~100,000 rows (the
-    projection's records, the router's requests; docs/PERFORMANCE.md)."""
+    projection's records, the router's requests; docs/PERFORMANCE.md).
+
+    asyncpg arms no timer of its own here: by default it drops a prepared statement 300 s after preparing it, and an
+    idle connection 300 s after its release, each with a `call_later` made in the caller's context, which the timer
+    keeps. A consumer's batch runs in a context that holds FastStream's message, and with it the whole batch: each
+    timer kept a batch (2-3 MB of records) for five minutes after the service went quiet, and the statements, prepared
+    again every five minutes, caught whichever batch ran then, so a service held more or less after each burst by
+    chance (docs/PERFORMANCE.md, "What a quiet service kept"). Statements stay prepared for the connection's life
+    (asyncpg's cache keeps the 100 last used), and the pool keeps its connections open, as it does under load."""
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_schema(schema)}")
@@ -108,6 +116,7 @@ async def create_pool(database_url: str, schema: str, *, min_size: int = 1, max_
         await conn.close()
     return await asyncpg.create_pool(
         database_url, min_size=min_size, max_size=max_size, init=_init_connection, connection_class=PooledConnection,
+        max_cached_statement_lifetime=0, max_inactive_connection_lifetime=0,
         server_settings={"search_path": schema, "application_name": schema, "plan_cache_mode": "force_custom_plan",
                          "jit": "off", "random_page_cost": "1.1"},
     )

@@ -1,6 +1,10 @@
 """Pooled connections skip asyncpg's reset statement on release: what a borrower did still ends with it."""
 
+import asyncio
+import contextvars
+import gc
 import re
+import weakref
 from pathlib import Path
 
 import asyncpg
@@ -117,5 +121,38 @@ async def test_no_statement_is_compiled_to_machine_code(settings: Settings) -> N
             async with conn.transaction():
                 await conn.execute("SET LOCAL jit = on")
                 assert "JIT" in (await conn.fetchval(costly))[0]  # what the server would do by default
+    finally:
+        await pool.close()
+
+
+class _Batch:
+    """Stands in for a consumer's batch, reached from the context its handler ran in (FastStream's message)."""
+
+
+_handled = contextvars.ContextVar[_Batch | None]("handled", default=None)
+
+
+@pytest.mark.integration
+async def test_a_pool_keeps_nothing_of_the_context_its_statements_ran_in(settings: Settings) -> None:
+    """asyncpg's own timers (a prepared statement's lifetime, an idle connection's) are made in the caller's context
+    and keep it: a batch handled while a statement was first prepared, or before a connection went back to the pool,
+    stayed alive for five minutes after the service went quiet. The pool arms none (shared/db.py)."""
+    pool = await create_pool(settings.database_url, settings.schema("dbtest"), min_size=1, max_size=2)
+    try:
+        async def handle() -> weakref.ref[_Batch]:
+            batch = _Batch()
+            _handled.set(batch)
+            async with pool.acquire() as conn:  # a statement prepared, then the connection released, in this context
+                assert await conn.fetchval("SELECT $1::int + 1", 41) == 42
+            return weakref.ref(batch)
+
+        gone = await asyncio.create_task(handle())  # a task of its own, as FastStream's consumer runs its handler
+        for _ in range(3):  # the loop lets go of the finished task within its next turns
+            await asyncio.sleep(0)
+        gc.collect()
+        assert gone() is None, "the batch is still reachable after its handler ended"
+        async with pool.acquire() as conn:  # the statement is still prepared on its connection
+            assert await conn.fetchval("SELECT $1::int + 1", 1) == 2
+            assert len(conn._con._stmt_cache) >= 1  # type: ignore[attr-defined]
     finally:
         await pool.close()
