@@ -313,7 +313,6 @@ def subscribe_batches(
     long_polls(subscriber, max_records, settings.consumer_linger_ms if linger_ms is None else linger_ms)
     consumer_lag.watch(service, group, subscriber)
     metrics_of = topic_metrics(service)
-    only_topic = metrics_of(topics[0]) if len(topics) == 1 else None
 
     async def handled(records: list[ConsumerRecord]) -> tuple[dict[str, int], float]:
         """Decodes the batch's messages and settles them; answers how many of each topic's were handled, and how long
@@ -360,9 +359,5 @@ def subscribe_batches(
             commits.handled(msg.consumer, records)
             raise
         commits.handled(msg.consumer, records)
-        if only_topic is not None:
-            if counts:
-                only_topic.handled(sum(counts.values()), seconds)
-        else:  # by_topic: the topics were handled side by side, each batch took as long as them all
-            for topic, count in counts.items():
-                metrics_of(topic).handled(count, seconds)
+        for topic, count in counts.items():  # topics handled together: each batch took as long as them all
+            metrics_of(topic).handled(count, seconds)
