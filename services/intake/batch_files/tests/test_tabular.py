@@ -541,6 +541,11 @@ def test_a_workbook_is_read_whole_only_when_its_grid_is_known_to_be_small() -> N
     assert not _grid_fits(patched(small, "</sheetData>", '<row r="5007"><c r="A5007" t="inlineStr"><is><t>x</t>'
                                                          "</is></c></row></sheetData>"))
     assert not _grid_fits(patched(small, 'r="A2"', ""))  # a cell calamine would place by counting
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    for cell, fits in ((f'<x:c xmlns:x="{main}" r="B3"/>', True), (f'<x:c xmlns:x="{main}"/>', False),
+                       ('<c r="B3"/>', True), ("<c/>", False), ("<c>", False)):  # prefixed, empty, bare tags
+        closed = "" if cell.endswith("/>") else "</c>"
+        assert _grid_fits(patched(small, "</sheetData>", f'<row r="3">{cell}{closed}</row></sheetData>')) is fits, cell
     assert not _grid_fits(patched(small, 'r="A1"', 'r="GT1"'))  # column 202
 
     def shared_text(text: str, rows: int) -> bytes:  # every cell of `rows` x 200 shows shared string 0
