@@ -82,8 +82,12 @@ def test_summary_record_page_and_delete(page: Page, portal_stack: Stack, provide
     page.get_by_role("button", name="Delete this record").click()
     expect(page.get_by_role("status")).to_contain_text("Delete Submitted")
     with portal_stack.client(provider_keys["0008001"]) as api:
-        after = api.get(f"/v1/records/{record_id}")  # 404 once its board has withdrawn the credit
-        assert after.status_code == 404 or after.json()["status"] == "Delete Submitted", after.text
+        def withdrawn() -> bool:  # 404 once its board has withdrawn the credit
+            after = api.get(f"/v1/records/{record_id}")
+            return after.status_code == 404 or after.json()["status"] == "Delete Submitted"
+
+        # The answer is validation's; the record's page is the projection's, which applies the event a moment later.
+        portal_stack.wait_for(withdrawn, timeout=10)
 
 
 def test_several_records_deleted_at_once_answer_in_words(page: Page, portal_stack: Stack,
