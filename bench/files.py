@@ -123,6 +123,7 @@ def one_file(stack: BenchStack, world: World, rounds: int = ONE_FILE_ROUNDS) -> 
     """One workbook alone, `rounds` times (each provider's own fresh rows, the stack quiet before each): the median
     of each time, and every round's in the note. One round alone moved 0.3-0.5 s with the machine's hour, across the
     targets (docs/PERFORMANCE.md)."""
+    assert rounds <= len(world.providers), "one round a provider: a second round of one would repeat its rows"
     times = [_one_file_round(stack, world, index) for index in range(rounds)]
     rejections, settled = [t[0] for t in times], [t[1] for t in times]
     batch = times[0][2]
