@@ -81,6 +81,8 @@ def test_summary_record_page_and_delete(page: Page, portal_stack: Stack, provide
 
     page.get_by_role("button", name="Delete this record").click()
     expect(page.get_by_role("status")).to_contain_text("Delete Submitted")
+    if "/portal/records/" in page.url:  # back on its page, which shows the delete (unless the board withdrew it first)
+        expect(page.get_by_role("heading", name=re.compile("Harper Benton"))).to_contain_text("Delete Submitted")
     with portal_stack.client(provider_keys["0008001"]) as api:
         def withdrawn() -> bool:  # 404 once its board has withdrawn the credit
             after = api.get(f"/v1/records/{record_id}")

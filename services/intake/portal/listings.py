@@ -4,6 +4,8 @@ Each page reads through the API's own query functions (records.queries, activiti
 the filters, counts and delete rules are the API's, shown in a browser.
 """
 
+import asyncio
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -14,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from intake.activities import queries as activity_queries
 from intake.attachments import content_disposition
 from intake.dependencies import Pool
+from intake.keys import Principal
 from intake.portal.filters import PAGE_SIZES, board_codes, read_filters
 from intake.portal.pages import Session, check_csrf, render, see_other
 from intake.records import deletes, downloads, queries
@@ -125,18 +128,56 @@ def delete_outcome_words(outcome: dict[str, Any]) -> str:
     return f"Not deleted: {error.get('message', 'the delete was refused')}."
 
 
+# How long a delete's answer waits for the projection to show it (the pages read the projection, which applies the
+# event a moment after validation's answer: its consumer lingers up to 250 ms). After that the pages show what the
+# projection holds, and the answer's words say what was done.
+SHOWN_WITHIN_SECONDS = 2.0
+_SHOWN_LOOK_SECONDS = 0.05
+
+
+def not_shown_yet(outcomes: list[dict[str, Any]], shown: Mapping[UUID, Any]) -> list[UUID]:
+    """The records whose delete the projection (`shown`: its live rows by record ID) does not show yet: a Delete
+    Submitted record still in another status, a Deleted one still there. Refusals changed nothing to wait for."""
+    waiting = []
+    for outcome in outcomes:
+        record_id, status = UUID(str(outcome["record_id"])), outcome.get("status")
+        row = shown.get(record_id)
+        if row is not None and (status == "Deleted" or (status == "Delete Submitted"
+                                                         and row["status"] != "Delete Submitted")):
+            waiting.append(record_id)
+    return waiting
+
+
+async def until_shown(pool: Any, schema: str, principal: Principal, outcomes: list[dict[str, Any]],
+                      within: float = SHOWN_WITHIN_SECONDS) -> None:
+    """Until the projection shows every delete of `outcomes`, or `within` seconds passed: the page the provider sees
+    next then shows what they just did, not the status the record had before."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    waiting = [UUID(str(o["record_id"])) for o in outcomes if o.get("status") in ("Delete Submitted", "Deleted")]
+    while waiting:
+        waiting = not_shown_yet(outcomes, await queries.get_records(pool, schema, principal, waiting))
+        if not waiting or loop.time() >= deadline:
+            return
+        await asyncio.sleep(_SHOWN_LOOK_SECONDS)
+
+
 @router.post("/records/delete")
 async def delete_selected(request: Request, session: Session, pool: Pool,
                           record_id: Annotated[list[UUID], Form(min_length=1, max_length=500)],
                           csrf_token: Annotated[str, Form()] = "",
                           back_to: Annotated[str, Form()] = "") -> Response:
-    """Delete for one record (its page) or for several selected in a list: the API's delete, answered in words."""
+    """Delete for one record (its page) or for several selected in a list: the API's delete, answered in words once
+    the projection shows it. A record deleted from its own page goes back there, unless it is gone."""
     check_csrf(session, csrf_token)
     outcomes = await deletes.delete_records(pool, _projection(request), request.app.state.submissions,
                                             session.principal, record_id)
+    await until_shown(pool, _projection(request), session.principal, outcomes)
     words = [f"{o['record_id']}: {delete_outcome_words(o)}" for o in outcomes]
     if len(record_id) == 1 and back_to.startswith("/portal/records/"):
-        return see_other(f"/portal/records/{record_id[0]}?outcome={quote(words[0].split(': ', 1)[1], safe='')}")
+        if await queries.get_record(pool, _projection(request), session.principal, record_id[0]) is not None:
+            return see_other(f"/portal/records/{record_id[0]}?outcome={quote(words[0].split(': ', 1)[1], safe='')}")
+        back_to = "/portal/learners"  # withdrawn already: its page is gone with it
     return render(request, "deleted.html", {"outcomes": words, "back_to": back_to or "/portal/learners"},
                   session=session)
 

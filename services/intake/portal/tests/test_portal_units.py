@@ -1,11 +1,16 @@
-"""The portal's pure parts: list filters read from a query string, safe redirects, delete answers in words."""
+"""The portal's pure parts: list filters read from a query string, safe redirects, delete answers in words, and
+which deletes the projection does not show yet."""
 
+import asyncio
 from datetime import date
+from typing import Any
+from uuid import uuid4
 
 from starlette.requests import Request
 
+from intake.keys import Principal
 from intake.portal.filters import read_filters
-from intake.portal.listings import delete_outcome_words
+from intake.portal.listings import delete_outcome_words, not_shown_yet, until_shown
 from intake.portal.pages import safe_next
 
 
@@ -44,3 +49,38 @@ def test_delete_answers_in_words() -> None:
     assert delete_outcome_words({"status": "Delete Submitted"}).startswith("Delete Submitted")
     assert "board still holds" in delete_outcome_words({"error": {"code": "record_with_board", "message": "x"}})
     assert "PARS 706" in delete_outcome_words({"error": {"code": "706", "message": "Deadline for deleting..."}})
+
+
+def test_a_delete_is_shown_once_the_projection_holds_its_outcome() -> None:
+    submitted, deleted, refused, undecided = uuid4(), uuid4(), uuid4(), uuid4()
+    outcomes: list[dict[str, Any]] = [{"record_id": str(submitted), "status": "Delete Submitted"},
+                {"record_id": str(deleted), "status": "Deleted"},
+                {"record_id": str(refused), "error": {"code": "record_with_board", "message": "x"}},
+                {"record_id": str(undecided), "status": "Processing"}]
+    before = {r: {"status": "Accepted"} for r in (submitted, deleted, refused, undecided)}
+    assert not_shown_yet(outcomes, before) == [submitted, deleted]  # a refusal or an undecided delete changed nothing
+    assert not_shown_yet(outcomes, {**before, submitted: {"status": "Delete Submitted"}}) == [deleted]
+    assert not_shown_yet(outcomes, {refused: {"status": "Submitted"}}) == []  # both gone: withdrawn, or not ours
+
+
+class _Projection:
+    """A pool whose records table shows a record in each status in turn, one status a query."""
+
+    def __init__(self, record_id: Any, statuses: list[str]) -> None:
+        self.record_id, self.statuses, self.queries = record_id, statuses, 0
+
+    async def fetch(self, _query: str, _ids: Any) -> list[dict[str, Any]]:
+        status = self.statuses[min(self.queries, len(self.statuses) - 1)]
+        self.queries += 1
+        return [{"record_id": self.record_id, "provider_id": "0008001", "status": status}]
+
+
+def test_a_delete_is_answered_once_the_projection_shows_it_or_after_a_while() -> None:
+    record_id, provider = uuid4(), Principal("provider", "0008001")
+    outcome = [{"record_id": str(record_id), "status": "Delete Submitted"}]
+    applied = _Projection(record_id, ["Accepted", "Accepted", "Delete Submitted"])
+    asyncio.run(until_shown(applied, "projection", provider, outcome))
+    assert applied.queries == 3  # looked until the projection applied the event
+    never = _Projection(record_id, ["Accepted"])
+    asyncio.run(until_shown(never, "projection", provider, outcome, within=0.3))
+    assert 4 <= never.queries <= 8  # a projector that is down holds the answer up 0.3 s, not for good
