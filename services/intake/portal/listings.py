@@ -129,8 +129,8 @@ def delete_outcome_words(outcome: dict[str, Any]) -> str:
 
 
 # How long a delete's answer waits for the projection to show it (the pages read the projection, which applies the
-# event a moment after validation's answer: its consumer lingers up to 250 ms). After that the pages show what the
-# projection holds, and the answer's words say what was done.
+# event a moment after validation's answer: the projector's consumer lingers up to 250 ms). After that the pages show
+# what the projection holds, and the answer's words say what was done.
 SHOWN_WITHIN_SECONDS = 2.0
 _SHOWN_LOOK_SECONDS = 0.05
 
