@@ -79,7 +79,7 @@ class Sent:
 
 def provider_keys(stack: BenchStack, providers: list[str]) -> dict[str, str]:
     """An API key of each provider's (the stack's own for its provider)."""
-    return {p: stack.key if p == providers[0] else asyncio.run(admin.issue_key(stack.settings, "provider", p))
+    return {p: stack.key if p == stack.provider else asyncio.run(admin.issue_key(stack.settings, "provider", p))
             for p in providers}
 
 
@@ -144,8 +144,7 @@ def _one_file_round(stack: BenchStack, world: World, index: int) -> tuple[float,
     projected, and the batch. Its rows are not those files at scale or the second files send."""
     wait_quiet(stack)
     provider, content = provider_file(world, index, skip=ROWS)
-    key = stack.key if provider == world.providers[0].id else asyncio.run(
-        admin.issue_key(stack.settings, "provider", provider))
+    key = provider_keys(stack, [provider])[provider]
     before = settled_count(stack.api, key)
 
     async def until_rejections() -> dict:

@@ -29,6 +29,7 @@ class BenchStack:
     api: str  # the API's base URL
     key: str  # an API key of the benchmark's provider
     processes: list[ServiceProcess]
+    provider: str  # the benchmark's provider, whose key `key` is
 
 
 @contextmanager
@@ -44,7 +45,7 @@ def bench_stack(world: World, provider: str, replicas: int = 1) -> Iterator[Benc
         asyncio.run(admin.load_world(settings, world))
         key = asyncio.run(admin.issue_key(settings, "provider", provider))
         processes = start_services(settings, env, Path(tempfile.mkdtemp(prefix="pars-bench-")), replicas=replicas)
-        yield BenchStack(settings, f"http://{settings.api_host}:{settings.api_port}", key, processes)
+        yield BenchStack(settings, f"http://{settings.api_host}:{settings.api_port}", key, processes, provider)
     finally:
         stop_services(processes)
         drop_namespaces_now(settings.kafka_bootstrap_servers, settings.database_url)
